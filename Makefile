@@ -1,0 +1,70 @@
+# sagemaker-projects-bootstrap — every entry point. `make demo` and `make test` install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+PYTEST    := $(VENV)/bin/pytest
+CFN_LINT  := $(VENV)/bin/cfn-lint
+TOOLS     := .tools
+CFN_GUARD := $(TOOLS)/bin/cfn-guard
+CFN_GUARD_VERSION := 3.1.2
+ARM_TARGET := aarch64-unknown-linux-gnu
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
+export CARGO_TERM_COLOR ?= never
+
+TEMPLATES := $(wildcard iam/*.yaml infra/*.yaml templates/*.yaml)
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# ------------------------------------------------------------------------------------------- tools
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+$(CFN_GUARD):
+	cargo install cfn-guard --version $(CFN_GUARD_VERSION) --locked --root $(TOOLS) --quiet
+
+.PHONY: tools
+tools: $(VENV)/.installed $(CFN_GUARD) ## install the pinned Python tools and cfn-guard
+	rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# ------------------------------------------------------------------------------------------- build
+.PHONY: build
+build: ## build every function once (debug), as the tests run them
+	cargo build --workspace --bins --locked
+
+# ------------------------------------------------------------------------------------------- checks
+.PHONY: fmt-check clippy lint-templates guard unit integration test
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+lint-templates: $(VENV)/.installed ## cfn-lint: zero errors and zero warnings on every template
+	$(if $(TEMPLATES),$(CFN_LINT) $(TEMPLATES),@echo "no templates yet")
+
+guard: $(CFN_GUARD) ## cfn-guard: our security promises, on every template
+	$(CFN_GUARD) validate --rules iam/guard --data iam --data infra --data templates --show-summary fail
+
+unit: ## Rust unit and contract tests
+	cargo test --workspace --locked
+
+integration: tools build ## the emulator + cargo-lambda integration tests
+	$(PYTEST) tests
+
+test: tools fmt-check clippy lint-templates unit integration ## everything CI runs
+	@echo "make test: all checks passed"
+
+# ------------------------------------------------------------------------------------------- run
+.PHONY: demo
+demo: tools build ## deploy and run the whole flow on the embedded emulator
+	$(PY) tests/demo.py
+
+.PHONY: clean
+clean:
+	rm -rf .run

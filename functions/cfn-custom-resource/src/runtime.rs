@@ -1,0 +1,320 @@
+//! One invocation, end to end: coordinates → decision (bounded by the watchdog, panics caught) → exactly
+//! one response → delivery.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::envelope::{self, Coordinates, EnvelopeError, RequestType};
+use crate::handler::{error_chain, CustomResource, Outcome, Request};
+use crate::physical_id;
+use crate::properties;
+use crate::response::{ResponseBody, Status};
+use crate::response_url::ResponseUrl;
+use crate::sender::Sender;
+
+/// Runtime settings. From the environment: `CFN_DEADLINE_HEADROOM_MS` (default 5000) — how long before
+/// the Lambda deadline the watchdog stops the handler to answer; `CFN_RESPONSE_ALLOW_LOOPBACK=true` — accept
+/// loopback http ResponseURLs (the local emulator only).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub headroom: Duration,
+    pub allow_loopback: bool,
+    pub sender: Sender,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            headroom: Duration::from_millis(5000),
+            allow_loopback: false,
+            sender: Sender::default(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Self {
+        let mut s = Self::default();
+        if let Some(ms) = std::env::var("CFN_DEADLINE_HEADROOM_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            s.headroom = Duration::from_millis(ms);
+        }
+        s.allow_loopback =
+            std::env::var("CFN_RESPONSE_ALLOW_LOOPBACK").is_ok_and(|v| v == "true" || v == "1");
+        s
+    }
+
+    /// When the handler must stop: `headroom` before the deadline, but never more than half the time left
+    /// (a short-lived invocation still gets to work).
+    fn work_deadline(&self, deadline: Instant) -> Instant {
+        let left = deadline.saturating_duration_since(Instant::now());
+        Instant::now() + left.saturating_sub(self.headroom.min(left / 2))
+    }
+}
+
+/// Runs a custom-resource Lambda function: every invocation answers CloudFormation exactly once.
+pub async fn run<H: CustomResource>(handler: H) -> Result<(), lambda_glue::Error> {
+    let handler = Arc::new(handler);
+    let settings = Arc::new(Settings::from_env());
+    lambda_glue::run(move |event, context| {
+        let (handler, settings) = (handler.clone(), settings.clone());
+        async move {
+            let deadline = deadline_of(context.deadline);
+            handle(handler, event, deadline, &settings)
+                .await
+                .map_err(Into::into)
+        }
+    })
+    .await
+}
+
+/// Lambda sends the deadline as epoch milliseconds. cargo-lambda's local emulator sends the timeout itself
+/// (e.g. 600000): a value too small to be an epoch time (before 2001) is read as milliseconds from now.
+pub fn deadline_of(deadline_ms: u64) -> Instant {
+    const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+    let left = if deadline_ms < EPOCH_2001_MS {
+        Duration::from_millis(deadline_ms)
+    } else {
+        (SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms))
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+    };
+    Instant::now() + left
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    /// Delivery failed after retries: the invocation fails, so Lambda's own retry (idempotent) tries again.
+    #[error(transparent)]
+    Send(#[from] crate::sender::SendError),
+}
+
+/// Handles one event. Returns a summary of what was answered; `Ok` with `Rejected` when no response could
+/// be sent at all (no or disallowed ResponseURL) — a retry could not change that, so Lambda should not retry.
+pub async fn handle<H: CustomResource>(
+    handler: Arc<H>,
+    event: Value,
+    deadline: Instant,
+    settings: &Settings,
+) -> Result<Value, InvocationError> {
+    let unparseable = lambda_glue::raw_event::unparseable_text(&event).map(str::to_owned);
+    let coordinates = match &unparseable {
+        Some(text) => Coordinates::scan(text),
+        None if !event.is_object() => Err(EnvelopeError::NoResponseUrl),
+        None => Coordinates::from_event(&event),
+    };
+    let coordinates = match coordinates {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "rejected: cannot answer this event");
+            return Ok(json!({"Rejected": e.to_string()}));
+        }
+    };
+    let url = match ResponseUrl::parse(&coordinates.response_url, settings.allow_loopback) {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::error!(error = %e, "rejected: ResponseURL not allowed");
+            return Ok(json!({"Rejected": e.to_string()}));
+        }
+    };
+    let request_type = event
+        .get("RequestType")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_owned();
+    let span = tracing::info_span!(
+        "custom_resource",
+        stack_id = %coordinates.stack_id,
+        request_id = %coordinates.request_id,
+        logical_id = %coordinates.logical_resource_id,
+        request_type = %request_type,
+    );
+    async move {
+        let body = match unparseable {
+            Some(text) => failed(
+                &coordinates,
+                None,
+                EnvelopeError::NotJson(lambda_glue::raw_event::json_error(&text)).to_string(),
+            ),
+            None => {
+                decide(
+                    handler,
+                    event,
+                    &coordinates,
+                    settings.work_deadline(deadline),
+                )
+                .await
+            }
+        };
+        let no_echo = body.no_echo;
+        match body.status {
+            Status::Success => tracing::info!(
+                status = "SUCCESS",
+                physical_id = %body.physical_resource_id,
+                data_keys = ?body.data.keys().collect::<Vec<_>>(),
+                no_echo,
+                "answering"
+            ),
+            Status::Failed => tracing::error!(
+                status = "FAILED",
+                physical_id = %body.physical_resource_id,
+                reason = body.reason.as_deref().unwrap_or(""),
+                "answering"
+            ),
+        }
+        let summary =
+            json!({"Status": body.status, "PhysicalResourceId": body.physical_resource_id});
+        let delivered = settings
+            .sender
+            .send(&url, body.to_bytes(), deadline)
+            .await?;
+        Ok(json!({"Answered": summary, "Attempts": delivered.attempts}))
+    }
+    .instrument(span)
+    .await
+}
+
+/// Decides the one response. Never panics and never outlives `work_deadline`.
+async fn decide<H: CustomResource>(
+    handler: Arc<H>,
+    event: Value,
+    c: &Coordinates,
+    work_deadline: Instant,
+) -> ResponseBody {
+    let kind = match envelope::request_type(&event) {
+        Ok(kind) => kind,
+        Err(e) => return failed(c, None, e.to_string()),
+    };
+    let request = Request {
+        stack_id: c.stack_id.clone(),
+        request_id: c.request_id.clone(),
+        logical_resource_id: c.logical_resource_id.clone(),
+        physical_resource_id: c.physical_resource_id.clone(),
+    };
+    // the id this response carries unless the outcome says otherwise
+    let current_id = match (kind, &c.physical_resource_id) {
+        (RequestType::Create, _) | (_, None) => {
+            physical_id::sentinel(&c.stack_id, &c.logical_resource_id)
+        }
+        (_, Some(id)) => id.clone(),
+    };
+    if kind == RequestType::Update && c.physical_resource_id.is_none() {
+        return failed(
+            c,
+            Some(current_id),
+            "PhysicalResourceId is missing from an Update request".to_owned(),
+        );
+    }
+    if kind == RequestType::Delete {
+        let ours = c
+            .physical_resource_id
+            .as_deref()
+            .is_some_and(|id| physical_id::is_ours(id, &c.stack_id, &c.logical_resource_id));
+        if !ours {
+            // a failed Create's sentinel, or an id we never issued: nothing of ours exists to delete
+            tracing::info!(physical_id = %current_id, "delete of a resource this function did not create: nothing to do");
+            return success(c, current_id, Outcome::default());
+        }
+    }
+
+    let work = tokio::spawn(run_handler(handler, kind, request, event));
+    let abort = work.abort_handle();
+    let result = match tokio::time::timeout_at(work_deadline, work).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) if join.is_panic() => Err(format!(
+            "the handler panicked: {}",
+            panic_message(join.into_panic())
+        )),
+        Ok(Err(_)) => Err("the handler was cancelled".to_owned()),
+        Err(_) => {
+            abort.abort();
+            Err(
+                "timed out: the handler did not finish before the Lambda deadline (minus headroom)"
+                    .to_owned(),
+            )
+        }
+    };
+    match (kind, result) {
+        (RequestType::Create, Ok(outcome)) => success(
+            c,
+            physical_id::on_create(&c.stack_id, &c.logical_resource_id),
+            outcome,
+        ),
+        (RequestType::Update, Ok(outcome)) if outcome.replace => success(
+            c,
+            physical_id::on_replace(&c.stack_id, &c.logical_resource_id, &c.request_id),
+            outcome,
+        ),
+        (_, Ok(outcome)) => success(c, current_id, outcome),
+        (_, Err(reason)) => failed(c, Some(current_id), reason),
+    }
+}
+
+async fn run_handler<H: CustomResource>(
+    handler: Arc<H>,
+    kind: RequestType,
+    request: Request,
+    event: Value,
+) -> Result<Outcome, String> {
+    let parse = |key: &'static str| -> Result<H::Properties, String> {
+        let props = envelope::properties(&event, key).map_err(|e| e.to_string())?;
+        properties::parse(key, props).map_err(|e| e.to_string())
+    };
+    let props = parse("ResourceProperties")?;
+    let result = match kind {
+        RequestType::Create => handler.create(&request, &props).await,
+        RequestType::Update => {
+            let old = parse("OldResourceProperties")?;
+            handler.update(&request, &old, &props).await
+        }
+        RequestType::Delete => handler.delete(&request, &props).await,
+    };
+    result.map_err(|e| error_chain(&e))
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+fn success(c: &Coordinates, physical_resource_id: String, outcome: Outcome) -> ResponseBody {
+    ResponseBody {
+        status: Status::Success,
+        reason: None,
+        physical_resource_id,
+        stack_id: c.stack_id.clone(),
+        request_id: c.request_id.clone(),
+        logical_resource_id: c.logical_resource_id.clone(),
+        no_echo: outcome.no_echo,
+        data: outcome.data,
+    }
+}
+
+fn failed(c: &Coordinates, physical_resource_id: Option<String>, reason: String) -> ResponseBody {
+    let physical_resource_id = physical_resource_id
+        .or_else(|| c.physical_resource_id.clone())
+        .unwrap_or_else(|| physical_id::sentinel(&c.stack_id, &c.logical_resource_id));
+    ResponseBody {
+        status: Status::Failed,
+        reason: Some(if reason.is_empty() {
+            "failed".to_owned()
+        } else {
+            reason
+        }),
+        physical_resource_id,
+        stack_id: c.stack_id.clone(),
+        request_id: c.request_id.clone(),
+        logical_resource_id: c.logical_resource_id.clone(),
+        no_echo: false,
+        data: serde_json::Map::new(),
+    }
+}

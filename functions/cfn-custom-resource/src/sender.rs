@@ -1,0 +1,120 @@
+//! Delivering the one response: HTTP PUT, empty Content-Type, exact length; bounded jittered retries on
+//! transport errors and 5xx; a 4xx is final; nothing is attempted past the deadline.
+
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use tokio::time::Instant;
+
+use crate::response_url::ResponseUrl;
+
+#[derive(Clone, Debug)]
+pub struct Sender {
+    client: reqwest::Client,
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    pub attempt_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("the response URL answered HTTP {status} (final, not retried)")]
+    Rejected { status: u16 },
+    #[error("the response was not delivered after {attempts} attempts: {last}")]
+    GaveUp { attempts: u32, last: String },
+}
+
+/// What a delivery took: how many PUTs, and the final HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub attempts: u32,
+    pub status: u16,
+}
+
+impl Default for Sender {
+    fn default() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Sender {
+    pub async fn send(
+        &self,
+        url: &ResponseUrl,
+        body: Vec<u8>,
+        deadline: Instant,
+    ) -> Result<Delivered, SendError> {
+        let mut last = String::from("no attempt fitted before the deadline");
+        let mut attempts = 0;
+        while attempts < self.max_attempts {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            attempts += 1;
+            let put = self
+                .client
+                .put(url.as_str())
+                .header(CONTENT_TYPE, "")
+                .header(CONTENT_LENGTH, body.len())
+                .body(body.clone())
+                .timeout(self.attempt_timeout.min(left))
+                .send();
+            match put.await {
+                Ok(resp) if resp.status().is_success() => {
+                    let status = resp.status().as_u16();
+                    tracing::info!(status, attempts, url = %url.redacted(), "response delivered");
+                    return Ok(Delivered { attempts, status });
+                }
+                Ok(resp) if resp.status().is_client_error() => {
+                    let status = resp.status().as_u16();
+                    tracing::error!(status, attempts, url = %url.redacted(), "response URL refused the response");
+                    return Err(SendError::Rejected { status });
+                }
+                Ok(resp) => last = format!("HTTP {}", resp.status().as_u16()),
+                // without_url: reqwest errors print the URL, query and all
+                Err(e) => last = e.without_url().to_string(),
+            }
+            tracing::warn!(attempt = attempts, error = %last, url = %url.redacted(), "response PUT failed, retrying");
+            let delay = self.backoff(attempts);
+            if Instant::now() + delay >= deadline {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+        }
+        Err(SendError::GaveUp { attempts, last })
+    }
+
+    /// Full jitter: uniform in [0, min(max_delay, base·2^(attempt-1))].
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1 << attempt.min(16).saturating_sub(1))
+            .min(self.max_delay);
+        ceiling.mul_f64(fastrand::f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_and_grows() {
+        let s = Sender::default();
+        for attempt in 1..40 {
+            assert!(s.backoff(attempt) <= s.max_delay);
+        }
+        assert!(s.backoff(1) <= s.base_delay);
+    }
+}

@@ -1,0 +1,28 @@
+//! The edge every function shares: structured logs, events taken as raw JSON (never dropped for a parse
+//! error before our code runs), and the Lambda poll loop.
+
+pub mod raw_event;
+pub mod telemetry;
+
+use std::future::Future;
+
+use lambda_runtime::{layers::TracingLayer, service_fn, LambdaEvent, Runtime};
+use serde_json::Value;
+
+pub use lambda_runtime::{Context, Error};
+
+/// Runs the Lambda loop with `handler`, which receives every event as JSON: a body that is not JSON arrives
+/// as `{"$unparseable": "<text>"}` (see [`raw_event`]) so the handler still decides what happens.
+pub async fn run<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(Value, Context) -> Fut,
+    Fut: Future<Output = Result<Value, Error>>,
+{
+    telemetry::init();
+    let service = service_fn(|event: LambdaEvent<Value>| handler(event.payload, event.context));
+    Runtime::new(service)
+        .layer(TracingLayer::new())
+        .layer(raw_event::KeepUnparseableLayer)
+        .run()
+        .await
+}

@@ -1,0 +1,97 @@
+//! lambda_runtime drops an event whose body is not valid JSON before any handler runs, so a custom resource
+//! could never answer it. This layer wraps such a body as a JSON string instead, and the handler decides.
+
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::LambdaInvocation;
+use serde::de::IgnoredAny;
+
+/// Key under which an unparseable body arrives: `{"$unparseable": "<body, lossily decoded>"}`.
+pub const UNPARSEABLE: &str = "$unparseable";
+
+/// The raw text of an event that arrived as invalid JSON, if this one did.
+pub fn unparseable_text(event: &serde_json::Value) -> Option<&str> {
+    let object = event.as_object()?;
+    if object.len() != 1 {
+        return None;
+    }
+    object.get(UNPARSEABLE)?.as_str()
+}
+
+/// Why the raw text is not JSON, e.g. "EOF while parsing an object at line 1 column 40".
+pub fn json_error(text: &str) -> String {
+    match serde_json::from_str::<IgnoredAny>(text) {
+        Ok(_) => "valid JSON".to_owned(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepUnparseableLayer;
+
+impl<S> Layer<S> for KeepUnparseableLayer {
+    type Service = KeepUnparseable<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        KeepUnparseable { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct KeepUnparseable<S> {
+    inner: S,
+}
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for KeepUnparseable<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
+        invocation.body = wrap_if_unparseable(invocation.body);
+        self.inner.call(invocation)
+    }
+}
+
+fn wrap_if_unparseable(body: Bytes) -> Bytes {
+    if serde_json::from_slice::<IgnoredAny>(&body).is_ok() {
+        return body;
+    }
+    let text = String::from_utf8_lossy(&body);
+    let wrapped = serde_json::json!({ UNPARSEABLE: text });
+    serde_json::to_vec(&wrapped).map(Into::into).unwrap_or(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_json_passes_through_untouched() {
+        let body = Bytes::from_static(br#"{"a":1}"#);
+        assert_eq!(wrap_if_unparseable(body.clone()), body);
+    }
+
+    #[test]
+    fn truncated_json_arrives_wrapped_with_its_text() {
+        let body = Bytes::from_static(br#"{"RequestType":"Cre"#);
+        let wrapped: serde_json::Value =
+            serde_json::from_slice(&wrap_if_unparseable(body)).unwrap();
+        assert_eq!(unparseable_text(&wrapped), Some(r#"{"RequestType":"Cre"#));
+        assert!(json_error(r#"{"RequestType":"Cre"#).contains("EOF"));
+    }
+
+    #[test]
+    fn an_ordinary_object_is_not_mistaken_for_a_wrapped_one() {
+        assert_eq!(unparseable_text(&serde_json::json!({"a": "b"})), None);
+        assert_eq!(
+            unparseable_text(&serde_json::json!({UNPARSEABLE: "x", "b": 1})),
+            None
+        );
+    }
+}

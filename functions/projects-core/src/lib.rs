@@ -1,0 +1,7 @@
+//! The product's logic, free of Lambda types: what an execution role needs, how templates are published
+//! and checked, how a domain is onboarded. Binaries build the clients ([`aws`]) and hand events here.
+
+pub mod aws;
+pub mod names;
+pub mod policies;
+pub mod resources;

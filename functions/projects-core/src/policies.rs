@@ -1,0 +1,357 @@
+//! What an execution role needs to use S3 project templates: three inline policies (pass the launch role,
+//! manage `SP-*` stacks, read the templates and their tags) and the tag the launch role's trust asks for.
+//! The documents live in `iam/execution-role/` — one source of truth for this code and the manual path.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::Client as Iam;
+use percent_encoding::percent_decode_str;
+
+use crate::names::RoleArn;
+
+/// The principal tag the launch role's trust policy requires (see iam/README.md).
+pub const LAUNCH_ACCESS_TAG: &str = "sagemaker-projects-launch-access";
+pub const LAUNCH_ACCESS_VALUE: &str = "true";
+/// Every inline policy this product writes starts with this.
+pub const POLICY_PREFIX: &str = "SageMakerProjects-";
+/// IAM's quota for all inline policies of one role together, whitespace not counted.
+pub const INLINE_QUOTA: usize = 10_240;
+
+/// (purpose, document template)
+const DOCUMENTS: [(&str, &str); 3] = [
+    (
+        "PassLaunchRole",
+        include_str!("../../../iam/execution-role/pass-launch-role.json"),
+    ),
+    (
+        "ProjectStacks",
+        include_str!("../../../iam/execution-role/project-stacks.json"),
+    ),
+    (
+        "TemplateRead",
+        include_str!("../../../iam/execution-role/template-read.json"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy document {name} is not valid JSON after rendering: {source}")]
+    Render {
+        name: String,
+        source: serde_json::Error,
+    },
+    #[error("execution role {role} does not exist")]
+    NoSuchRole { role: String },
+    #[error("execution role {role}: its inline policies would total {total} characters, over IAM's {INLINE_QUOTA}-character quota ({foreign} already used by policies this product does not own); remove some or use managed policies")]
+    Quota {
+        role: String,
+        total: usize,
+        foreign: usize,
+    },
+    #[error("IAM {operation} on role {role} failed: {code}: {message}")]
+    Iam {
+        operation: &'static str,
+        role: String,
+        code: String,
+        message: String,
+    },
+}
+
+impl PolicyError {
+    fn iam<E: ProvideErrorMetadata + std::fmt::Debug, R>(
+        operation: &'static str,
+        role: &str,
+        e: &SdkError<E, R>,
+    ) -> Self {
+        let (code, message) = match e.as_service_error() {
+            Some(se) => (
+                se.code().unwrap_or("Unknown").to_owned(),
+                se.message().unwrap_or("").to_owned(),
+            ),
+            None => ("RequestFailed".to_owned(), format!("{e}")),
+        };
+        Self::Iam {
+            operation,
+            role: role.to_owned(),
+            code,
+            message,
+        }
+    }
+}
+
+/// The three documents rendered for one launch role and template location, with the names they carry for
+/// one owner (a stack + logical resource, or the onboarder), so owners never overwrite each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicySet {
+    pub policies: Vec<(String, String)>,
+}
+
+impl PolicySet {
+    pub fn render(
+        launch_role: &RoleArn,
+        bucket: &str,
+        prefix: &str,
+        owner: &str,
+    ) -> Result<Self, PolicyError> {
+        // values were validated (names module): none can break out of a JSON string
+        let substitutions = [
+            ("${LaunchRoleArn}", launch_role.to_string()),
+            ("${Partition}", launch_role.partition.clone()),
+            ("${AccountId}", launch_role.account.clone()),
+            ("${TemplateBucket}", bucket.to_owned()),
+            ("${TemplatePrefix}", prefix.to_owned()),
+        ];
+        let policies = DOCUMENTS
+            .iter()
+            .map(|(purpose, template)| {
+                let name = policy_name(purpose, owner);
+                let rendered = substitutions
+                    .iter()
+                    .fold(template.to_string(), |doc, (k, v)| doc.replace(k, v));
+                let minified = serde_json::from_str::<serde_json::Value>(&rendered)
+                    .map_err(|source| PolicyError::Render {
+                        name: name.clone(),
+                        source,
+                    })?
+                    .to_string();
+                Ok((name, minified))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { policies })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.policies.iter().map(|(n, _)| n.as_str())
+    }
+
+    fn size(&self) -> usize {
+        self.policies.iter().map(|(_, d)| non_whitespace(d)).sum()
+    }
+}
+
+pub fn policy_name(purpose: &str, owner: &str) -> String {
+    format!("{POLICY_PREFIX}{purpose}-{owner}")
+}
+
+/// The names `owner` writes, without rendering anything (for removal).
+pub fn owned_names(owner: &str) -> Vec<String> {
+    DOCUMENTS
+        .iter()
+        .map(|(purpose, _)| policy_name(purpose, owner))
+        .collect()
+}
+
+fn non_whitespace(doc: &str) -> usize {
+    doc.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// Puts the set on `role` (replacing the same owner's earlier version) and tags the role for the launch
+/// role's trust. Checks IAM's inline quota first, counting the role's other inline policies as they are.
+pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyError> {
+    let existing = list_inline(iam, role).await?;
+    let ours: BTreeSet<&str> = set.names().collect();
+    let mut foreign = 0;
+    for name in existing.iter().filter(|n| !ours.contains(n.as_str())) {
+        foreign += document_size(iam, role, name).await?;
+    }
+    let total = foreign + set.size();
+    if total > INLINE_QUOTA {
+        return Err(PolicyError::Quota {
+            role: role.to_owned(),
+            total,
+            foreign,
+        });
+    }
+    for (name, document) in &set.policies {
+        iam.put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(document)
+            .send()
+            .await
+            .map_err(|e| not_found_or(role, PolicyError::iam("PutRolePolicy", role, &e), &e))?;
+    }
+    iam.tag_role()
+        .role_name(role)
+        .tags(
+            Tag::builder()
+                .key(LAUNCH_ACCESS_TAG)
+                .value(LAUNCH_ACCESS_VALUE)
+                .build()
+                .map_err(|e| PolicyError::Iam {
+                    operation: "TagRole",
+                    role: role.to_owned(),
+                    code: "Build".into(),
+                    message: e.to_string(),
+                })?,
+        )
+        .send()
+        .await
+        .map_err(|e| not_found_or(role, PolicyError::iam("TagRole", role, &e), &e))?;
+    Ok(())
+}
+
+/// Removes `owner`'s policies from `role`; untags the role when no pass-launch-role policy of this product
+/// remains on it. A role or policy that is already gone is fine.
+pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyError> {
+    let existing = match list_inline(iam, role).await {
+        Err(PolicyError::NoSuchRole { .. }) => return Ok(()),
+        other => other?,
+    };
+    let ours = owned_names(owner);
+    for name in existing.iter().filter(|n| ours.contains(n)) {
+        match iam
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(PolicyError::iam("DeleteRolePolicy", role, &e)),
+        }
+    }
+    let pass_prefix = policy_name("PassLaunchRole", "");
+    let still_granted = existing
+        .iter()
+        .any(|n| n.starts_with(&pass_prefix) && !ours.contains(n));
+    if !still_granted {
+        match iam
+            .untag_role()
+            .role_name(role)
+            .tag_keys(LAUNCH_ACCESS_TAG)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(PolicyError::iam("UntagRole", role, &e)),
+        }
+    }
+    Ok(())
+}
+
+async fn list_inline(iam: &Iam, role: &str) -> Result<Vec<String>, PolicyError> {
+    let mut names = Vec::new();
+    let mut pages = iam
+        .list_role_policies()
+        .role_name(role)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page
+            .map_err(|e| not_found_or(role, PolicyError::iam("ListRolePolicies", role, &e), &e))?;
+        names.extend(page.policy_names);
+    }
+    Ok(names)
+}
+
+async fn document_size(iam: &Iam, role: &str, name: &str) -> Result<usize, PolicyError> {
+    let out = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .map_err(|e| not_found_or(role, PolicyError::iam("GetRolePolicy", role, &e), &e))?;
+    // IAM returns the document URL-encoded
+    let doc = percent_decode_str(&out.policy_document)
+        .decode_utf8_lossy()
+        .into_owned();
+    Ok(non_whitespace(&doc))
+}
+
+fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error().and_then(|se| se.code()) == Some("NoSuchEntity")
+}
+
+fn not_found_or<E: ProvideErrorMetadata, R>(
+    role: &str,
+    other: PolicyError,
+    e: &SdkError<E, R>,
+) -> PolicyError {
+    if is_not_found(e) {
+        PolicyError::NoSuchRole {
+            role: role.to_owned(),
+        }
+    } else {
+        other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch() -> RoleArn {
+        RoleArn::parse(
+            "L",
+            "arn:aws:iam::123456789012:role/AmazonSageMakerProjectsLaunchRole",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_documents_render_scoped_to_the_launch_role_bucket_and_account() {
+        let set =
+            PolicySet::render(&launch(), "sagemaker-templates", "projects/", "abc123").unwrap();
+        let names: Vec<_> = set.names().collect();
+        assert_eq!(
+            names,
+            [
+                "SageMakerProjects-PassLaunchRole-abc123",
+                "SageMakerProjects-ProjectStacks-abc123",
+                "SageMakerProjects-TemplateRead-abc123"
+            ]
+        );
+        let docs: Vec<serde_json::Value> = set
+            .policies
+            .iter()
+            .map(|(_, d)| serde_json::from_str(d).unwrap())
+            .collect();
+        assert_eq!(
+            docs[0]["Statement"][0]["Resource"],
+            "arn:aws:iam::123456789012:role/AmazonSageMakerProjectsLaunchRole"
+        );
+        assert_eq!(docs[0]["Statement"][0]["Action"], "iam:PassRole");
+        assert_eq!(
+            docs[1]["Statement"][0]["Resource"],
+            "arn:aws:cloudformation:*:123456789012:stack/SP-*"
+        );
+        assert_eq!(
+            docs[1]["Statement"][1]["Condition"]["Null"]["aws:ResourceTag/sagemaker:project-name"],
+            "false"
+        );
+        assert_eq!(
+            docs[2]["Statement"][0]["Resource"],
+            "arn:aws:s3:::sagemaker-templates/projects/*"
+        );
+        for (_, d) in &set.policies {
+            assert!(!d.contains("${"), "every placeholder is filled: {d}");
+            assert!(!d.contains(' ') && !d.contains('\n'), "minified");
+        }
+    }
+
+    #[test]
+    fn three_sets_fit_the_inline_quota_with_room_to_spare() {
+        let set = PolicySet::render(
+            &launch(),
+            &"b".repeat(63),
+            &format!("{}/", "p".repeat(200)),
+            "abcdef0123",
+        )
+        .unwrap();
+        assert!(set.size() * 3 < INLINE_QUOTA, "{}", set.size());
+    }
+
+    #[test]
+    fn owners_never_share_a_policy_name() {
+        assert_ne!(owned_names("aaaa"), owned_names("bbbb"));
+        assert!(owned_names("aaaa")
+            .iter()
+            .all(|n| n.len() <= 128 && n.starts_with(POLICY_PREFIX)));
+    }
+}

@@ -1,0 +1,160 @@
+//! `Custom::ExecutionRolePolicies`: gives listed SageMaker execution roles what S3 project templates need.
+//!
+//! Properties: `ExecutionRoles` (role ARNs or names, paths allowed), `LaunchRoleArn`, `TemplateBucket`,
+//! `TemplatePrefix` (optional). Policies are named for this stack + logical resource; Update removes them
+//! from roles that left the list; Delete removes exactly what this resource put.
+
+use std::collections::BTreeSet;
+
+use cfn_custom_resource::{CustomResource, Outcome, Request};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Deserialize;
+
+use crate::names::{self, NameError, RoleArn};
+use crate::policies::{self, PolicyError, PolicySet};
+
+/// IAM allows few writes per second per account: a handful of roles at a time is plenty.
+const CONCURRENCY: usize = 4;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Properties {
+    #[serde(deserialize_with = "cfn_custom_resource::properties::list_from_string")]
+    pub execution_roles: Vec<String>,
+    pub launch_role_arn: String,
+    pub template_bucket: String,
+    #[serde(default)]
+    pub template_prefix: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("ExecutionRoles: expected at least one role ARN or name")]
+    NoRoles,
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// Validated properties: role names (deduplicated, in the launch role's account) and the rendered policies.
+struct Plan {
+    roles: BTreeSet<String>,
+    set: PolicySet,
+}
+
+impl Properties {
+    fn plan(&self, owner: &str) -> Result<Plan, Error> {
+        let launch = RoleArn::parse("LaunchRoleArn", &self.launch_role_arn)?;
+        let bucket = names::bucket("TemplateBucket", &self.template_bucket)?;
+        let prefix = names::prefix("TemplatePrefix", &self.template_prefix)?;
+        let roles = self
+            .execution_roles
+            .iter()
+            .map(|r| names::role_name("ExecutionRoles", r, &launch.account))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        if roles.is_empty() {
+            return Err(Error::NoRoles);
+        }
+        let set = PolicySet::render(&launch, &bucket, &prefix, owner)?;
+        Ok(Plan { roles, set })
+    }
+
+    /// Role names for removal: whatever of the list still parses (a Delete must not fail on an old typo).
+    fn role_names_lenient(&self) -> BTreeSet<String> {
+        let account = RoleArn::parse("LaunchRoleArn", &self.launch_role_arn)
+            .map(|a| a.account)
+            .unwrap_or_default();
+        self.execution_roles
+            .iter()
+            .filter_map(|r| names::role_name("ExecutionRoles", r, &account).ok())
+            .collect()
+    }
+}
+
+pub struct ExecutionRolePolicies {
+    iam: aws_sdk_iam::Client,
+}
+
+impl ExecutionRolePolicies {
+    pub fn new(iam: aws_sdk_iam::Client) -> Self {
+        Self { iam }
+    }
+
+    async fn grant_all(
+        &self,
+        roles: &BTreeSet<String>,
+        set: &PolicySet,
+    ) -> Result<(), PolicyError> {
+        let iam = &self.iam;
+        // owned names: a closure over `&String` trips the Send check of the handler's future
+        stream::iter(roles.iter().cloned())
+            .map(|role| async move { policies::grant(iam, &role, set).await })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    async fn revoke_all(&self, roles: &BTreeSet<String>, owner: &str) -> Result<(), PolicyError> {
+        let iam = &self.iam;
+        stream::iter(roles.iter().cloned())
+            .map(|role| async move { policies::revoke(iam, &role, owner).await })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    fn outcome(plan: &Plan) -> Outcome {
+        Outcome::default()
+            .with(
+                "Roles",
+                plan.roles.iter().cloned().collect::<Vec<_>>().join(","),
+            )
+            .with(
+                "PolicyNames",
+                plan.set.names().collect::<Vec<_>>().join(","),
+            )
+    }
+}
+
+impl CustomResource for ExecutionRolePolicies {
+    type Properties = Properties;
+    type Error = Error;
+
+    async fn create(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
+        let owner = request.owner_scope();
+        let plan = props.plan(&owner)?;
+        if let Err(e) = self.grant_all(&plan.roles, &plan.set).await {
+            // a failed Create is answered with a sentinel id whose Delete touches nothing: undo here
+            if let Err(undo) = self.revoke_all(&plan.roles, &owner).await {
+                tracing::warn!(error = %undo, "could not undo a partial create");
+            }
+            return Err(e.into());
+        }
+        Ok(Self::outcome(&plan))
+    }
+
+    async fn update(
+        &self,
+        request: &Request,
+        old: &Properties,
+        new: &Properties,
+    ) -> Result<Outcome, Error> {
+        let owner = request.owner_scope();
+        let plan = new.plan(&owner)?;
+        self.grant_all(&plan.roles, &plan.set).await?;
+        let left: BTreeSet<String> = old
+            .role_names_lenient()
+            .difference(&plan.roles)
+            .cloned()
+            .collect();
+        self.revoke_all(&left, &owner).await?;
+        Ok(Self::outcome(&plan))
+    }
+
+    async fn delete(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
+        self.revoke_all(&props.role_names_lenient(), &request.owner_scope())
+            .await?;
+        Ok(Outcome::default())
+    }
+}

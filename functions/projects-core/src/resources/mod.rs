@@ -1,0 +1,3 @@
+//! The product's custom resources: each a [`cfn_custom_resource::CustomResource`] on typed properties.
+
+pub mod execution_role_policies;

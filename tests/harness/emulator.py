@@ -1,0 +1,111 @@
+"""moto, served in-process over HTTP on a free loopback port, with the harness extensions installed.
+
+Extensions are modules `harness/ext_*.py` with an `install(emulator)` function; each patches moto before it
+serves, to add what moto 5.2.5 lacks (see README: "What the emulator lacks"). They are installed once per process.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import socket
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+_installed = False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    """A running moto server. `client(service)` returns a boto3 client bound to it."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.region = REGION
+        self.account_id = ACCOUNT_ID
+        self._server = None
+
+    # environment for child processes (functions, CLI) so the Rust SDK talks to this emulator
+    def child_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def client(self, service: str, **kwargs):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=kwargs.pop("region_name", self.region),
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+            **kwargs,
+        )
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+        for hook in _reset_hooks:
+            hook()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+_reset_hooks: list = []
+
+
+def on_reset(hook) -> None:
+    """Extensions that keep their own state register a hook to clear it with moto's."""
+    _reset_hooks.append(hook)
+
+
+def _install_extensions(emulator: Emulator) -> None:
+    global _installed
+    if _installed:
+        return
+    import harness
+
+    for mod in sorted(m.name for m in pkgutil.iter_modules(harness.__path__) if m.name.startswith("ext_")):
+        importlib.import_module(f"harness.{mod}").install(emulator)
+    _installed = True
+
+
+def start(port: int | None = None) -> Emulator:
+    """Start moto on 127.0.0.1 (free port unless given) with every extension installed."""
+    port = port or free_port()
+    # moto builds custom-resource ResponseURLs and other self-links from these
+    os.environ["MOTO_PORT"] = str(port)
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns everything else
+
+    emulator = Emulator(port)
+    _install_extensions(emulator)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    emulator._server = server
+    return emulator

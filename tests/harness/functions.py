@@ -1,0 +1,129 @@
+"""The product's real binaries, served by `cargo lambda watch` and invoked over its HTTP invoke API.
+
+Build once (`cargo build --workspace --bins`, done by `make test` before pytest); watch then only runs the
+already-built binaries. One watch process per distinct environment, as each Lambda function has its own."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from harness.emulator import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG_DIR = ROOT / ".run" / "logs"
+
+
+def cargo_lambda() -> list[str]:
+    venv = ROOT / ".venv" / "bin" / "cargo-lambda"
+    if venv.exists():
+        return [str(venv), "lambda"]
+    found = shutil.which("cargo-lambda")
+    if found:
+        return [found, "lambda"]
+    return ["cargo", "lambda"]
+
+
+class Watch:
+    """One `cargo lambda watch` process with a fixed environment for its functions."""
+
+    def __init__(self, env: dict[str, str], name: str = "functions", timeout: int = 60):
+        self.port = free_port()
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOG_DIR / f"{name}-{self.port}.log"
+        self._log = open(self.log_path, "wb")
+        full_env = {**os.environ, **env}
+        full_env.setdefault("AWS_LAMBDA_LOG_LEVEL", "info")
+        full_env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{full_env.get('PATH', '')}"
+        self.proc = subprocess.Popen(
+            [*cargo_lambda(), "watch", "--ignore-changes", "-q", "-A", "127.0.0.1", "-P", str(self.port),
+             # the invocation deadline functions see (Lambda-Runtime-Deadline-Ms) follows this timeout
+             "--timeout", str(timeout)],
+            cwd=ROOT,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so stop() ends the functions it started too
+        )
+        self._wait_up()
+
+    def _wait_up(self, timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"cargo lambda watch exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                # a bare connect: an HTTP request would start a function
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("cargo lambda watch did not come up")
+
+    def invoke(self, function: str, event, timeout: float = 120) -> dict:
+        """Invokes `function` (a binary name) with `event` (JSON-able, or bytes sent as they are)."""
+        data = event if isinstance(event, bytes) else json.dumps(event).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/2015-03-31/functions/{function}/invocations",
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                body = resp.read()
+        except urllib.error.HTTPError as e:
+            body = e.read()
+        try:
+            return json.loads(body) if body else {}
+        except ValueError:
+            return {"raw": body.decode(errors="replace")}
+
+    def logs(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self._log.close()
+
+
+class Functions:
+    """Watch processes keyed by environment, started on first use and all stopped together."""
+
+    def __init__(self, base_env: dict[str, str]):
+        self.base_env = base_env
+        self._watches: dict[tuple, Watch] = {}
+
+    def watch(self, extra_env: dict[str, str] | None = None, name: str = "functions") -> Watch:
+        env = {**self.base_env, **(extra_env or {})}
+        key = tuple(sorted(env.items()))
+        if key not in self._watches:
+            self._watches[key] = Watch(env, name)
+        return self._watches[key]
+
+    def invoke(self, function: str, event, extra_env: dict[str, str] | None = None, timeout: float = 120) -> dict:
+        return self.watch(extra_env).invoke(function, event, timeout=timeout)
+
+    def logs(self) -> str:
+        return "\n".join(w.logs() for w in self._watches.values())
+
+    def stop(self) -> None:
+        for w in self._watches.values():
+            w.stop()
+        self._watches.clear()
