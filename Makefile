@@ -8,7 +8,7 @@ PYTEST    := $(VENV)/bin/pytest
 CFN_LINT  := $(VENV)/bin/cfn-lint
 TOOLS     := .tools
 CFN_GUARD := $(TOOLS)/bin/cfn-guard
-CFN_GUARD_VERSION := 3.1.2
+CFN_GUARD_VERSION := 3.2.1
 ARM_TARGET := aarch64-unknown-linux-gnu
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
@@ -48,8 +48,11 @@ clippy:
 lint-templates: $(VENV)/.installed ## cfn-lint: zero errors and zero warnings on every template
 	$(if $(TEMPLATES),$(CFN_LINT) $(TEMPLATES),@echo "no templates yet")
 
+# infra_* rules (TLS-only bucket policies) apply to the bootstrap stack only; the rest to every template
+GUARD_COMMON_RULES := $(filter-out iam/guard/infra_%,$(wildcard iam/guard/*.guard))
 guard: $(CFN_GUARD) ## cfn-guard: our security promises, on every template
-	$(CFN_GUARD) validate --rules iam/guard --data iam --data infra --data templates --show-summary fail
+	$(CFN_GUARD) validate --show-summary fail $(addprefix --rules ,$(GUARD_COMMON_RULES)) $(addprefix --data ,$(wildcard iam/*.yaml templates/*.yaml))
+	$(if $(wildcard infra/*.yaml),$(CFN_GUARD) validate --show-summary fail --rules iam/guard $(addprefix --data ,$(wildcard infra/*.yaml)))
 
 unit: ## Rust unit and contract tests
 	cargo test --workspace --locked
@@ -57,13 +60,22 @@ unit: ## Rust unit and contract tests
 integration: tools build ## the emulator + cargo-lambda integration tests
 	$(PYTEST) tests
 
-test: tools fmt-check clippy lint-templates unit integration ## everything CI runs
+test: tools fmt-check clippy lint-templates guard unit integration ## everything CI runs
 	@echo "make test: all checks passed"
 
 # ------------------------------------------------------------------------------------------- run
 .PHONY: demo
 demo: tools build ## deploy and run the whole flow on the embedded emulator
 	$(PY) tests/demo.py
+
+# ------------------------------------------------------------------------------------------- AWS
+IAM_STACK ?= sagemaker-projects-iam
+.PHONY: deploy-iam
+deploy-iam: ## real AWS, once per account: the launch role and service roles (iam/roles.yaml)
+	aws cloudformation deploy --template-file iam/roles.yaml --stack-name $(IAM_STACK) \
+	  --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
+	  $(if $(IAM_HOME_REGION),--region $(IAM_HOME_REGION)) \
+	  $(if $(ADDITIONAL_TRUSTED_ROLE_ARN),--parameter-overrides AdditionalTrustedRoleArn=$(ADDITIONAL_TRUSTED_ROLE_ARN))
 
 .PHONY: clean
 clean:
