@@ -44,7 +44,7 @@ class Watch:
         full_env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{full_env.get('PATH', '')}"
         self.proc = subprocess.Popen(
             [*cargo_lambda(), "watch", "--ignore-changes", "-q", "-A", "127.0.0.1", "-P", str(self.port),
-             # the invocation deadline functions see (Lambda-Runtime-Deadline-Ms) follows this timeout
+             # how long an invoke request waits (functions always see a 600 s deadline under cargo-lambda)
              "--timeout", str(timeout)],
             cwd=ROOT,
             env=full_env,

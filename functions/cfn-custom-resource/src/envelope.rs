@@ -207,3 +207,32 @@ mod tests {
         );
     }
 }
+
+/// Whether `event` is (or, arriving as invalid JSON, seems to be) a CloudFormation custom-resource
+/// request: for functions that also take other events.
+pub fn is_request(event: &Value) -> bool {
+    match lambda_glue::raw_event::unparseable_text(event) {
+        Some(text) => text.contains("\"ResponseURL\""),
+        None => event.get("ResponseURL").is_some() && event.get("StackId").is_some(),
+    }
+}
+
+#[cfg(test)]
+mod is_request_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_are_told_from_other_events() {
+        assert!(is_request(
+            &json!({"ResponseURL": "u", "StackId": "s", "RequestType": "Create"})
+        ));
+        assert!(is_request(
+            &json!({"$unparseable": "{\"ResponseURL\": \"u"})
+        ));
+        assert!(!is_request(
+            &json!({"source": "aws.events", "detail-type": "Scheduled Event"})
+        ));
+        assert!(!is_request(&json!({"Records": []})));
+    }
+}

@@ -14,6 +14,9 @@ pub struct Request {
     pub logical_resource_id: String,
     /// Present on Update and Delete.
     pub physical_resource_id: Option<String>,
+    /// When the watchdog stops the handler. A handler that waits on something (a build, a status) should
+    /// give up cleanly before this, undoing what it started, rather than be cut off.
+    pub work_deadline: tokio::time::Instant,
 }
 
 impl Request {

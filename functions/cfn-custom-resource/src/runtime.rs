@@ -196,6 +196,7 @@ async fn decide<H: CustomResource>(
         request_id: c.request_id.clone(),
         logical_resource_id: c.logical_resource_id.clone(),
         physical_resource_id: c.physical_resource_id.clone(),
+        work_deadline,
     };
     // the id this response carries unless the outcome says otherwise
     let current_id = match (kind, &c.physical_resource_id) {

@@ -15,9 +15,11 @@ pub async fn config() -> SdkConfig {
 /// The clients the functions use, built once per process.
 #[derive(Clone, Debug)]
 pub struct Clients {
+    pub codebuild: aws_sdk_codebuild::Client,
     pub iam: aws_sdk_iam::Client,
     pub s3: aws_sdk_s3::Client,
     pub sagemaker: aws_sdk_sagemaker::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -28,9 +30,11 @@ impl Clients {
             .force_path_style(path_style)
             .build();
         Self {
+            codebuild: aws_sdk_codebuild::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             sagemaker: aws_sdk_sagemaker::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
         }
     }
 

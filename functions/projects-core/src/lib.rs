@@ -3,5 +3,9 @@
 
 pub mod aws;
 pub mod names;
+pub mod onboarding;
 pub mod policies;
+pub mod publishing;
 pub mod resources;
+pub mod templates;
+pub mod upload_tagger;

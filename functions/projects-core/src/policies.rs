@@ -2,8 +2,6 @@
 //! manage `SP-*` stacks, read the templates and their tags) and the tag the launch role's trust asks for.
 //! The documents live in `iam/execution-role/` — one source of truth for this code and the manual path.
 
-use std::collections::BTreeSet;
-
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client as Iam;
@@ -147,14 +145,20 @@ fn non_whitespace(doc: &str) -> usize {
     doc.chars().filter(|c| !c.is_whitespace()).count()
 }
 
-/// Puts the set on `role` (replacing the same owner's earlier version) and tags the role for the launch
-/// role's trust. Checks IAM's inline quota first, counting the role's other inline policies as they are.
+/// Makes `role` carry the set and the launch-access tag, writing only what differs (a sweep over many
+/// domains sharing one role must not spend IAM's write quota). Checks IAM's inline quota first, counting the
+/// role's other inline policies as they are.
 pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyError> {
     let existing = list_inline(iam, role).await?;
-    let ours: BTreeSet<&str> = set.names().collect();
     let mut foreign = 0;
-    for name in existing.iter().filter(|n| !ours.contains(n.as_str())) {
-        foreign += document_size(iam, role, name).await?;
+    let mut current = std::collections::HashMap::new();
+    for name in &existing {
+        let document = document(iam, role, name).await?;
+        if set.names().any(|n| n == name) {
+            current.insert(name.as_str(), document);
+        } else {
+            foreign += non_whitespace(&document);
+        }
     }
     let total = foreign + set.size();
     if total > INLINE_QUOTA {
@@ -164,33 +168,56 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
             foreign,
         });
     }
-    for (name, document) in &set.policies {
+    for (name, wanted) in &set.policies {
+        if current
+            .get(name.as_str())
+            .is_some_and(|have| same_document(have, wanted))
+        {
+            continue;
+        }
         iam.put_role_policy()
             .role_name(role)
             .policy_name(name)
-            .policy_document(document)
+            .policy_document(wanted)
             .send()
             .await
             .map_err(|e| not_found_or(role, PolicyError::iam("PutRolePolicy", role, &e), &e))?;
     }
+    let tags = iam
+        .list_role_tags()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| not_found_or(role, PolicyError::iam("ListRoleTags", role, &e), &e))?;
+    if tags
+        .tags
+        .iter()
+        .any(|t| t.key == LAUNCH_ACCESS_TAG && t.value == LAUNCH_ACCESS_VALUE)
+    {
+        return Ok(());
+    }
+    let tag = Tag::builder()
+        .key(LAUNCH_ACCESS_TAG)
+        .value(LAUNCH_ACCESS_VALUE)
+        .build()
+        .map_err(|e| PolicyError::Iam {
+            operation: "TagRole",
+            role: role.to_owned(),
+            code: "Build".into(),
+            message: e.to_string(),
+        })?;
     iam.tag_role()
         .role_name(role)
-        .tags(
-            Tag::builder()
-                .key(LAUNCH_ACCESS_TAG)
-                .value(LAUNCH_ACCESS_VALUE)
-                .build()
-                .map_err(|e| PolicyError::Iam {
-                    operation: "TagRole",
-                    role: role.to_owned(),
-                    code: "Build".into(),
-                    message: e.to_string(),
-                })?,
-        )
+        .tags(tag)
         .send()
         .await
         .map_err(|e| not_found_or(role, PolicyError::iam("TagRole", role, &e), &e))?;
     Ok(())
+}
+
+fn same_document(a: &str, b: &str) -> bool {
+    let parse = |d: &str| serde_json::from_str::<serde_json::Value>(d).ok();
+    matches!((parse(a), parse(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// Removes `owner`'s policies from `role`; untags the role when no pass-launch-role policy of this product
@@ -249,7 +276,8 @@ async fn list_inline(iam: &Iam, role: &str) -> Result<Vec<String>, PolicyError> 
     Ok(names)
 }
 
-async fn document_size(iam: &Iam, role: &str, name: &str) -> Result<usize, PolicyError> {
+/// A role's inline policy document, decoded (IAM returns it URL-encoded).
+async fn document(iam: &Iam, role: &str, name: &str) -> Result<String, PolicyError> {
     let out = iam
         .get_role_policy()
         .role_name(role)
@@ -257,11 +285,9 @@ async fn document_size(iam: &Iam, role: &str, name: &str) -> Result<usize, Polic
         .send()
         .await
         .map_err(|e| not_found_or(role, PolicyError::iam("GetRolePolicy", role, &e), &e))?;
-    // IAM returns the document URL-encoded
-    let doc = percent_decode_str(&out.policy_document)
+    Ok(percent_decode_str(&out.policy_document)
         .decode_utf8_lossy()
-        .into_owned();
-    Ok(non_whitespace(&doc))
+        .into_owned())
 }
 
 fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

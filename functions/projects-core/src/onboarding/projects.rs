@@ -1,0 +1,215 @@
+//! The project a new domain gets: from the bootstrap stack's default template, or the template a domain's
+//! opt-in tag names. One per domain, under a deterministic name, so a duplicate event never makes a second.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sagemaker::types::{
+    CfnCreateTemplateProvider, CfnStackCreateParameter, CreateTemplateProvider, ProjectStatus, Tag,
+};
+use sha2::{Digest, Sha256};
+
+use super::config::check_template_name;
+use super::{is_not_found, OnboardError, Onboarder};
+use crate::templates::{self, EMBEDDED};
+
+/// Tag on projects this product created, naming their domain.
+pub const DOMAIN_TAG: &str = "sagemaker-projects-bootstrap:domain";
+
+/// `mlops-<domain id>`; a project name is at most 32 of `[a-zA-Z0-9-]` and must not end in `-`.
+pub fn project_name(domain_id: &str) -> String {
+    let name = format!("mlops-{domain_id}");
+    if name.len() <= 32 {
+        return name;
+    }
+    format!(
+        "mlops-{}",
+        &hex::encode(Sha256::digest(domain_id.as_bytes()))[..26]
+    )
+}
+
+/// CreateProject's TemplateName is at most 32 characters.
+pub fn template_label(template: &str) -> String {
+    let short = template.strip_suffix("-codepipeline").unwrap_or(template);
+    short
+        .chars()
+        .take(32)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// `Key=Value Key2=Value2` (S3/SageMaker tag values allow no commas or quotes).
+pub fn parse_parameters(text: &str) -> Result<BTreeMap<String, String>, String> {
+    text.split_whitespace()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => Err(format!("{pair:?} is not Key=Value")),
+        })
+        .collect()
+}
+
+/// Checks `parameters` against what `template` declares: each given one must be declared, each required
+/// one (no Default, not Optional) must be given. SageMaker fills the two project parameters itself.
+pub fn check_parameters(
+    template: &str,
+    parameters: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let file = format!("{template}.yaml");
+    let content = EMBEDDED
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, c)| c)
+        .ok_or_else(|| format!("no template {template}"))?;
+    let info = templates::validate(content.as_bytes()).map_err(|e| e.to_string())?;
+    if let Some(unknown) = parameters
+        .keys()
+        .find(|k| !info.declares(k) || templates::REQUIRED_PARAMETERS.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "parameter {unknown} is not one template {template} takes"
+        ));
+    }
+    if let Some(missing) = info
+        .required_parameters()
+        .find(|p| !parameters.contains_key(*p))
+    {
+        return Err(format!("template {template} requires parameter {missing}"));
+    }
+    Ok(())
+}
+
+pub(super) async fn ensure_project(
+    o: &Onboarder,
+    domain: &str,
+    tags: &[Tag],
+) -> Result<Option<String>, OnboardError> {
+    let tag = |key: &str| {
+        tags.iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value())
+            .map(str::to_owned)
+    };
+    let fail = |message: String| OnboardError::Project {
+        domain: domain.to_owned(),
+        message,
+    };
+    let (template, parameters) = match (tag(&o.config.opt_in_tag), &o.config.default_template) {
+        (Some(t), _) => {
+            let t = t.trim_end_matches(".yaml").to_owned();
+            let params = parse_parameters(&tag(&o.config.parameters_tag).unwrap_or_default())
+                .map_err(|e| fail(format!("tag {}: {e}", o.config.parameters_tag)))?;
+            (t, params)
+        }
+        (None, Some(t)) => (t.clone(), o.config.default_parameters.clone()),
+        (None, None) => return Ok(None),
+    };
+    check_template_name(&o.config.opt_in_tag, &template).map_err(|e| fail(e.0))?;
+    check_parameters(&template, &parameters).map_err(fail)?;
+
+    let name = project_name(domain);
+    match o
+        .sagemaker
+        .describe_project()
+        .project_name(&name)
+        .send()
+        .await
+    {
+        Ok(p) if p.project_status() != Some(&ProjectStatus::DeleteCompleted) => {
+            return Ok(Some(name))
+        }
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(OnboardError::sagemaker("DescribeProject", &name, &e)),
+    }
+    let mut cfn = CfnCreateTemplateProvider::builder()
+        .template_name(template_label(&template))
+        .template_url(
+            o.config
+                .location
+                .https_url(&o.config.region, &format!("{template}.yaml")),
+        )
+        .role_arn(o.config.launch_role.to_string());
+    for (k, v) in &parameters {
+        cfn = cfn.parameters(CfnStackCreateParameter::builder().key(k).value(v).build());
+    }
+    let provider = CreateTemplateProvider::builder()
+        .cfn_template_provider(cfn.build())
+        .build();
+    let created = o
+        .sagemaker
+        .create_project()
+        .project_name(&name)
+        .project_description(format!(
+            "MLOps project for SageMaker domain {domain}, created by sagemaker-projects-bootstrap"
+        ))
+        .template_providers(provider)
+        .tags(Tag::builder().key(DOMAIN_TAG).value(domain).build())
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(Some(name)),
+        // a concurrent duplicate event got there first
+        Err(e)
+            if e.as_service_error().is_some_and(|se| {
+                use aws_sdk_sagemaker::error::ProvideErrorMetadata;
+                se.code() == Some("ConflictException")
+                    || se.message().is_some_and(|m| m.contains("already exists"))
+            }) =>
+        {
+            Ok(Some(name))
+        }
+        Err(e) => Err(OnboardError::sagemaker("CreateProject", &name, &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_name(n: &str) -> bool {
+        !n.is_empty()
+            && n.len() <= 32
+            && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && n.as_bytes()[0].is_ascii_alphanumeric()
+            && !n.ends_with('-')
+    }
+
+    #[test]
+    fn project_names_are_deterministic_and_valid() {
+        assert_eq!(project_name("d-abc123def456"), "mlops-d-abc123def456");
+        let long = project_name(&format!("d-{}", "a".repeat(61)));
+        assert!(valid_name(&long) && long == project_name(&format!("d-{}", "a".repeat(61))));
+        assert!(valid_name(&project_name("d-abc123def456")));
+    }
+
+    #[test]
+    fn template_labels_fit_32_characters() {
+        for (file, _) in EMBEDDED {
+            let label = template_label(file.trim_end_matches(".yaml"));
+            assert!(!label.is_empty() && label.len() <= 32, "{label}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_checked_against_the_template() {
+        let p = parse_parameters("SourceModelPackageGroupName=group-a").unwrap();
+        let e = check_parameters("deploy-codepipeline", &p).unwrap_err();
+        assert!(
+            e.starts_with("template deploy-codepipeline requires parameter "),
+            "{e}"
+        );
+        let e = check_parameters("deploy-codepipeline", &parse_parameters("Nope=1").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "parameter Nope is not one template deploy-codepipeline takes"
+        );
+        let e = check_parameters(
+            "deploy-codepipeline",
+            &parse_parameters("SageMakerProjectName=x").unwrap(),
+        )
+        .unwrap_err();
+        assert!(e.contains("SageMakerProjectName"));
+        assert!(parse_parameters("novalue").is_err());
+    }
+}

@@ -1,0 +1,333 @@
+//! Publishing a template set to S3: one tagged PutObject per new or changed template, nothing for unchanged
+//! ones, removal of what this owner published earlier that left the set — and never a write to an object
+//! some other owner (or a person) put there.
+
+use std::collections::HashMap;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::Client as S3;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::templates;
+
+/// Tag Studio looks for on each template object.
+pub const VISIBILITY_TAG: &str = "sagemaker:studio-visibility";
+/// Tag naming who published an object (an owner scope); only that owner ever rewrites or removes it.
+pub const PUBLISHED_BY_TAG: &str = "sagemaker-projects-bootstrap:published-by";
+/// How many PutObject requests run at once.
+pub const CONCURRENCY: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub bucket: String,
+    /// "" or "something/"
+    pub prefix: String,
+}
+
+impl Location {
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The value of the domain tag `sagemaker:projectS3TemplatesLocation`.
+    pub fn s3_uri(&self) -> String {
+        match self.prefix.as_str() {
+            "" => format!("s3://{}", self.bucket),
+            prefix => format!("s3://{}/{prefix}", self.bucket),
+        }
+    }
+
+    /// The TemplateURL CreateProject takes for one template.
+    pub fn https_url(&self, region: &str, name: &str) -> String {
+        let suffix = if region.starts_with("cn-") { ".cn" } else { "" };
+        format!(
+            "https://{}.s3.{region}.amazonaws.com{suffix}/{}",
+            self.bucket,
+            self.key(name)
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub name: String,
+    pub content: Vec<u8>,
+    etag: String,
+}
+
+impl Template {
+    pub fn new(name: &str, content: Vec<u8>) -> Self {
+        let etag = templates::etag(&content);
+        Self {
+            name: name.to_owned(),
+            content,
+            etag,
+        }
+    }
+
+    /// `build-train-codepipeline.yaml` → `BuildTrainCodepipeline` (for `!GetAtt Templates.<Name>Url`).
+    pub fn attribute_name(&self) -> String {
+        let stem = self
+            .name
+            .rsplit_once('.')
+            .map_or(self.name.as_str(), |(s, _)| s);
+        stem.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| w[..1].to_ascii_uppercase() + &w[1..])
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("s3://{bucket}/{key} exists and was not published by this stack; refusing to overwrite it (move it, or publish under another Prefix)")]
+    Foreign { bucket: String, key: String },
+    #[error("S3 {operation} on s3://{bucket}/{key} failed: {code}: {message}")]
+    S3 {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        code: String,
+        message: String,
+    },
+}
+
+fn s3_error<E: ProvideErrorMetadata, R: std::fmt::Debug>(
+    operation: &'static str,
+    loc: &Location,
+    key: &str,
+    e: SdkError<E, R>,
+) -> PublishError {
+    let (code, message) = match e.as_service_error() {
+        Some(se) => (
+            se.code().unwrap_or("Unknown").to_owned(),
+            se.message().unwrap_or("").to_owned(),
+        ),
+        None => ("RequestFailed".to_owned(), format!("{e}")),
+    };
+    PublishError::S3 {
+        operation,
+        bucket: loc.bucket.clone(),
+        key: key.to_owned(),
+        code,
+        message,
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+}
+
+/// Listed objects under the prefix: key → ETag.
+async fn list(s3: &S3, loc: &Location) -> Result<HashMap<String, String>, PublishError> {
+    let mut found = HashMap::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(&loc.bucket)
+        .prefix(&loc.prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| s3_error("ListObjectsV2", loc, &loc.prefix, e))?;
+        for o in page.contents.unwrap_or_default() {
+            if let Some(key) = o.key {
+                found.insert(key, o.e_tag.unwrap_or_default());
+            }
+        }
+    }
+    Ok(found)
+}
+
+async fn published_by(s3: &S3, loc: &Location, key: &str) -> Result<Option<String>, PublishError> {
+    let out = s3
+        .get_object_tagging()
+        .bucket(&loc.bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| s3_error("GetObjectTagging", loc, key, e))?;
+    Ok(out
+        .tag_set
+        .into_iter()
+        .find(|t| t.key == PUBLISHED_BY_TAG)
+        .map(|t| t.value))
+}
+
+fn is_template_key(key: &str) -> bool {
+    key.ends_with(".yaml")
+        || key.ends_with(".yml")
+        || key.ends_with(".json")
+        || key.ends_with(".template")
+}
+
+/// Makes the prefix hold exactly `set` for `owner`: reads first (list; ownership only where an object
+/// differs or is a candidate for removal), refuses before any write if a foreign object is in the way.
+pub async fn publish(
+    s3: &S3,
+    loc: &Location,
+    owner: &str,
+    set: &[Template],
+) -> Result<Report, PublishError> {
+    let mut existing = list(s3, loc).await?;
+    let mut to_write = Vec::new();
+    let mut report = Report::default();
+    // indices, not references: a closure over `&Template` trips the Send check of the handler's future
+    for (i, t) in set.iter().enumerate() {
+        let key = loc.key(&t.name);
+        match existing.remove(&key) {
+            None => to_write.push(i),
+            Some(etag) if etag == t.etag => report.unchanged += 1,
+            Some(_) => match published_by(s3, loc, &key).await? {
+                Some(o) if o == owner => to_write.push(i),
+                _ => {
+                    return Err(PublishError::Foreign {
+                        bucket: loc.bucket.clone(),
+                        key,
+                    })
+                }
+            },
+        }
+    }
+    // whatever is left under the prefix is not in the set: ours goes, the rest stays
+    let mut to_remove = Vec::new();
+    for key in existing.into_keys().filter(|k| is_template_key(k)) {
+        if published_by(s3, loc, &key).await?.as_deref() == Some(owner) {
+            to_remove.push(key);
+        }
+    }
+    let tagging = format!(
+        "{}=true&{}={owner}",
+        encode(VISIBILITY_TAG),
+        encode(PUBLISHED_BY_TAG)
+    );
+    report.written = stream::iter(to_write)
+        .map(|i| {
+            let t = &set[i];
+            let key = loc.key(&t.name);
+            let put = s3
+                .put_object()
+                .bucket(&loc.bucket)
+                .key(&key)
+                .content_type("application/x-yaml")
+                .tagging(&tagging)
+                .body(ByteStream::from(t.content.clone()))
+                .send();
+            async move {
+                put.await
+                    .map(|_| 1)
+                    .map_err(|e| s3_error("PutObject", loc, &key, e))
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_fold(0, |n, one| async move { Ok(n + one) })
+        .await?;
+    report.removed = remove(s3, loc, to_remove).await?;
+    Ok(report)
+}
+
+/// Removes every template object under the prefix that `owner` published; leaves all others.
+pub async fn unpublish(s3: &S3, loc: &Location, owner: &str) -> Result<usize, PublishError> {
+    let existing = match list(s3, loc).await {
+        Err(PublishError::S3 { code, .. }) if code == "NoSuchBucket" => return Ok(0),
+        other => other?,
+    };
+    let mut ours = Vec::new();
+    for key in existing.into_keys().filter(|k| is_template_key(k)) {
+        if published_by(s3, loc, &key).await?.as_deref() == Some(owner) {
+            ours.push(key);
+        }
+    }
+    remove(s3, loc, ours).await
+}
+
+async fn remove(s3: &S3, loc: &Location, keys: Vec<String>) -> Result<usize, PublishError> {
+    let mut removed = 0;
+    for chunk in keys.chunks(1000) {
+        let objects = chunk
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PublishError::S3 {
+                operation: "DeleteObjects",
+                bucket: loc.bucket.clone(),
+                key: String::new(),
+                code: "Build".into(),
+                message: e.to_string(),
+            })?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| PublishError::S3 {
+                operation: "DeleteObjects",
+                bucket: loc.bucket.clone(),
+                key: String::new(),
+                code: "Build".into(),
+                message: e.to_string(),
+            })?;
+        let out = s3
+            .delete_objects()
+            .bucket(&loc.bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| s3_error("DeleteObjects", loc, &chunk[0], e))?;
+        if let Some(err) = out.errors.unwrap_or_default().into_iter().next() {
+            return Err(PublishError::S3 {
+                operation: "DeleteObjects",
+                bucket: loc.bucket.clone(),
+                key: err.key.unwrap_or_default(),
+                code: err.code.unwrap_or_default(),
+                message: err.message.unwrap_or_default(),
+            });
+        }
+        removed += chunk.len();
+    }
+    Ok(removed)
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_give_the_domain_tag_and_template_urls() {
+        let loc = Location {
+            bucket: "sagemaker-t".into(),
+            prefix: "templates/".into(),
+        };
+        assert_eq!(loc.s3_uri(), "s3://sagemaker-t/templates/");
+        assert_eq!(
+            loc.https_url("eu-west-1", "a.yaml"),
+            "https://sagemaker-t.s3.eu-west-1.amazonaws.com/templates/a.yaml"
+        );
+        assert_eq!(
+            Location {
+                bucket: "b".into(),
+                prefix: String::new()
+            }
+            .s3_uri(),
+            "s3://b"
+        );
+    }
+
+    #[test]
+    fn attribute_names_are_pascal_case_of_the_file_stem() {
+        let t = Template::new("build-train-deploy-codepipeline.yaml", vec![]);
+        assert_eq!(t.attribute_name(), "BuildTrainDeployCodepipeline");
+    }
+
+    #[test]
+    fn tags_are_url_encoded_for_the_tagging_header() {
+        assert_eq!(encode(VISIBILITY_TAG), "sagemaker%3Astudio%2Dvisibility");
+    }
+}

@@ -1,0 +1,242 @@
+//! Project templates: the five embedded in the functions at build time, and the check that any template —
+//! ours or uploaded later — is one SageMaker can launch.
+
+use serde_yaml_ng::Value;
+use sha2::{Digest, Sha256};
+
+/// The templates of `templates/`, embedded at build time: (file name, content).
+pub const EMBEDDED: [(&str, &str); 5] = [
+    (
+        "build-train-codepipeline.yaml",
+        include_str!("../../../templates/build-train-codepipeline.yaml"),
+    ),
+    (
+        "build-train-deploy-codepipeline.yaml",
+        include_str!("../../../templates/build-train-deploy-codepipeline.yaml"),
+    ),
+    (
+        "build-train-deploy-jenkins.yaml",
+        include_str!("../../../templates/build-train-deploy-jenkins.yaml"),
+    ),
+    (
+        "build-train-deploy-monitor-codepipeline.yaml",
+        include_str!("../../../templates/build-train-deploy-monitor-codepipeline.yaml"),
+    ),
+    (
+        "deploy-codepipeline.yaml",
+        include_str!("../../../templates/deploy-codepipeline.yaml"),
+    ),
+];
+
+/// CloudFormation's limit for a template read from S3.
+pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
+/// Parameters SageMaker fills in itself; every project template must declare them.
+pub const REQUIRED_PARAMETERS: [&str; 2] = ["SageMakerProjectName", "SageMakerProjectId"];
+
+/// Why a template cannot be offered in Studio. The text is short enough for an S3 tag value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("template is {0} bytes; CloudFormation reads at most 1048576 from S3")]
+    TooLarge(usize),
+    #[error("not UTF-8 text")]
+    NotText,
+    #[error("not CloudFormation YAML or JSON: {0}")]
+    NotYaml(String),
+    #[error("top level is not a mapping")]
+    NotAMapping,
+    #[error("no Resources section")]
+    NoResources,
+    #[error("Resources is empty or not a mapping")]
+    EmptyResources,
+    #[error("parameter {0} is not declared")]
+    MissingParameter(&'static str),
+    #[error("parameter {0} must be of Type String")]
+    ParameterNotString(&'static str),
+}
+
+/// What a valid template declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateInfo {
+    /// Declared parameters: (name, has a default or is optional in SagemakerTemplateParameterRules).
+    pub parameters: Vec<(String, bool)>,
+    pub resources: usize,
+}
+
+impl TemplateInfo {
+    /// Parameters a caller must give (SageMaker fills the two project ones itself).
+    pub fn required_parameters(&self) -> impl Iterator<Item = &str> {
+        self.parameters
+            .iter()
+            .filter(|(name, optional)| !optional && !REQUIRED_PARAMETERS.contains(&name.as_str()))
+            .map(|(name, _)| name.as_str())
+    }
+
+    pub fn declares(&self, parameter: &str) -> bool {
+        self.parameters.iter().any(|(n, _)| n == parameter)
+    }
+}
+
+/// Checks that `bytes` is a project template: size, YAML/JSON (short-form intrinsics such as `!Ref` are
+/// fine), a non-empty `Resources` mapping, and the two SageMaker parameters as Strings.
+pub fn validate(bytes: &[u8]) -> Result<TemplateInfo, Invalid> {
+    if bytes.len() > MAX_TEMPLATE_BYTES {
+        return Err(Invalid::TooLarge(bytes.len()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| Invalid::NotText)?;
+    let doc: Value =
+        serde_yaml_ng::from_str(text).map_err(|e| Invalid::NotYaml(first_line(&e.to_string())))?;
+    let top = doc.as_mapping().ok_or(Invalid::NotAMapping)?;
+    let resources = top.get("Resources").ok_or(Invalid::NoResources)?;
+    let resources = resources
+        .as_mapping()
+        .filter(|m| !m.is_empty())
+        .ok_or(Invalid::EmptyResources)?
+        .len();
+    let declared = top.get("Parameters").and_then(Value::as_mapping);
+    let optional_by_rule = |name: &str| {
+        top.get("Metadata")
+            .and_then(|m| m.get("SagemakerTemplateParameterRules"))
+            .and_then(|r| r.get(name))
+            .and_then(|r| r.get("Optional"))
+            .is_some_and(|o| o.as_bool() == Some(true) || o.as_str() == Some("true"))
+    };
+    for required in REQUIRED_PARAMETERS {
+        let p = declared
+            .and_then(|d| d.get(required))
+            .ok_or(Invalid::MissingParameter(required))?;
+        if p.get("Type").and_then(Value::as_str) != Some("String") {
+            return Err(Invalid::ParameterNotString(required));
+        }
+    }
+    let parameters = declared
+        .map(|d| {
+            d.iter()
+                .filter_map(|(k, v)| {
+                    let name = k.as_str()?.to_owned();
+                    let optional = v.get("Default").is_some() || optional_by_rule(&name);
+                    Some((name, optional))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TemplateInfo {
+        parameters,
+        resources,
+    })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(160).collect()
+}
+
+/// Hex SHA-256 of a template's content.
+pub fn digest(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
+}
+
+/// The digest of the whole embedded set: changes whenever any template changes (a stack parameter for
+/// `Custom::ProjectTemplates`, so CloudFormation sends an Update).
+pub fn set_digest() -> String {
+    let mut h = Sha256::new();
+    for (name, content) in EMBEDDED {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(digest(content.as_bytes()).as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// S3's ETag of a single-part upload without SSE-KMS: the content's MD5, quoted.
+pub fn etag(content: &[u8]) -> String {
+    format!("\"{:x}\"", md5::compute(content))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = "Parameters:\n  SageMakerProjectName: {Type: String}\n  SageMakerProjectId: {Type: String}\n  Branch: {Type: String, Default: main}\n  Repo: {Type: String}\nResources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub 'sagemaker-${SageMakerProjectId}'\n";
+
+    #[test]
+    fn every_file_in_templates_is_embedded_and_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".yaml"))
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<String> = EMBEDDED.iter().map(|(n, _)| (*n).to_owned()).collect();
+        assert_eq!(embedded, on_disk);
+        for (name, content) in EMBEDDED {
+            let info = validate(content.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(info.resources > 0);
+        }
+    }
+
+    #[test]
+    fn a_valid_template_lists_what_a_caller_must_give() {
+        let info = validate(VALID.as_bytes()).unwrap();
+        assert_eq!(info.required_parameters().collect::<Vec<_>>(), ["Repo"]);
+        assert!(info.declares("Branch"));
+        assert_eq!(info.resources, 1);
+    }
+
+    #[test]
+    fn optional_parameters_by_sagemaker_rule_are_not_required() {
+        let t = format!(
+            "{VALID}Metadata:\n  SagemakerTemplateParameterRules:\n    Repo: {{Optional: true}}\n"
+        );
+        assert_eq!(
+            validate(t.as_bytes())
+                .unwrap()
+                .required_parameters()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn each_rule_rejects_with_a_short_reason() {
+        let cases: [(&[u8], Invalid); 7] = [
+            (b"\xff\xfe", Invalid::NotText),
+            (b"- a\n- b\n", Invalid::NotAMapping),
+            (b"Parameters: {}\n", Invalid::NoResources),
+            (b"Resources: {}\n", Invalid::EmptyResources),
+            (b"Resources: {A: {Type: AWS::S3::Bucket}}\n", Invalid::MissingParameter("SageMakerProjectName")),
+            (
+                b"Parameters: {SageMakerProjectName: {Type: String}}\nResources: {A: {Type: AWS::S3::Bucket}}\n",
+                Invalid::MissingParameter("SageMakerProjectId"),
+            ),
+            (
+                b"Parameters: {SageMakerProjectName: {Type: Number}, SageMakerProjectId: {Type: String}}\nResources: {A: {Type: X}}\n",
+                Invalid::ParameterNotString("SageMakerProjectName"),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(validate(input), Err(expected));
+        }
+        assert!(matches!(
+            validate(b"Resources: [unclosed"),
+            Err(Invalid::NotYaml(_))
+        ));
+        let big = vec![b' '; MAX_TEMPLATE_BYTES + 1];
+        assert_eq!(
+            validate(&big),
+            Err(Invalid::TooLarge(MAX_TEMPLATE_BYTES + 1))
+        );
+    }
+
+    #[test]
+    fn json_templates_are_accepted() {
+        let json = r#"{"Parameters":{"SageMakerProjectName":{"Type":"String"},"SageMakerProjectId":{"Type":"String"}},"Resources":{"A":{"Type":"AWS::SNS::Topic"}}}"#;
+        assert!(validate(json.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn digests_and_etags() {
+        assert_eq!(etag(b""), "\"d41d8cd98f00b204e9800998ecf8427e\"");
+        assert_eq!(set_digest(), set_digest());
+        assert_eq!(digest(b"a").len(), 64);
+    }
+}

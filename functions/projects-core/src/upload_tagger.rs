@@ -1,0 +1,312 @@
+//! Templates uploaded later: on each S3 "Object Created" event for the template bucket, check the object
+//! as a project template and tag it visible in Studio — or not, with a short reason.
+//!
+//! At-least-once and out-of-order delivery are expected: the verdict is written to the exact object version
+//! the event names (or, on an unversioned bucket, only while the object still has the event's ETag), so an
+//! older event never overrides the verdict for a newer upload; writing the same verdict twice is skipped.
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{Tag, Tagging};
+use aws_sdk_s3::Client as S3;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::publishing::{PUBLISHED_BY_TAG, VISIBILITY_TAG};
+use crate::templates::{self, MAX_TEMPLATE_BYTES};
+
+/// Why a template was not made visible, in a form S3 accepts as a tag value.
+pub const REJECTED_TAG: &str = "sagemaker-projects-bootstrap:rejected";
+/// S3's limit of tags per object.
+pub const MAX_TAGS: usize = 10;
+
+/// Which uploads this function looks at: `TEMPLATE_BUCKET` and `TEMPLATE_PREFIX` in the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, String> {
+        let bucket = std::env::var("TEMPLATE_BUCKET")
+            .map_err(|_| "TEMPLATE_BUCKET is not set".to_owned())?;
+        let prefix = std::env::var("TEMPLATE_PREFIX").unwrap_or_default();
+        let bucket = crate::names::bucket("TEMPLATE_BUCKET", &bucket).map_err(|e| e.to_string())?;
+        let prefix = crate::names::prefix("TEMPLATE_PREFIX", &prefix).map_err(|e| e.to_string())?;
+        Ok(Self { bucket, prefix })
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Detail {
+    bucket: BucketRef,
+    object: ObjectRef,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct BucketRef {
+    name: String,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct ObjectRef {
+    key: String,
+    /// AWS documents `etag`; moto sends `eTag`.
+    #[serde(default, alias = "eTag")]
+    etag: Option<String>,
+    #[serde(default, rename = "version-id")]
+    version_id: Option<String>,
+}
+
+type Event = aws_lambda_events::eventbridge::EventBridgeEvent<Detail>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("S3 {operation} on {key} failed: {code}: {message}")]
+pub struct TaggerError {
+    operation: &'static str,
+    key: String,
+    code: String,
+    message: String,
+}
+
+fn code_of<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<String> {
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .map(str::to_owned)
+}
+
+fn tagger_error<E: ProvideErrorMetadata, R: std::fmt::Debug>(
+    op: &'static str,
+    key: &str,
+    e: &SdkError<E, R>,
+) -> TaggerError {
+    TaggerError {
+        operation: op,
+        key: key.to_owned(),
+        code: code_of(e).unwrap_or_else(|| "RequestFailed".to_owned()),
+        message: e
+            .as_service_error()
+            .and_then(|se| se.message())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{e}")),
+    }
+}
+
+fn ignored(why: &str) -> Value {
+    tracing::info!(why, "ignored");
+    json!({"Ignored": why})
+}
+
+/// Handles one event. `Ok` for every event that was dealt with or deliberately ignored (malformed, other
+/// bucket, object gone): a retry would not change those. `Err` only for AWS failures worth a retry.
+pub async fn handle(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerError> {
+    if let Some(text) = lambda_glue::raw_event::unparseable_text(&event) {
+        return Ok(ignored(&format!(
+            "event is not JSON: {}",
+            text.chars().take(80).collect::<String>()
+        )));
+    }
+    let event: Event = match serde_json::from_value(event) {
+        Ok(e) => e,
+        Err(e) => return Ok(ignored(&format!("not an S3 Object Created event: {e}"))),
+    };
+    if event.source != "aws.s3" || event.detail_type != "Object Created" {
+        return Ok(ignored("not an S3 Object Created event"));
+    }
+    let object = event.detail.object;
+    let key = object.key;
+    if event.detail.bucket.name != config.bucket {
+        return Ok(ignored("another bucket"));
+    }
+    if !key.starts_with(&config.prefix) {
+        return Ok(ignored("outside the template prefix"));
+    }
+    if !(key.ends_with(".yaml") || key.ends_with(".yml")) {
+        return Ok(ignored("not a YAML file"));
+    }
+    let version = object.version_id.filter(|v| !v.is_empty() && v != "null");
+    // on an unversioned bucket, read only the content this event is about
+    let if_match = if version.is_none() {
+        object.etag.filter(|e| !e.is_empty())
+    } else {
+        None
+    };
+
+    let got = s3
+        .get_object()
+        .bucket(&config.bucket)
+        .key(&key)
+        .set_version_id(version.clone())
+        .set_if_match(if_match.map(|e| {
+            if e.starts_with('"') {
+                e
+            } else {
+                format!("\"{e}\"")
+            }
+        }))
+        .range(format!("bytes=0-{MAX_TEMPLATE_BYTES}"))
+        .send()
+        .await;
+    let body = match got {
+        Ok(out) => out.body.collect().await.map_err(|e| TaggerError {
+            operation: "GetObject",
+            key: key.clone(),
+            code: "ReadFailed".into(),
+            message: e.to_string(),
+        })?,
+        Err(e) => {
+            return match code_of(&e).as_deref() {
+                Some("NoSuchKey" | "NoSuchVersion" | "NotFound") => {
+                    Ok(ignored("the object is gone"))
+                }
+                Some("PreconditionFailed") => Ok(ignored(
+                    "the object changed since this event; its own event follows",
+                )),
+                _ => Err(tagger_error("GetObject", &key, &e)),
+            };
+        }
+    };
+    let tags = s3
+        .get_object_tagging()
+        .bucket(&config.bucket)
+        .key(&key)
+        .set_version_id(version.clone())
+        .send()
+        .await
+        .map_err(|e| tagger_error("GetObjectTagging", &key, &e))?
+        .tag_set;
+    if tags.iter().any(|t| t.key == PUBLISHED_BY_TAG) {
+        return Ok(ignored("published by this product: already tagged"));
+    }
+
+    let verdict = templates::validate(&body.into_bytes());
+    let desired = verdict_tags(&tags, verdict.as_ref().err().map(ToString::to_string));
+    let (visible, reason) = match &verdict {
+        Ok(_) => (true, None),
+        Err(e) => (false, Some(e.to_string())),
+    };
+    let unchanged = same_tags(&tags, &desired);
+    if !unchanged {
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(desired))
+            .build()
+            .map_err(|e| TaggerError {
+                operation: "PutObjectTagging",
+                key: key.clone(),
+                code: "Build".into(),
+                message: e.to_string(),
+            })?;
+        s3.put_object_tagging()
+            .bucket(&config.bucket)
+            .key(&key)
+            .set_version_id(version.clone())
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| tagger_error("PutObjectTagging", &key, &e))?;
+    }
+    tracing::info!(
+        key,
+        version = version.as_deref().unwrap_or(""),
+        visible,
+        reason = reason.as_deref().unwrap_or(""),
+        unchanged,
+        "verdict"
+    );
+    Ok(
+        json!({"Key": key, "VersionId": version, "Visible": visible, "Reason": reason, "Unchanged": unchanged}),
+    )
+}
+
+/// The object's tags with our verdict: every foreign tag kept; the reason tag only when invalid and there
+/// is room under S3's 10-tag limit (the visibility tag always has room unless 10 foreign tags fill it).
+fn verdict_tags(current: &[Tag], rejection: Option<String>) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = current
+        .iter()
+        .filter(|t| t.key != VISIBILITY_TAG && t.key != REJECTED_TAG)
+        .cloned()
+        .collect();
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().ok();
+    tags.extend(tag(
+        VISIBILITY_TAG,
+        if rejection.is_some() { "false" } else { "true" },
+    ));
+    if let Some(reason) = rejection {
+        if tags.len() < MAX_TAGS {
+            tags.extend(tag(REJECTED_TAG, &tag_value(&reason)));
+        }
+    }
+    tags.truncate(MAX_TAGS);
+    tags
+}
+
+fn same_tags(a: &[Tag], b: &[Tag]) -> bool {
+    let norm = |t: &[Tag]| {
+        let mut v: Vec<(String, String)> =
+            t.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+        v.sort();
+        v
+    };
+    norm(a) == norm(b)
+}
+
+/// S3 tag values: at most 256 of letters, digits, spaces and `+ - = . _ : / @`.
+fn tag_value(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " +-=._:/@".contains(c) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(256)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(k: &str, v: &str) -> Tag {
+        Tag::builder().key(k).value(v).build().unwrap()
+    }
+
+    #[test]
+    fn foreign_tags_are_kept_and_our_verdict_replaces_the_old_one() {
+        let current = [
+            t("team", "ml"),
+            t(VISIBILITY_TAG, "false"),
+            t(REJECTED_TAG, "old"),
+        ];
+        let tags = verdict_tags(&current, None);
+        assert!(same_tags(
+            &tags,
+            &[t("team", "ml"), t(VISIBILITY_TAG, "true")]
+        ));
+    }
+
+    #[test]
+    fn nine_foreign_tags_leave_room_for_the_verdict_but_not_the_reason() {
+        let current: Vec<Tag> = (0..9).map(|i| t(&format!("k{i}"), "v")).collect();
+        let valid = verdict_tags(&current, None);
+        assert_eq!(valid.len(), 10);
+        let invalid = verdict_tags(&current, Some("no Resources section".into()));
+        assert_eq!(invalid.len(), 10);
+        assert!(invalid
+            .iter()
+            .any(|x| x.key == VISIBILITY_TAG && x.value == "false"));
+        assert!(!invalid.iter().any(|x| x.key == REJECTED_TAG));
+    }
+
+    #[test]
+    fn reasons_become_valid_tag_values() {
+        assert_eq!(
+            tag_value("parameter `SageMakerProjectId` is not declared!"),
+            "parameter  SageMakerProjectId  is not declared"
+        );
+        assert_eq!(tag_value(&"x".repeat(300)).len(), 256);
+    }
+}

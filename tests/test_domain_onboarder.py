@@ -1,0 +1,274 @@
+"""The domain onboarder through cargo-lambda against the extended emulator: every new domain and user profile
+becomes project-ready on its own and gets its project — once, however often the events arrive."""
+import json
+import uuid
+
+import pytest
+
+from harness import ext_sagemaker
+from harness.buckets import create_template_bucket
+
+FUNCTION = "domain-onboarder"
+ACCOUNT = "123456789012"
+BUCKET = "sagemaker-projects-templates-123456789012"
+PREFIX = "templates/"
+LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMakerProjectsLaunchRole"
+LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
+LAUNCH_TAG = "sagemaker-projects-launch-access"
+DEPLOY_PARAMS = {
+    "SourceModelPackageGroupName": "models",
+    "CodeConnectionArn": f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/0a1b2c3d-1111-2222-3333-444455556666",
+    "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
+}
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def env(queue_url="", default_template="deploy-codepipeline"):
+    return {
+        "LAUNCH_ROLE_ARN": LAUNCH, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": PREFIX,
+        "DEFAULT_TEMPLATE": default_template, "DEFAULT_TEMPLATE_PARAMETERS": json.dumps(DEPLOY_PARAMS),
+        "RECHECK_QUEUE_URL": queue_url, "RECHECK_DELAY_SECONDS": "1", "POLICY_OWNER": "onboarder-test",
+    }
+
+
+def trail(event_name, request=None, response=None, **detail):
+    return {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.sagemaker", "account": ACCOUNT, "time": "2026-11-29T12:00:00Z", "region": "us-east-1",
+        "resources": [],
+        "detail": {"eventVersion": "1.08", "eventSource": "sagemaker.amazonaws.com", "eventName": event_name,
+                   "awsRegion": "us-east-1", "recipientAccountId": ACCOUNT,
+                   "requestParameters": request, "responseElements": response, **detail},
+    }
+
+
+def create_domain_event(domain_arn, name="team"):
+    return trail("CreateDomain", request={"domainName": name}, response={"domainArn": domain_arn, "url": "https://x"})
+
+
+def sqs_batch(*bodies):
+    return {"Records": [{"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": json.dumps(b),
+                         "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:q",
+                         "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}} for b in bodies]}
+
+
+@pytest.fixture
+def world(aws, functions, sink):
+    """Published templates (through the real publisher), a queue, and a role factory."""
+    s3, iam, sm, sqs = aws.client("s3"), aws.client("iam"), aws.client("sagemaker"), aws.client("sqs")
+    create_template_bucket(s3, BUCKET)
+    ev = {"RequestType": "Create", "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/b/1", "RequestId": "r",
+          "LogicalResourceId": "Templates", "ResourceType": "Custom::ProjectTemplates",
+          "ResourceProperties": {"Bucket": BUCKET, "Prefix": PREFIX}}
+    addressed, token = sink.address(ev)
+    functions.invoke("template-publisher", addressed)
+    assert sink.response(token)["Status"] == "SUCCESS"
+    queue = sqs.create_queue(QueueName="onboarder")["QueueUrl"]
+
+    class World:
+        def role(self, name, path="/"):
+            return iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+
+        def domain(self, name, role, space_role=None, tags=None):
+            settings = {"ExecutionRole": role}
+            kwargs = {"DefaultSpaceSettings": {"ExecutionRole": space_role}} if space_role else {}
+            if tags:
+                kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+            arn = sm.create_domain(DomainName=name, AuthMode="IAM", DefaultUserSettings=settings,
+                                   SubnetIds=["subnet-1"], VpcId="vpc-1", **kwargs)["DomainArn"]
+            return arn, arn.rsplit("/", 1)[1]
+
+        def onboard(self, event, queue_url=queue, **kw):
+            return functions.invoke(FUNCTION, event, extra_env=env(queue_url, **kw))
+
+        def domain_tags(self, arn):
+            return {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+
+        def our_policies(self, role):
+            return sorted(n for n in iam.list_role_policies(RoleName=role)["PolicyNames"] if n.startswith("SageMakerProjects-"))
+
+        def role_tags(self, role):
+            return {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role)["Tags"]}
+
+        def projects(self):
+            return sorted(p["ProjectName"] for p in sm.list_projects(MaxResults=100)["ProjectSummaryList"])
+
+        def receive(self):
+            msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=3).get("Messages", [])
+            for m in msgs:
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            return [json.loads(m["Body"]) for m in msgs]
+
+    w = World()
+    w.s3, w.iam, w.sm, w.sqs, w.queue = s3, iam, sm, sqs, queue
+    return w
+
+
+def test_a_new_domain_in_service_is_onboarded_and_gets_its_project(world):
+    role = world.role("TeamExecutionRole", "/service-role/")
+    space = world.role("TeamSpaceRole")
+    arn, domain = world.domain("team-a", role, space_role=space, tags={"cost-center": "42"})
+    out = world.onboard(create_domain_event(arn))
+    assert out["Outcome"] == "Onboarded", out
+    assert out["project"] == f"mlops-{domain}"
+    for r in ("TeamExecutionRole", "TeamSpaceRole"):
+        assert len(world.our_policies(r)) == 3 and world.role_tags(r)[LAUNCH_TAG] == "true"
+    assert world.domain_tags(arn) == {"cost-center": "42", LOCATION_TAG: f"s3://{BUCKET}/{PREFIX}"}
+    assert world.projects() == [f"mlops-{domain}"]
+    project = world.sm.describe_project(ProjectName=f"mlops-{domain}")
+    provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+    assert provider["TemplateURL"] == f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}deploy-codepipeline.yaml"
+    assert provider["RoleARN"] == LAUNCH
+
+
+def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world):
+    role = world.role("PendingRole")
+    with ext_sagemaker.domains_start("Pending"):
+        arn, domain = world.domain("slow", role)
+    first = world.onboard(sqs_batch(create_domain_event(arn)))
+    assert first["batchItemFailures"] == []
+    result = first["Results"][0]
+    assert result["Outcome"] == "Waiting" and result["RecheckInSeconds"] == 1
+    assert len(world.our_policies("PendingRole")) == 3, "roles are granted while the domain is still Pending"
+    assert LOCATION_TAG not in world.domain_tags(arn), "the domain is tagged only once InService"
+    recheck = world.receive()
+    assert recheck == [{"Recheck": {"domain_id": domain, "attempt": 1, "first_seen": recheck[0]["Recheck"]["first_seen"]}}]
+    # still pending: another, longer delay
+    again = world.onboard(sqs_batch(*recheck))["Results"][0]
+    assert again["Outcome"] == "Waiting" and again["RecheckInSeconds"] == 2
+    ext_sagemaker.set_domain_status(domain, "InService")
+    done = world.onboard(sqs_batch(*world.receive()))["Results"][0]
+    assert done["Outcome"] == "Onboarded"
+    assert world.domain_tags(arn)[LOCATION_TAG] == f"s3://{BUCKET}/{PREFIX}"
+    assert world.projects() == [f"mlops-{domain}"]
+    assert world.receive() == []
+
+
+def test_a_domain_that_fails_is_abandoned_without_a_tag_or_project(world):
+    role = world.role("DoomedRole")
+    with ext_sagemaker.domains_start("Pending"):
+        arn, domain = world.domain("doomed", role)
+    world.onboard(sqs_batch(create_domain_event(arn)))
+    ext_sagemaker.set_domain_status(domain, "Failed", "subnet has no free addresses")
+    out = world.onboard(sqs_batch(*world.receive()))["Results"][0]
+    assert out == {"Outcome": "Abandoned", "domain": domain, "status": "Failed"}
+    assert LOCATION_TAG not in world.domain_tags(arn)
+    assert world.projects() == [] and world.receive() == []
+
+
+def test_a_user_profile_with_its_own_role_is_onboarded(world):
+    arn, domain = world.domain("profiles", world.role("DomainRole"))
+    world.sm.create_user_profile(DomainId=domain, UserProfileName="alice",
+                                 UserSettings={"ExecutionRole": world.role("AliceRole")})
+    event = trail("CreateUserProfile", request={"domainId": domain, "userProfileName": "alice"},
+                  response={"userProfileArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:user-profile/{domain}/alice"})
+    out = world.onboard(event)
+    assert out == {"Outcome": "Onboarded", "domain": domain, "profile": "alice", "role": "AliceRole"}
+    assert len(world.our_policies("AliceRole")) == 3 and world.role_tags("AliceRole")[LAUNCH_TAG] == "true"
+
+
+def test_ten_duplicate_events_make_one_project(world):
+    arn, domain = world.domain("dupes", world.role("DupeRole"))
+    event = create_domain_event(arn)
+    outs = [world.onboard(event) for _ in range(5)] + [world.onboard(sqs_batch(event, event))["Results"][0] for _ in range(3)]
+    assert all(o["Outcome"] == "Onboarded" and o["project"] == f"mlops-{domain}" for o in outs), outs
+    assert world.projects() == [f"mlops-{domain}"]
+    assert len(world.our_policies("DupeRole")) == 3
+
+
+def test_an_opted_out_domain_is_left_alone(world):
+    arn, domain = world.domain("private", world.role("PrivateRole"),
+                               tags={"sagemaker-projects-bootstrap:opt-out": "true"})
+    assert world.onboard(create_domain_event(arn)) == {"Outcome": "OptedOut", "domain": domain}
+    assert world.our_policies("PrivateRole") == [] and LAUNCH_TAG not in world.role_tags("PrivateRole")
+    assert LOCATION_TAG not in world.domain_tags(arn) and world.projects() == []
+
+
+def test_an_opt_in_tag_picks_the_template_and_its_parameters(world):
+    params = " ".join(f"{k}={v}" for k, v in DEPLOY_PARAMS.items())
+    arn, domain = world.domain("chooser", world.role("ChooserRole"), tags={
+        "sagemaker-projects-bootstrap:template": "deploy-codepipeline",
+        "sagemaker-projects-bootstrap:template-parameters": params})
+    out = world.onboard(create_domain_event(arn), default_template="")
+    assert out["project"] == f"mlops-{domain}"
+
+
+def test_an_opt_in_tag_with_a_bad_parameter_fails_clearly_and_creates_nothing(world):
+    arn, domain = world.domain("typo", world.role("TypoRole"), tags={
+        "sagemaker-projects-bootstrap:template": "deploy-codepipeline",
+        "sagemaker-projects-bootstrap:template-parameters": "SourceModelPackageGroupNam=x"})
+    out = world.onboard(create_domain_event(arn), default_template="")
+    assert out == {"Error": f"domain {domain}: parameter SourceModelPackageGroupNam is not one template deploy-codepipeline takes"}
+    assert world.projects() == []
+
+
+def test_an_event_for_a_domain_deleted_since_is_a_no_op(world):
+    arn, domain = world.domain("ephemeral", world.role("EphemeralRole"))
+    world.sm.delete_domain(DomainId=domain)
+    assert world.onboard(create_domain_event(arn)) == {"Outcome": "Gone", "domain": domain}
+    assert world.our_policies("EphemeralRole") == []
+
+
+def test_create_domain_without_response_elements_finds_the_domain_by_name(world):
+    arn, domain = world.domain("by-name", world.role("ByNameRole"))
+    out = world.onboard(trail("CreateDomain", request={"domainName": "by-name"}, response=None))
+    assert out["Outcome"] == "Onboarded" and out["domain"] == domain
+
+
+MALFORMED = [
+    trail("CreateDomain", request={"domainName": "x"}, response=None, errorCode="ResourceLimitExceeded"),
+    {**trail("UpdateDomain", request={"domainId": "d-aaaaaaaaaaaa"}), "account": "999999999999"},
+    {**trail("UpdateDomain", request={"domainId": "d-aaaaaaaaaaaa"}), "region": "eu-west-1"},
+    trail("UpdateDomain", request={"domainId": "not-a-domain"}),
+    trail("UpdateDomain", request=None),
+    trail("CreateUserProfile", request={"domainId": "d-aaaaaaaaaaaa"}),
+    trail("CreateUserProfile", request={"domainId": "d-aaaaaaaaaaaa", "userProfileName": "bad name!"}),
+    trail("CreateDomain", request=None, response=None),
+    trail("CreateDomain", response={"domainArn": "arn:aws:sagemaker:us-east-1:123456789012:notadomain"}),
+    trail("DeleteDomain", request={"domainId": "d-aaaaaaaaaaaa"}),
+    {"source": "aws.sagemaker", "detail-type": "AWS API Call via CloudTrail", "detail": None},
+    {"source": "aws.s3", "detail-type": "Object Created", "detail": {}},
+    {"Recheck": {"domain_id": "x", "attempt": "one"}},
+    {"hello": "world"},
+]
+
+
+@pytest.mark.parametrize("event", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_and_foreign_events_are_ignored_with_a_reason_and_change_nothing(world, event):
+    arn, domain = world.domain("bystander", world.role("BystanderRole"))
+    out = world.onboard(event)
+    assert set(out) == {"Ignored"} and out["Ignored"], out
+    assert world.our_policies("BystanderRole") == [] and world.projects() == []
+
+
+def test_the_schedule_sweeps_every_domain_and_profile(world):
+    shared = world.role("SharedExecutionRole", "/service-role/")
+    arns = [world.domain(f"fleet-{i:02d}", shared)[0] for i in range(50)]
+    for arn in arns[:5]:
+        assert world.onboard(create_domain_event(arn))["Outcome"] == "Onboarded"
+    first = arns[7].rsplit("/", 1)[1]
+    world.sm.create_user_profile(DomainId=first, UserProfileName="bob", UserSettings={"ExecutionRole": world.role("BobRole")})
+    out = world.onboard({"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+                         "account": ACCOUNT, "time": "2026-11-29T12:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})
+    assert (out["Domains"], out["Onboarded"], out["Failed"], out["Profiles"]) == (50, 50, 0, 1), out
+    assert all(world.domain_tags(a)[LOCATION_TAG] == f"s3://{BUCKET}/{PREFIX}" for a in arns)
+    assert len(world.projects()) == 50
+    assert len(world.our_policies("BobRole")) == 3
+
+
+def test_the_install_sweep_answers_cloudformation_and_its_delete_takes_the_grants_back(world, sink, functions):
+    arn, domain = world.domain("existing", world.role("ExistingRole"))
+    stack = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bootstrap/9"
+    ev = {"RequestType": "Create", "StackId": stack, "RequestId": "r1", "LogicalResourceId": "InstallSweep",
+          "ResourceType": "Custom::ReconcileDomains", "ResourceProperties": {"ServiceToken": "x", "Trigger": "1"}}
+    addressed, token = sink.address(ev)
+    functions.invoke(FUNCTION, addressed, extra_env=env(world.queue))
+    created = sink.response(token)
+    assert created["Status"] == "SUCCESS" and created["Data"]["Onboarded"] == "1", created
+    assert len(world.our_policies("ExistingRole")) == 3
+    delete = {**ev, "RequestType": "Delete", "RequestId": "r2", "PhysicalResourceId": created["PhysicalResourceId"]}
+    addressed, token = sink.address(delete)
+    functions.invoke(FUNCTION, addressed, extra_env=env(world.queue))
+    assert sink.response(token)["Status"] == "SUCCESS"
+    assert world.our_policies("ExistingRole") == [] and LAUNCH_TAG not in world.role_tags("ExistingRole")
