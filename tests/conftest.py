@@ -48,6 +48,19 @@ def functions(emulator):
     f.stop()
 
 
+@pytest.fixture
+def answer(aws, functions, sink):
+    """`answer(function, event, extra_env=None)`: invokes a custom-resource function through cargo-lambda with
+    its own ResponseURL and returns its one response, contract-checked."""
+
+    def invoke(function: str, event: dict, extra_env: dict | None = None) -> dict:
+        addressed, token = sink.address(event)
+        functions.invoke(function, addressed, extra_env=extra_env)
+        return sink.response(token)
+
+    return invoke
+
+
 def pytest_sessionfinish(session, exitstatus):
     if _sink is None:
         return

@@ -54,16 +54,14 @@ def sqs_batch(*bodies):
 
 
 @pytest.fixture
-def world(aws, functions, sink):
+def world(aws, functions, answer):
     """Published templates (through the real publisher), a queue, and a role factory."""
     s3, iam, sm, sqs = aws.client("s3"), aws.client("iam"), aws.client("sagemaker"), aws.client("sqs")
     create_template_bucket(s3, BUCKET)
     ev = {"RequestType": "Create", "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/b/1", "RequestId": "r",
           "LogicalResourceId": "Templates", "ResourceType": "Custom::ProjectTemplates",
           "ResourceProperties": {"Bucket": BUCKET, "Prefix": PREFIX}}
-    addressed, token = sink.address(ev)
-    functions.invoke("template-publisher", addressed)
-    assert sink.response(token)["Status"] == "SUCCESS"
+    assert answer("template-publisher", ev)["Status"] == "SUCCESS"
     queue = sqs.create_queue(QueueName="onboarder")["QueueUrl"]
 
     class World:
@@ -257,18 +255,14 @@ def test_the_schedule_sweeps_every_domain_and_profile(world):
     assert len(world.our_policies("BobRole")) == 3
 
 
-def test_the_install_sweep_answers_cloudformation_and_its_delete_takes_the_grants_back(world, sink, functions):
+def test_the_install_sweep_answers_cloudformation_and_its_delete_takes_the_grants_back(world, answer):
     arn, domain = world.domain("existing", world.role("ExistingRole"))
     stack = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bootstrap/9"
     ev = {"RequestType": "Create", "StackId": stack, "RequestId": "r1", "LogicalResourceId": "InstallSweep",
           "ResourceType": "Custom::ReconcileDomains", "ResourceProperties": {"ServiceToken": "x", "Trigger": "1"}}
-    addressed, token = sink.address(ev)
-    functions.invoke(FUNCTION, addressed, extra_env=env(world.queue))
-    created = sink.response(token)
+    created = answer(FUNCTION, ev, extra_env=env(world.queue))
     assert created["Status"] == "SUCCESS" and created["Data"]["Onboarded"] == "1", created
     assert len(world.our_policies("ExistingRole")) == 3
     delete = {**ev, "RequestType": "Delete", "RequestId": "r2", "PhysicalResourceId": created["PhysicalResourceId"]}
-    addressed, token = sink.address(delete)
-    functions.invoke(FUNCTION, addressed, extra_env=env(world.queue))
-    assert sink.response(token)["Status"] == "SUCCESS"
+    assert answer(FUNCTION, delete, extra_env=env(world.queue))["Status"] == "SUCCESS"
     assert world.our_policies("ExistingRole") == [] and LAUNCH_TAG not in world.role_tags("ExistingRole")

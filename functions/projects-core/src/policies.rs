@@ -58,18 +58,12 @@ pub enum PolicyError {
 }
 
 impl PolicyError {
-    fn iam<E: ProvideErrorMetadata + std::fmt::Debug, R>(
+    fn iam<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
         operation: &'static str,
         role: &str,
         e: &SdkError<E, R>,
     ) -> Self {
-        let (code, message) = match e.as_service_error() {
-            Some(se) => (
-                se.code().unwrap_or("Unknown").to_owned(),
-                se.message().unwrap_or("").to_owned(),
-            ),
-            None => ("RequestFailed".to_owned(), format!("{e}")),
-        };
+        let (code, message) = crate::aws::error_parts(e);
         Self::Iam {
             operation,
             role: role.to_owned(),

@@ -94,19 +94,13 @@ pub enum PublishError {
     },
 }
 
-fn s3_error<E: ProvideErrorMetadata, R: std::fmt::Debug>(
+fn s3_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     operation: &'static str,
     loc: &Location,
     key: &str,
     e: SdkError<E, R>,
 ) -> PublishError {
-    let (code, message) = match e.as_service_error() {
-        Some(se) => (
-            se.code().unwrap_or("Unknown").to_owned(),
-            se.message().unwrap_or("").to_owned(),
-        ),
-        None => ("RequestFailed".to_owned(), format!("{e}")),
-    };
+    let (code, message) = crate::aws::error_parts(&e);
     PublishError::S3 {
         operation,
         bucket: loc.bucket.clone(),
@@ -247,29 +241,26 @@ pub async fn unpublish(s3: &S3, loc: &Location, owner: &str) -> Result<usize, Pu
 
 async fn remove(s3: &S3, loc: &Location, keys: Vec<String>) -> Result<usize, PublishError> {
     let mut removed = 0;
+    // DeleteObjects takes at most 1,000 keys a request
     for chunk in keys.chunks(1000) {
-        let objects = chunk
+        let delete_error = |code: String, key: String, message: String| PublishError::S3 {
+            operation: "DeleteObjects",
+            bucket: loc.bucket.clone(),
+            key,
+            code,
+            message,
+        };
+        let delete = chunk
             .iter()
             .map(|k| ObjectIdentifier::builder().key(k).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| PublishError::S3 {
-                operation: "DeleteObjects",
-                bucket: loc.bucket.clone(),
-                key: String::new(),
-                code: "Build".into(),
-                message: e.to_string(),
-            })?;
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(true)
-            .build()
-            .map_err(|e| PublishError::S3 {
-                operation: "DeleteObjects",
-                bucket: loc.bucket.clone(),
-                key: String::new(),
-                code: "Build".into(),
-                message: e.to_string(),
-            })?;
+            .and_then(|objects| {
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+            })
+            .map_err(|e| delete_error("Build".into(), String::new(), e.to_string()))?;
         let out = s3
             .delete_objects()
             .bucket(&loc.bucket)
@@ -278,13 +269,12 @@ async fn remove(s3: &S3, loc: &Location, keys: Vec<String>) -> Result<usize, Pub
             .await
             .map_err(|e| s3_error("DeleteObjects", loc, &chunk[0], e))?;
         if let Some(err) = out.errors.unwrap_or_default().into_iter().next() {
-            return Err(PublishError::S3 {
-                operation: "DeleteObjects",
-                bucket: loc.bucket.clone(),
-                key: err.key.unwrap_or_default(),
-                code: err.code.unwrap_or_default(),
-                message: err.message.unwrap_or_default(),
-            });
+            let (code, key, message) = (err.code, err.key, err.message);
+            return Err(delete_error(
+                code.unwrap_or_default(),
+                key.unwrap_or_default(),
+                message.unwrap_or_default(),
+            ));
         }
         removed += chunk.len();
     }

@@ -75,20 +75,17 @@ fn code_of<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn tagger_error<E: ProvideErrorMetadata, R: std::fmt::Debug>(
+fn tagger_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     op: &'static str,
     key: &str,
     e: &SdkError<E, R>,
 ) -> TaggerError {
+    let (code, message) = crate::aws::error_parts(e);
     TaggerError {
         operation: op,
         key: key.to_owned(),
-        code: code_of(e).unwrap_or_else(|| "RequestFailed".to_owned()),
-        message: e
-            .as_service_error()
-            .and_then(|se| se.message())
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("{e}")),
+        code,
+        message,
     }
 }
 

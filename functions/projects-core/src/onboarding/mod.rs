@@ -41,21 +41,15 @@ pub enum OnboardError {
 }
 
 impl OnboardError {
-    pub(crate) fn sagemaker<E: ProvideErrorMetadata, R>(
+    pub(crate) fn sagemaker<
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    >(
         operation: &'static str,
         target: &str,
         e: &SdkError<E, R>,
-    ) -> Self
-    where
-        SdkError<E, R>: std::fmt::Display,
-    {
-        let (code, message) = match e.as_service_error() {
-            Some(se) => (
-                se.code().unwrap_or("Unknown").to_owned(),
-                se.message().unwrap_or("").to_owned(),
-            ),
-            None => ("RequestFailed".to_owned(), e.to_string()),
-        };
+    ) -> Self {
+        let (code, message) = crate::aws::error_parts(e);
         Self::SageMaker {
             operation,
             target: target.to_owned(),

@@ -19,7 +19,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_codebuild::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_codebuild::types::{Build, EnvironmentVariable, EnvironmentVariableType, StatusType};
 use cfn_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
@@ -339,21 +338,6 @@ fn idempotency_token(request: &Request) -> String {
     format!("seed-{}", &hex::encode(digest)[..32])
 }
 
-fn code_and_message<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    e: &SdkError<E, R>,
-) -> (String, String) {
-    match e.as_service_error() {
-        Some(se) => (
-            se.code().unwrap_or("Unknown").to_owned(),
-            se.message().unwrap_or("").to_owned(),
-        ),
-        None => (
-            "RequestFailed".to_owned(),
-            DisplayErrorContext(e).to_string(),
-        ),
-    }
-}
-
 fn log_link(build: &Build) -> String {
     build
         .logs()
@@ -479,7 +463,7 @@ impl SeedCode {
                 })
             }
             Ok(Err(e)) => {
-                let (code, message) = code_and_message(&e);
+                let (code, message) = crate::aws::error_parts(&e);
                 let not_found = e
                     .as_service_error()
                     .is_some_and(|se| se.is_resource_not_found_exception());
@@ -532,7 +516,7 @@ impl SeedCode {
             let out = match timeout_at(stop_at, poll).await {
                 Err(_) => return self.give_up(id, last_phase, work_deadline).await,
                 Ok(Err(e)) => {
-                    let (code, message) = code_and_message(&e);
+                    let (code, message) = crate::aws::error_parts(&e);
                     let stop = match self.stop(id, work_deadline).await {
                         Ok(_) => "the build was stopped".to_owned(),
                         Err(reason) => format!("the build could not be stopped ({reason})"),
@@ -566,7 +550,7 @@ impl SeedCode {
         match timeout_at(answer_by, self.codebuild.stop_build().id(id).send()).await {
             Err(_) => Err("StopBuild did not answer in time".to_owned()),
             Ok(Err(e)) => {
-                let (code, message) = code_and_message(&e);
+                let (code, message) = crate::aws::error_parts(&e);
                 Err(format!("StopBuild failed: {code}: {message}"))
             }
             Ok(Ok(out)) => Ok(out.build_value().cloned()),
