@@ -69,6 +69,38 @@ demo: tools build ## deploy and run the whole flow on the embedded emulator
 	$(PY) tests/demo.py
 
 # ------------------------------------------------------------------------------------------- AWS
+# Real AWS needs the AWS CLI v2 and credentials. Settings (override on the command line or in the environment):
+STACK            ?= sagemaker-projects-bootstrap
+ARTIFACT_BUCKET  ?=
+PARAMETERS_FILE  ?= infra/parameters.json
+FUNCTIONS        := template-publisher template-tagger execution-role-policies domain-onboarder seedcode-checkin
+DIST             := dist
+TEMPLATE_DIGEST   = $(shell cat templates/*.yaml | sha256sum | cut -c1-16)
+
+.PHONY: package
+package: $(VENV)/.installed ## build every function for Lambda (arm64, release) into dist/<function>.zip
+	rustup target add $(ARM_TARGET) >/dev/null
+	cargo lambda build --release --arm64 --locked $(addprefix --bin ,$(FUNCTIONS)) --output-format zip --lambda-dir $(DIST)/build
+	@for f in $(FUNCTIONS); do cp $(DIST)/build/$$f/bootstrap.zip $(DIST)/$$f.zip; done
+	@ls -l $(DIST)/*.zip
+
+.PHONY: deploy
+deploy: package ## package, upload and deploy the bootstrap stack (ARTIFACT_BUCKET=… required)
+	@test -n "$(ARTIFACT_BUCKET)" || { echo "set ARTIFACT_BUCKET=<an S3 bucket in the target region for the function zips>"; exit 2; }
+	@command -v aws >/dev/null || { echo "the AWS CLI is needed for make deploy"; exit 2; }
+	$(eval PREFIX := $(STACK)/$(shell cat $(DIST)/*.zip | sha256sum | cut -c1-16))
+	@for f in $(FUNCTIONS); do aws s3 cp --only-show-errors $(DIST)/$$f.zip s3://$(ARTIFACT_BUCKET)/$(PREFIX)/$$f.zip; done
+	aws cloudformation deploy --template-file infra/bootstrap.yaml --stack-name $(STACK) \
+	  --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+	  --parameter-overrides ArtifactBucket=$(ARTIFACT_BUCKET) ArtifactPrefix=$(PREFIX)/ TemplateSetDigest=$(TEMPLATE_DIGEST) \
+	  $(if $(wildcard $(PARAMETERS_FILE)),$$($(PY) -c 'import json,sys; print(" ".join(f"{k}={v}" for k,v in json.load(open(sys.argv[1])).items()))' $(PARAMETERS_FILE)))
+	aws cloudformation describe-stacks --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
+
+.PHONY: destroy
+destroy: ## delete the bootstrap stack (the template bucket is retained with its objects)
+	aws cloudformation delete-stack --stack-name $(STACK)
+	aws cloudformation wait stack-delete-complete --stack-name $(STACK)
+
 IAM_STACK ?= sagemaker-projects-iam
 .PHONY: deploy-iam
 deploy-iam: ## real AWS, once per account: the launch role and service roles (iam/roles.yaml)
