@@ -77,35 +77,17 @@ impl LaunchError {
     }
 }
 
-/// One line from an SDK error: `code: message` for a service error, the error chain otherwise.
+/// One line from an SDK error: the service's `code: message`, or `RequestFailed` and the cause chain.
 pub fn aws_error<E, R>(operation: &'static str, e: &SdkError<E, R>) -> LaunchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let (code, message) = match e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            (
-                err.code().unwrap_or("UnknownError").to_owned(),
-                err.message()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| DisplayErrorContext(e).to_string()),
-            )
-        }
-        SdkError::TimeoutError(_) => ("Timeout".to_owned(), DisplayErrorContext(e).to_string()),
-        SdkError::DispatchFailure(_) => (
-            "DispatchFailure".to_owned(),
-            DisplayErrorContext(e).to_string(),
-        ),
-        SdkError::ConstructionFailure(_) => (
-            "ConstructionFailure".to_owned(),
-            DisplayErrorContext(e).to_string(),
-        ),
-        _ => (
-            "ResponseError".to_owned(),
-            DisplayErrorContext(e).to_string(),
-        ),
+    let (code, message) = crate::aws::error_parts(e);
+    let message = if message.is_empty() {
+        DisplayErrorContext(e).to_string()
+    } else {
+        message
     };
     LaunchError::Aws {
         operation,
@@ -165,9 +147,7 @@ pub fn parse_parameters(pairs: &[String]) -> Result<BTreeMap<String, String>, La
         let (key, value) = pair
             .split_once('=')
             .filter(|(k, _)| !k.trim().is_empty())
-            .ok_or_else(|| {
-                LaunchError::Invalid(format!("parameter {pair:?} is not KEY=VALUE"))
-            })?;
+            .ok_or_else(|| LaunchError::Invalid(format!("parameter {pair:?} is not KEY=VALUE")))?;
         let key = key.trim();
         if key.chars().any(char::is_whitespace) {
             return Err(LaunchError::Invalid(format!(
@@ -247,7 +227,10 @@ pub fn parse_s3_url(url: &str) -> Result<S3Object, String> {
     let (bucket, raw_key) = if s3_at == 0 {
         path.split_once('/').unwrap_or((path, ""))
     } else {
-        (&stem[..stem.len() - labels[s3_at..].join(".").len() - 1], path)
+        (
+            &stem[..stem.len() - labels[s3_at..].join(".").len() - 1],
+            path,
+        )
     };
     let bucket = percent_decode_str(bucket)
         .decode_utf8()
@@ -275,7 +258,9 @@ fn is_region(label: &str) -> bool {
                 && p.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
         && !matches!(parts[0], "website" | "accesspoint" | "object")
 }
 
@@ -393,9 +378,8 @@ impl Catalog {
                     (name.trim().to_owned(), url.trim())
                 }
                 _ => {
-                    let object = parse_s3_url(flag).map_err(|e| {
-                        LaunchError::Invalid(format!("--template-url: {e}"))
-                    })?;
+                    let object = parse_s3_url(flag)
+                        .map_err(|e| LaunchError::Invalid(format!("--template-url: {e}")))?;
                     (template_stem(&object.key).to_owned(), flag)
                 }
             };
@@ -658,7 +642,11 @@ impl TemplateSpec {
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
-            let noun = if unknown.len() == 1 { "parameter" } else { "parameters" };
+            let noun = if unknown.len() == 1 {
+                "parameter"
+            } else {
+                "parameters"
+            };
             return Err(LaunchError::Invalid(format!(
                 "template {t} has no {noun} {}; {}",
                 unknown.join(", "),
@@ -671,7 +659,11 @@ impl TemplateSpec {
             .map(|p| p.name.as_str())
             .collect();
         if !missing.is_empty() {
-            let noun = if missing.len() == 1 { "parameter" } else { "parameters" };
+            let noun = if missing.len() == 1 {
+                "parameter"
+            } else {
+                "parameters"
+            };
             let flags: Vec<String> = missing.iter().map(|m| format!("--param {m}=…")).collect();
             return Err(LaunchError::Invalid(format!(
                 "template {t} requires {noun} {} (pass {})",
@@ -691,7 +683,8 @@ impl TemplateSpec {
         let n = project.chars().count();
         let too_short = rule.min_length.is_some_and(|m| n < m);
         let too_long = rule.max_length.is_some_and(|m| n > m);
-        let bad_start = rule.letter_first && !project.starts_with(|c: char| c.is_ascii_alphabetic());
+        let bad_start =
+            rule.letter_first && !project.starts_with(|c: char| c.is_ascii_alphabetic());
         if too_short || too_long || bad_start {
             let mut why = Vec::new();
             if let Some(p) = &rule.pattern {
@@ -750,8 +743,9 @@ pub async fn load_template(
         .key(&object.key)
         .customize();
     if let Some(region) = &object.region {
-        request = request
-            .config_override(aws_sdk_s3::config::Builder::default().region(Region::new(region.clone())));
+        request = request.config_override(
+            aws_sdk_s3::config::Builder::default().region(Region::new(region.clone())),
+        );
     }
     let out = match request.send().await {
         Ok(out) => out,
@@ -776,7 +770,10 @@ pub async fn load_template(
                     } => LaunchError::Aws {
                         operation,
                         code,
-                        message: format!("template {} (s3://{}/{}): {message}", t.name, object.bucket, object.key),
+                        message: format!(
+                            "template {} (s3://{}/{}): {message}",
+                            t.name, object.bucket, object.key
+                        ),
                     },
                     other => other,
                 }
@@ -790,9 +787,10 @@ pub async fn load_template(
             t.name
         )));
     }
-    let body = out.body.collect().await.map_err(|e| {
-        LaunchError::Failed(format!("template {}: reading it failed: {e}", t.name))
-    })?;
+    let body =
+        out.body.collect().await.map_err(|e| {
+            LaunchError::Failed(format!("template {}: reading it failed: {e}", t.name))
+        })?;
     TemplateSpec::parse(t, &body.into_bytes())
 }
 
@@ -920,7 +918,9 @@ impl ProjectView {
                 .map(|c| {
                     c.parameters()
                         .iter()
-                        .filter_map(|p| Some((p.key()?.to_owned(), p.value().unwrap_or("").to_owned())))
+                        .filter_map(|p| {
+                            Some((p.key()?.to_owned(), p.value().unwrap_or("").to_owned()))
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -947,10 +947,7 @@ pub async fn describe_project(
 }
 
 /// DeleteProject (CloudFormation then deletes the project's stack).
-pub async fn delete_project(
-    sm: &aws_sdk_sagemaker::Client,
-    name: &str,
-) -> Result<(), LaunchError> {
+pub async fn delete_project(sm: &aws_sdk_sagemaker::Client, name: &str) -> Result<(), LaunchError> {
     match sm.delete_project().project_name(name).send().await {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Err(LaunchError::Failed(format!(
@@ -984,7 +981,10 @@ pub fn verdict(goal: Goal, status: Option<&str>) -> Verdict {
         (Goal::Created, Some("CreateCompleted" | "UpdateCompleted")) => Verdict::Reached,
         (
             Goal::Created,
-            Some("CreateFailed" | "UpdateFailed" | "DeleteInProgress" | "DeleteCompleted" | "DeleteFailed"),
+            Some(
+                "CreateFailed" | "UpdateFailed" | "DeleteInProgress" | "DeleteCompleted"
+                | "DeleteFailed",
+            ),
         ) => Verdict::Failed,
         (Goal::Deleted, None | Some("DeleteCompleted")) => Verdict::Reached,
         (Goal::Deleted, Some("DeleteFailed")) => Verdict::Failed,
@@ -1025,8 +1025,8 @@ pub struct Progress<'a> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Outcome {
-    /// The goal's status was reached.
-    Reached,
+    /// The goal was reached: the project is created (or deleted).
+    Completed,
     /// The project settled in a failed status (its stack's StatusMessage says why).
     Failed,
     /// Still in progress when the timeout came; the project goes on.
@@ -1067,12 +1067,18 @@ pub async fn follow(
         });
         previous = Some(status.map(str::to_owned));
         let outcome = match verdict(goal, status) {
-            Verdict::Reached => Some(Outcome::Reached),
+            Verdict::Reached => Some(Outcome::Completed),
             Verdict::Failed => Some(Outcome::Failed),
-            Verdict::Waiting if goal == Goal::Created && project.is_none() && elapsed >= settings.appear_grace => {
+            Verdict::Waiting
+                if goal == Goal::Created
+                    && project.is_none()
+                    && elapsed >= settings.appear_grace =>
+            {
                 Some(Outcome::Vanished)
             }
-            Verdict::Waiting if elapsed + settings.interval > settings.timeout => Some(Outcome::TimedOut),
+            Verdict::Waiting if elapsed + settings.interval > settings.timeout => {
+                Some(Outcome::TimedOut)
+            }
             Verdict::Waiting => None,
         };
         if let Some(outcome) = outcome {
@@ -1193,7 +1199,9 @@ mod tests {
     #[test]
     fn descriptions_are_limited_to_1024_characters() {
         assert!(check_description(&"d".repeat(1024)).is_ok());
-        assert!(invalid(check_description(&"d".repeat(1025)).unwrap_err()).contains("1025 characters"));
+        assert!(
+            invalid(check_description(&"d".repeat(1025)).unwrap_err()).contains("1025 characters")
+        );
     }
 
     #[test]
@@ -1219,17 +1227,62 @@ mod tests {
     #[test]
     fn s3_urls_in_every_host_style_name_bucket_key_and_region() {
         let cases = [
-            ("https://b.s3.us-east-1.amazonaws.com/t/x.yaml", "b", "t/x.yaml", Some("us-east-1")),
+            (
+                "https://b.s3.us-east-1.amazonaws.com/t/x.yaml",
+                "b",
+                "t/x.yaml",
+                Some("us-east-1"),
+            ),
             ("https://b.s3.amazonaws.com/t/x.yaml", "b", "t/x.yaml", None),
-            ("https://b.s3-eu-west-1.amazonaws.com/x.yaml", "b", "x.yaml", Some("eu-west-1")),
-            ("https://b.s3.dualstack.ap-south-1.amazonaws.com/x", "b", "x", Some("ap-south-1")),
-            ("https://my.dotted.bucket.s3.us-west-2.amazonaws.com/k", "my.dotted.bucket", "k", Some("us-west-2")),
-            ("https://s3.us-east-1.amazonaws.com/b/t/x.yaml", "b", "t/x.yaml", Some("us-east-1")),
+            (
+                "https://b.s3-eu-west-1.amazonaws.com/x.yaml",
+                "b",
+                "x.yaml",
+                Some("eu-west-1"),
+            ),
+            (
+                "https://b.s3.dualstack.ap-south-1.amazonaws.com/x",
+                "b",
+                "x",
+                Some("ap-south-1"),
+            ),
+            (
+                "https://my.dotted.bucket.s3.us-west-2.amazonaws.com/k",
+                "my.dotted.bucket",
+                "k",
+                Some("us-west-2"),
+            ),
+            (
+                "https://s3.us-east-1.amazonaws.com/b/t/x.yaml",
+                "b",
+                "t/x.yaml",
+                Some("us-east-1"),
+            ),
             ("https://s3.amazonaws.com/b/x.yaml", "b", "x.yaml", None),
-            ("https://s3-external-1.amazonaws.com/b/x.yaml", "b", "x.yaml", None),
-            ("https://b.s3.cn-north-1.amazonaws.com.cn/x.yaml", "b", "x.yaml", Some("cn-north-1")),
-            ("HTTPS://B.S3.US-EAST-1.AMAZONAWS.COM/K", "b", "K", Some("us-east-1")),
-            ("https://b.s3.us-east-1.amazonaws.com/t/build%20train%2Bv1.yaml?versionId=3", "b", "t/build train+v1.yaml", Some("us-east-1")),
+            (
+                "https://s3-external-1.amazonaws.com/b/x.yaml",
+                "b",
+                "x.yaml",
+                None,
+            ),
+            (
+                "https://b.s3.cn-north-1.amazonaws.com.cn/x.yaml",
+                "b",
+                "x.yaml",
+                Some("cn-north-1"),
+            ),
+            (
+                "HTTPS://B.S3.US-EAST-1.AMAZONAWS.COM/K",
+                "b",
+                "K",
+                Some("us-east-1"),
+            ),
+            (
+                "https://b.s3.us-east-1.amazonaws.com/t/build%20train%2Bv1.yaml?versionId=3",
+                "b",
+                "t/build train+v1.yaml",
+                Some("us-east-1"),
+            ),
         ];
         for (url, bucket, key, region) in cases {
             let o = parse_s3_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
@@ -1256,13 +1309,19 @@ mod tests {
             "https://b.sqs.us-east-1.amazonaws.com/x",
         ] {
             let e = parse_s3_url(bad).unwrap_err();
-            assert!(e.contains("expected https://BUCKET.s3.REGION.amazonaws.com/KEY"), "{bad}: {e}");
+            assert!(
+                e.contains("expected https://BUCKET.s3.REGION.amazonaws.com/KEY"),
+                "{bad}: {e}"
+            );
         }
     }
 
     #[test]
     fn template_names_are_file_stems_and_fit_create_project() {
-        assert_eq!(template_stem("templates/deploy-codepipeline.yaml"), "deploy-codepipeline");
+        assert_eq!(
+            template_stem("templates/deploy-codepipeline.yaml"),
+            "deploy-codepipeline"
+        );
         assert_eq!(template_stem("a/b.c/team.v2.yml"), "team.v2");
         assert_eq!(template_stem("noext"), "noext");
         assert_eq!(template_name("deploy-codepipeline"), "deploy");
@@ -1309,14 +1368,30 @@ mod tests {
             .collect();
         let e = Catalog::from_outputs("other", &no_role).unwrap_err();
         assert_eq!(e.exit_code(), 1);
-        assert!(e.to_string().starts_with("stack other has no output LaunchRoleArn"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("stack other has no output LaunchRoleArn"),
+            "{e}"
+        );
         let no_templates = [(LAUNCH_ROLE_OUTPUT, ROLE), ("TemplateBucket", BUCKET)];
         let e = Catalog::from_outputs("s", &no_templates).unwrap_err();
-        assert!(e.to_string().contains("no <Name>TemplateUrl outputs"), "{e}");
-        let bad_url = [(LAUNCH_ROLE_OUTPUT, ROLE), ("XTemplateUrl", "s3://b/x.yaml")];
+        assert!(
+            e.to_string().contains("no <Name>TemplateUrl outputs"),
+            "{e}"
+        );
+        let bad_url = [
+            (LAUNCH_ROLE_OUTPUT, ROLE),
+            ("XTemplateUrl", "s3://b/x.yaml"),
+        ];
         let e = Catalog::from_outputs("s", &bad_url).unwrap_err();
-        assert!(e.to_string().starts_with("stack s, output XTemplateUrl: "), "{e}");
-        let bad_role = [(LAUNCH_ROLE_OUTPUT, "LaunchRole"), ("XTemplateUrl", "https://b.s3.amazonaws.com/x.yaml")];
+        assert!(
+            e.to_string().starts_with("stack s, output XTemplateUrl: "),
+            "{e}"
+        );
+        let bad_role = [
+            (LAUNCH_ROLE_OUTPUT, "LaunchRole"),
+            ("XTemplateUrl", "https://b.s3.amazonaws.com/x.yaml"),
+        ];
         assert!(Catalog::from_outputs("s", &bad_role).is_err());
     }
 
@@ -1332,7 +1407,9 @@ mod tests {
         let twice = vec![url("x"), format!("x={}", url("y"))];
         assert!(invalid(Catalog::from_flags(&twice, None).unwrap_err()).contains("more than once"));
         let bad = vec!["x=http://b.s3.amazonaws.com/x.yaml".to_owned()];
-        assert!(invalid(Catalog::from_flags(&bad, None).unwrap_err()).starts_with("--template-url x: "));
+        assert!(
+            invalid(Catalog::from_flags(&bad, None).unwrap_err()).starts_with("--template-url x: ")
+        );
         let m = invalid(Catalog::from_flags(&[], Some("not-an-arn")).unwrap_err());
         assert!(m.starts_with("--launch-role: "), "{m}");
         let c = Catalog::from_flags(&flags, None).unwrap();
@@ -1349,12 +1426,19 @@ mod tests {
         }
         let later = c.choose("team-queue").unwrap();
         assert_eq!(
-            (later.template.name.as_str(), later.template.url.as_str(), later.listed),
+            (
+                later.template.name.as_str(),
+                later.template.url.as_str(),
+                later.listed
+            ),
             ("team-queue", &*url("team-queue"), false)
         );
         let other = "https://other-bucket.s3.eu-west-1.amazonaws.com/x/mine.yaml";
         let chosen = c.choose(other).unwrap();
-        assert_eq!((chosen.template.name.as_str(), chosen.listed), ("mine", false));
+        assert_eq!(
+            (chosen.template.name.as_str(), chosen.listed),
+            ("mine", false)
+        );
         assert!(invalid(c.choose("../etc").unwrap_err()).contains("is not valid"));
         let empty = Catalog::from_flags(&[], Some(ROLE)).unwrap();
         assert!(invalid(empty.choose("x").unwrap_err()).contains("lists no templates"));
@@ -1368,14 +1452,24 @@ mod tests {
         let required: Vec<&str> = spec.required().map(|p| p.name.as_str()).collect();
         assert_eq!(
             required,
-            ["SourceModelPackageGroupName", "CodeConnectionArn", "ModelDeployCodeRepositoryFullname"]
+            [
+                "SourceModelPackageGroupName",
+                "CodeConnectionArn",
+                "ModelDeployCodeRepositoryFullname"
+            ]
         );
         let optional: Vec<(&str, Option<&str>)> = spec
             .optional()
             .map(|p| (p.name.as_str(), p.default.as_deref()))
             .collect();
-        assert_eq!(optional, [("ModelDeployCodeRepositoryBranch", Some("main"))]);
-        assert!(spec.parameters.iter().all(|p| !REQUIRED_PARAMETERS.contains(&p.name.as_str())));
+        assert_eq!(
+            optional,
+            [("ModelDeployCodeRepositoryBranch", Some("main"))]
+        );
+        assert!(spec
+            .parameters
+            .iter()
+            .all(|p| !REQUIRED_PARAMETERS.contains(&p.name.as_str())));
     }
 
     #[test]
@@ -1383,7 +1477,10 @@ mod tests {
         for (file, _) in templates::EMBEDDED {
             let spec = embedded(file.trim_end_matches(".yaml"));
             assert!(spec.required().count() > 0, "{file}");
-            assert!(spec.parameters.iter().all(|p| !p.name.starts_with("SageMakerProject")));
+            assert!(spec
+                .parameters
+                .iter()
+                .all(|p| !p.name.starts_with("SageMakerProject")));
         }
     }
 
@@ -1407,33 +1504,58 @@ mod tests {
         let mut reserved = DEPLOY.to_vec();
         reserved.push("SageMakerProjectId=p-1");
         let m = invalid(spec.check("demo", &params(&reserved)).unwrap_err());
-        assert!(m.starts_with("parameter SageMakerProjectId is filled in by SageMaker"), "{m}");
+        assert!(
+            m.starts_with("parameter SageMakerProjectId is filled in by SageMaker"),
+            "{m}"
+        );
         let mut long = DEPLOY.to_vec();
         let group = format!("SourceModelPackageGroupName={}", "g".repeat(64));
         long[0] = &group;
         let m = invalid(spec.check("demo", &params(&long)).unwrap_err());
-        assert!(m.starts_with("parameter SourceModelPackageGroupName: ") && m.contains("longer than 63"), "{m}");
+        assert!(
+            m.starts_with("parameter SourceModelPackageGroupName: ")
+                && m.contains("longer than 63"),
+            "{m}"
+        );
     }
 
     #[test]
     fn allowed_values_and_the_templates_project_name_rule_are_checked() {
         let t = "Parameters:\n  SageMakerProjectName: {Type: String, MaxLength: 20, AllowedPattern: '^[a-zA-Z](-*[a-zA-Z0-9])*'}\n  SageMakerProjectId: {Type: String}\n  Size: {Type: String, AllowedValues: [small, large], Default: small}\n  Count: {Type: Number, Default: 3}\nResources:\n  Q: {Type: AWS::SQS::Queue}\n";
-        let spec = TemplateSpec::parse(&TemplateRef { name: "t".into(), url: url("t") }, t.as_bytes()).unwrap();
+        let spec = TemplateSpec::parse(
+            &TemplateRef {
+                name: "t".into(),
+                url: url("t"),
+            },
+            t.as_bytes(),
+        )
+        .unwrap();
         assert_eq!(spec.required().count(), 0);
-        let defaults: Vec<_> = spec.optional().map(|p| p.default.clone().unwrap()).collect();
+        let defaults: Vec<_> = spec
+            .optional()
+            .map(|p| p.default.clone().unwrap())
+            .collect();
         assert_eq!(defaults, ["small", "3"]);
         let m = invalid(spec.check("demo", &params(&["Size=medium"])).unwrap_err());
         assert_eq!(m, "parameter Size: \"medium\" is not one of small, large");
-        assert!(spec.check("demo", &params(&["Size=large", "Count=4"])).is_ok());
+        assert!(spec
+            .check("demo", &params(&["Size=large", "Count=4"]))
+            .is_ok());
         let m = invalid(spec.check("1demo", &params(&[])).unwrap_err());
         assert!(m.starts_with("project name \"1demo\" does not fit template t, whose SageMakerProjectName declares AllowedPattern"), "{m}");
-        assert!(invalid(spec.check(&"a".repeat(21), &params(&[])).unwrap_err()).contains("MaxLength 20"));
+        assert!(
+            invalid(spec.check(&"a".repeat(21), &params(&[])).unwrap_err())
+                .contains("MaxLength 20")
+        );
     }
 
     #[test]
     fn something_that_is_not_a_project_template_is_refused_with_the_reason() {
         let e = TemplateSpec::parse(
-            &TemplateRef { name: "x".into(), url: url("x") },
+            &TemplateRef {
+                name: "x".into(),
+                url: url("x"),
+            },
             b"Resources: {Q: {Type: AWS::SQS::Queue}}\n",
         )
         .unwrap_err();
@@ -1444,14 +1566,24 @@ mod tests {
     #[test]
     fn a_launch_plan_needs_a_launch_role() {
         let c = Catalog::from_flags(&[url("deploy-codepipeline")], None).unwrap();
-        let e = LaunchPlan::new("demo", None, embedded("deploy-codepipeline"), params(&DEPLOY), &c).unwrap_err();
+        let e = LaunchPlan::new(
+            "demo",
+            None,
+            embedded("deploy-codepipeline"),
+            params(&DEPLOY),
+            &c,
+        )
+        .unwrap_err();
         assert!(invalid(e).starts_with("no launch role"));
     }
 
     // ----------------------------------------------------------------------------------------- AWS calls
 
     fn json_error(kind: &str, message: &str) -> (u16, String) {
-        (400, format!(r#"{{"__type":"{kind}","message":"{message}"}}"#))
+        (
+            400,
+            format!(r#"{{"__type":"{kind}","message":"{message}"}}"#),
+        )
     }
 
     fn described(status: ProjectStatus, message: &str) -> DescribeProjectOutput {
@@ -1531,8 +1663,18 @@ mod tests {
     #[tokio::test]
     async fn an_aws_refusal_becomes_one_line_naming_the_call_code_and_message() {
         let c = Catalog::from_outputs("s", &stack_outputs()).unwrap();
-        let plan = LaunchPlan::new("demo", None, embedded("deploy-codepipeline"), params(&DEPLOY), &c).unwrap();
-        let (status, body) = json_error("ValidationException", "The template is not visible to SageMaker.\nTag it.");
+        let plan = LaunchPlan::new(
+            "demo",
+            None,
+            embedded("deploy-codepipeline"),
+            params(&DEPLOY),
+            &c,
+        )
+        .unwrap();
+        let (status, body) = json_error(
+            "ValidationException",
+            "The template is not visible to SageMaker.\\nTag it.",
+        );
         let refused = mock!(aws_sdk_sagemaker::Client::create_project)
             .sequence()
             .http_status(status, Some(body))
@@ -1562,7 +1704,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(settled.outcome, Outcome::Reached);
+        assert_eq!(settled.outcome, Outcome::Completed);
         assert_eq!(settled.elapsed, Duration::from_secs(6));
         let project = settled.project.unwrap();
         assert_eq!(project.status, "CreateCompleted");
@@ -1586,10 +1728,17 @@ mod tests {
         let polls = mock!(aws_sdk_sagemaker::Client::describe_project)
             .sequence()
             .output(|| described(ProjectStatus::CreateInProgress, "CREATE_IN_PROGRESS"))
-            .output(|| described(ProjectStatus::CreateFailed, "ROLLBACK_COMPLETE: The following resource(s) failed to create: [Seed]."))
+            .output(|| {
+                described(
+                    ProjectStatus::CreateFailed,
+                    "ROLLBACK_COMPLETE: The following resource(s) failed to create: [Seed].",
+                )
+            })
             .build();
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, [&polls]);
-        let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {}).await.unwrap();
+        let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {})
+            .await
+            .unwrap();
         assert_eq!(settled.outcome, Outcome::Failed);
         assert_eq!(
             settled.project.unwrap().stack_status_message.as_deref(),
@@ -1601,8 +1750,10 @@ mod tests {
     async fn a_project_that_does_not_settle_in_time_times_out_without_an_error() {
         let forever = mock!(aws_sdk_sagemaker::Client::describe_project)
             .then_output(|| described(ProjectStatus::CreateInProgress, "CREATE_IN_PROGRESS"));
-        let sm = mock_client!(aws_sdk_sagemaker, [&forever]);
-        let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {}).await.unwrap();
+        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&forever]);
+        let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {})
+            .await
+            .unwrap();
         assert_eq!(settled.outcome, Outcome::TimedOut);
         assert_eq!(settled.elapsed, Duration::from_secs(60));
         assert_eq!(forever.num_calls(), 31);
@@ -1617,7 +1768,9 @@ mod tests {
             .times(10)
             .build();
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, [&missing]);
-        let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {}).await.unwrap();
+        let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {})
+            .await
+            .unwrap();
         assert_eq!(settled.outcome, Outcome::Vanished);
         assert_eq!(settled.elapsed, Duration::from_secs(10));
         assert_eq!(missing.num_calls(), 6);
@@ -1634,22 +1787,39 @@ mod tests {
             .build();
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, [&polls]);
         let mut statuses = Vec::new();
-        let settled = follow(&sm, "demo", Goal::Deleted, fast(), |p| statuses.push(p.status.map(str::to_owned)))
-            .await
-            .unwrap();
-        assert_eq!((settled.outcome, settled.project), (Outcome::Reached, None));
-        assert_eq!(statuses, [Some("CreateCompleted".into()), Some("DeleteInProgress".into()), None]);
+        let settled = follow(&sm, "demo", Goal::Deleted, fast(), |p| {
+            statuses.push(p.status.map(str::to_owned))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            (settled.outcome, settled.project),
+            (Outcome::Completed, None)
+        );
+        assert_eq!(
+            statuses,
+            [
+                Some("CreateCompleted".into()),
+                Some("DeleteInProgress".into()),
+                None
+            ]
+        );
     }
 
     #[tokio::test]
     async fn other_describe_errors_stop_the_follow_with_the_error() {
-        let (status, body) = json_error("AccessDeniedException", "not authorized to perform sagemaker:DescribeProject");
+        let (status, body) = json_error(
+            "AccessDeniedException",
+            "not authorized to perform sagemaker:DescribeProject",
+        );
         let denied = mock!(aws_sdk_sagemaker::Client::describe_project)
             .sequence()
             .http_status(status, Some(body))
             .build();
         let sm = mock_client!(aws_sdk_sagemaker, [&denied]);
-        let e = follow(&sm, "demo", Goal::Created, fast(), |_| {}).await.unwrap_err();
+        let e = follow(&sm, "demo", Goal::Created, fast(), |_| {})
+            .await
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "DescribeProject: AccessDeniedException: not authorized to perform sagemaker:DescribeProject"
@@ -1703,7 +1873,9 @@ mod tests {
                     .build()
             });
         let s3 = mock_client!(aws_sdk_s3, [&get]);
-        let spec = load_template(&s3, &c, &c.choose("deploy-codepipeline").unwrap()).await.unwrap();
+        let spec = load_template(&s3, &c, &c.choose("deploy-codepipeline").unwrap())
+            .await
+            .unwrap();
         assert_eq!(spec.required().count(), 3);
         assert_eq!(get.num_calls(), 1);
     }
@@ -1718,14 +1890,24 @@ mod tests {
             .times(2)
             .build();
         let s3 = mock_client!(aws_sdk_s3, [&missing]);
-        let m = invalid(load_template(&s3, &c, &c.choose("deploy-codepipelin").unwrap()).await.unwrap_err());
+        let m = invalid(
+            load_template(&s3, &c, &c.choose("deploy-codepipelin").unwrap())
+                .await
+                .unwrap_err(),
+        );
         assert!(
             m.starts_with(&format!("no template deploy-codepipelin: s3://{BUCKET}/templates/deploy-codepipelin.yaml does not exist; the stack s lists build-train-codepipeline, ")),
             "{m}"
         );
         // a listed template that is missing is not the caller's mistake
-        let e = load_template(&s3, &c, &c.choose("deploy-codepipeline").unwrap()).await.unwrap_err();
+        let e = load_template(&s3, &c, &c.choose("deploy-codepipeline").unwrap())
+            .await
+            .unwrap_err();
         assert_eq!(e.aws_code(), Some("NoSuchKey"));
-        assert!(e.to_string().starts_with("GetObject: NoSuchKey: template deploy-codepipeline (s3://"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("GetObject: NoSuchKey: template deploy-codepipeline (s3://"),
+            "{e}"
+        );
     }
 }

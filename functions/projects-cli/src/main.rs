@@ -1,0 +1,351 @@
+//! `projects` — parsing and wiring only; the behaviour is in projects_core::project_launch, the rendering in
+//! `output`.
+
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use projects_core::aws::Clients;
+use projects_core::project_launch::{
+    self as launch, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan, DEFAULT_STACK,
+};
+
+use output::{Format, Printer};
+
+/// Launch, inspect and delete SageMaker AI projects from the S3 project templates that the
+/// sagemaker-projects-bootstrap stack publishes.
+#[derive(Parser, Debug)]
+#[command(name = "projects", version, verbatim_doc_comment, after_long_help = AFTER_HELP)]
+struct Cli {
+    /// How results are printed on stdout: text for people, or json for scripts: one JSON document per
+    /// command, errors included ({"error": {...}}).
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+const AFTER_HELP: &str = "\
+Where the templates come from:
+  By default from the outputs of the bootstrap stack (--stack, PROJECTS_STACK, default
+  sagemaker-projects-bootstrap): LaunchRoleArn, TemplatesLocation and one <Name>TemplateUrl per
+  template. With --template-url (and --launch-role) no stack is read.
+
+Exit status:
+  0  done (for create: CreateCompleted; for delete: the project is gone)
+  1  the project failed (CreateFailed, DeleteFailed) or AWS refused a call
+  2  invalid input (name, parameters, template choice): nothing was created or deleted
+  3  still in progress when --timeout ran out (the project carries on; see `projects status`)
+
+Environment:
+  AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID, ...  the usual AWS SDK settings
+  AWS_ENDPOINT_URL  another endpoint for every service, e.g. a local emulator (S3 then path-style)
+  PROJECTS_STACK    the bootstrap stack's name
+
+Examples:
+  projects templates
+  projects create churn-deploy --template deploy-codepipeline \\
+      --param SourceModelPackageGroupName=churn-models \\
+      --param CodeConnectionArn=arn:aws:codeconnections:eu-west-1:111122223333:connection/abcd-1234 \\
+      --param ModelDeployCodeRepositoryFullname=acme/churn-deploy
+  projects status churn-deploy --output json
+  projects delete churn-deploy";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the published templates: name, URL, required parameters, optional ones with their defaults.
+    Templates {
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Create a project from a template, then follow it until it is created (or failed).
+    ///
+    /// The name and the parameters are checked against the template's declarations before SageMaker is
+    /// called: the template is read from its S3 URL (GetObject), so a template uploaded to the bucket after
+    /// installation works as well as the published ones. SageMaker fills in SageMakerProjectName and
+    /// SageMakerProjectId itself; they cannot be passed.
+    Create(CreateArgs),
+    /// Show a project: status, template, URL, launch role, parameters, stack name and status message.
+    Status {
+        /// The project's name.
+        name: String,
+    },
+    /// Delete a project (CloudFormation deletes its stack), then follow it until it is gone.
+    Delete(DeleteArgs),
+}
+
+#[derive(Args, Debug)]
+struct Source {
+    /// The bootstrap stack whose outputs list the templates and the launch role.
+    #[arg(long, env = "PROJECTS_STACK", default_value = DEFAULT_STACK, value_name = "STACK")]
+    stack: String,
+
+    /// Use this template instead of the stack's (repeatable): NAME=URL, or a bare https S3 URL named after
+    /// its file. No stack is read then.
+    #[arg(long = "template-url", value_name = "NAME=URL")]
+    template_urls: Vec<String>,
+
+    /// The role CloudFormation assumes to create the project's resources (overrides the stack's
+    /// LaunchRoleArn; needed with --template-url to create).
+    #[arg(long, value_name = "ARN")]
+    launch_role: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct CreateArgs {
+    /// The project's name: 1-32 letters, digits and hyphens, starting and ending with a letter or digit.
+    name: String,
+
+    /// The template: a name from `projects templates` (with or without .yaml), the name of another
+    /// template in the same bucket and prefix, or an https S3 URL.
+    #[arg(long, short = 't', value_name = "TEMPLATE")]
+    template: String,
+
+    /// A template parameter (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// The project's description (at most 1,024 characters).
+    #[arg(long, short = 'd')]
+    description: Option<String>,
+
+    /// Return once SageMaker has accepted the project, without following it.
+    #[arg(long)]
+    no_wait: bool,
+
+    #[command(flatten)]
+    wait: Wait,
+
+    #[command(flatten)]
+    source: Source,
+}
+
+#[derive(Args, Debug)]
+struct DeleteArgs {
+    /// The project's name.
+    name: String,
+
+    /// Return once SageMaker has accepted the deletion, without following it.
+    #[arg(long)]
+    no_wait: bool,
+
+    #[command(flatten)]
+    wait: Wait,
+}
+
+#[derive(Args, Debug)]
+struct Wait {
+    /// Seconds between two status checks while following.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = interval)]
+    poll_interval: Duration,
+
+    /// Stop following after this many seconds (exit 3; the project carries on).
+    #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = seconds)]
+    timeout: Duration,
+}
+
+impl Wait {
+    fn settings(&self) -> FollowSettings {
+        FollowSettings {
+            interval: self.poll_interval,
+            timeout: self.timeout,
+            ..FollowSettings::default()
+        }
+    }
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0 && *v <= 604_800.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{s:?} is not a number of seconds between 0 and 604800"))
+}
+
+fn interval(s: &str) -> Result<Duration, String> {
+    seconds(s).and_then(|d| {
+        if d >= Duration::from_millis(100) {
+            Ok(d)
+        } else {
+            Err("the poll interval is at least 0.1 seconds".to_owned())
+        }
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new(match cli.output {
+        OutputFormat::Text => Format::Text,
+        OutputFormat::Json => Format::Json,
+    });
+    match run(cli.command, &printer).await {
+        Ok(code) => code,
+        Err(e) => {
+            printer.error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchError> {
+    match command {
+        Command::Templates { source } => {
+            let aws = aws().await?;
+            let catalog = catalog(&aws, &source).await?;
+            let mut specs = Vec::new();
+            for t in &catalog.templates {
+                let chosen = launch::Chosen {
+                    template: t.clone(),
+                    listed: true,
+                };
+                specs.push(launch::load_template(&aws.clients.s3, &catalog, &chosen).await);
+            }
+            printer.templates(&catalog, &specs);
+            Ok(if specs.iter().all(Result::is_ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Create(args) => {
+            // everything that needs no AWS call first
+            launch::check_project_name(&args.name)?;
+            if let Some(d) = &args.description {
+                launch::check_description(d)?;
+            }
+            let parameters = launch::parse_parameters(&args.params)?;
+            let aws = aws().await?;
+            let catalog = catalog(&aws, &args.source).await?;
+            let chosen = catalog.choose(&args.template)?;
+            let template = launch::load_template(&aws.clients.s3, &catalog, &chosen).await?;
+            let plan = LaunchPlan::new(
+                &args.name,
+                args.description.as_deref(),
+                template,
+                parameters,
+                &catalog,
+            )?;
+            let created = launch::create_project(&aws.clients.sagemaker, &plan).await?;
+            if args.no_wait {
+                printer.started(&plan.project, Some(&created));
+                return Ok(ExitCode::SUCCESS);
+            }
+            printer.note(&format!(
+                "creating project {} ({}) from template {}",
+                plan.project, created.id, plan.template.name
+            ));
+            follow(&aws, &plan.project, Goal::Created, &args.wait, printer).await
+        }
+        Command::Status { name } => {
+            launch::check_project_name(&name)?;
+            let aws = aws().await?;
+            match launch::describe_project(&aws.clients.sagemaker, &name).await? {
+                Some(project) => {
+                    printer.status(&project);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(LaunchError::Failed(format!(
+                    "project {name} does not exist"
+                ))),
+            }
+        }
+        Command::Delete(args) => {
+            launch::check_project_name(&args.name)?;
+            let aws = aws().await?;
+            launch::delete_project(&aws.clients.sagemaker, &args.name).await?;
+            if args.no_wait {
+                printer.started(&args.name, None);
+                return Ok(ExitCode::SUCCESS);
+            }
+            printer.note(&format!("deleting project {}", args.name));
+            follow(&aws, &args.name, Goal::Deleted, &args.wait, printer).await
+        }
+    }
+}
+
+async fn follow(
+    aws: &Aws,
+    name: &str,
+    goal: Goal,
+    wait: &Wait,
+    printer: &Printer,
+) -> Result<ExitCode, LaunchError> {
+    let mut progress = printer.progress(name);
+    let settled = launch::follow(&aws.clients.sagemaker, name, goal, wait.settings(), |p| {
+        progress.observe(p)
+    })
+    .await;
+    progress.finish();
+    let settled = settled?;
+    Ok(ExitCode::from(printer.settled(name, goal, &settled)))
+}
+
+/// The SDK clients, built once the input has been checked.
+struct Aws {
+    clients: Clients,
+    cloudformation: aws_sdk_cloudformation::Client,
+    region: String,
+}
+
+async fn aws() -> Result<Aws, LaunchError> {
+    let config = projects_core::aws::config().await;
+    let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+        LaunchError::Invalid(
+            "no AWS region: set AWS_REGION (or a region in your AWS profile)".to_owned(),
+        )
+    })?;
+    Ok(Aws {
+        clients: Clients::new(&config),
+        cloudformation: aws_sdk_cloudformation::Client::new(&config),
+        region,
+    })
+}
+
+/// The templates and the launch role: from the flags, or from the bootstrap stack's outputs.
+async fn catalog(aws: &Aws, source: &Source) -> Result<Catalog, LaunchError> {
+    if !source.template_urls.is_empty() {
+        return Catalog::from_flags(&source.template_urls, source.launch_role.as_deref());
+    }
+    let described = aws
+        .cloudformation
+        .describe_stacks()
+        .stack_name(&source.stack)
+        .send()
+        .await
+        .map_err(|e| match launch::aws_error("DescribeStacks", &e) {
+            LaunchError::Aws { message, .. } if message.contains("does not exist") => {
+                LaunchError::Failed(format!(
+                    "stack {} does not exist in {}: deploy the bootstrap stack, name it with --stack or \
+                     PROJECTS_STACK, or pass --template-url and --launch-role",
+                    source.stack, aws.region
+                ))
+            }
+            other => other,
+        })?;
+    let outputs: Vec<(String, String)> = described
+        .stacks()
+        .first()
+        .map(|s| {
+            s.outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut catalog = Catalog::from_outputs(&source.stack, &outputs)?;
+    if let Some(role) = &source.launch_role {
+        catalog.launch_role_arn = Catalog::from_flags(&[], Some(role))?.launch_role_arn;
+    }
+    Ok(catalog)
+}

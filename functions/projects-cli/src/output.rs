@@ -1,0 +1,408 @@
+//! What the command prints: results on stdout (text, or exactly one JSON document), progress, notes and errors
+//! on stderr. Progress animates only on a terminal; elsewhere it is one line per status change.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use projects_core::project_launch::{
+    format_elapsed, Catalog, Created, Goal, LaunchError, Outcome, Progress, ProjectView, Settled,
+    TemplateSpec,
+};
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub struct Printer {
+    format: Format,
+}
+
+impl Printer {
+    pub fn new(format: Format) -> Self {
+        Self { format }
+    }
+
+    fn json(&self, doc: &Value) {
+        let mut out = std::io::stdout().lock();
+        // a closed pipe is the reader's choice; nothing to report then
+        let _ = serde_json::to_writer_pretty(&mut out, doc);
+        let _ = writeln!(out);
+    }
+
+    /// A one-line error on stderr (and, for scripts, the same as a JSON document on stdout).
+    pub fn error(&self, e: &LaunchError) {
+        eprintln!("error: {e}");
+        if self.format == Format::Json {
+            let mut error = json!({ "message": e.to_string(), "exit_code": e.exit_code() });
+            if let LaunchError::Aws {
+                operation, code, ..
+            } = e
+            {
+                error["operation"] = json!(operation);
+                error["code"] = json!(code);
+            }
+            self.json(&json!({ "error": error }));
+        }
+    }
+
+    /// A line for the person watching (stderr).
+    pub fn note(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    pub fn templates(&self, catalog: &Catalog, specs: &[Result<TemplateSpec, LaunchError>]) {
+        if self.format == Format::Json {
+            let templates: Vec<Value> = catalog
+                .templates
+                .iter()
+                .zip(specs)
+                .map(|(t, spec)| match spec {
+                    Ok(spec) => json!(spec),
+                    Err(e) => json!({ "name": t.name, "url": t.url, "error": e.to_string() }),
+                })
+                .collect();
+            self.json(&json!({
+                "source": catalog.source,
+                "launch_role_arn": catalog.launch_role_arn,
+                "templates_location": catalog.templates_location,
+                "templates": templates,
+            }));
+            for (t, spec) in catalog.templates.iter().zip(specs) {
+                if let Err(e) = spec {
+                    eprintln!("error: template {}: {e}", t.name);
+                }
+            }
+            return;
+        }
+        let mut out = String::new();
+        out.push_str(&format!("Templates from {}\n", catalog.source));
+        out.push_str(&format!(
+            "Launch role: {}\n",
+            catalog
+                .launch_role_arn
+                .as_deref()
+                .unwrap_or("(none: pass --launch-role to create)")
+        ));
+        if let Some(location) = &catalog.templates_location {
+            out.push_str(&format!("Location:    {location}\n"));
+        }
+        for (t, spec) in catalog.templates.iter().zip(specs) {
+            out.push_str(&format!("\n{}\n  url:      {}\n", t.name, t.url));
+            let spec = match spec {
+                Ok(spec) => spec,
+                Err(e) => {
+                    out.push_str(&format!("  error:    {e}\n"));
+                    continue;
+                }
+            };
+            let required: Vec<_> = spec.required().collect();
+            let optional: Vec<_> = spec.optional().collect();
+            let label = |p: &projects_core::project_launch::ParameterSpec| match &p.default {
+                Some(d) => format!("{}={d}", p.name),
+                None => p.name.clone(),
+            };
+            let width = spec
+                .parameters
+                .iter()
+                .map(|p| label(p).len())
+                .max()
+                .unwrap_or(0);
+            for (title, list) in [("required", &required), ("optional", &optional)] {
+                if list.is_empty() {
+                    continue;
+                }
+                out.push_str(&format!("  {title}:\n"));
+                for p in list.iter() {
+                    let mut about = p.description.clone().unwrap_or_default();
+                    if !p.allowed_values.is_empty() {
+                        about.push_str(&format!(" (one of: {})", p.allowed_values.join(", ")));
+                    }
+                    let line = format!("    {:width$}  {}", label(p), about.trim());
+                    out.push_str(line.trim_end());
+                    out.push('\n');
+                }
+            }
+            let example: Vec<String> = required
+                .iter()
+                .map(|p| format!(" -p {}=…", p.name))
+                .collect();
+            out.push_str(&format!(
+                "  create:   projects create NAME -t {}{}\n",
+                t.name,
+                example.concat()
+            ));
+        }
+        print!("{out}");
+        for (t, spec) in catalog.templates.iter().zip(specs) {
+            if let Err(e) = spec {
+                eprintln!("error: template {}: {e}", t.name);
+            }
+        }
+    }
+
+    pub fn status(&self, project: &ProjectView) {
+        if self.format == Format::Json {
+            self.json(&json!(project));
+        } else {
+            print!("{}", status_text(project));
+        }
+    }
+
+    /// `--no-wait`: SageMaker accepted the request.
+    pub fn started(&self, name: &str, created: Option<&Created>) {
+        let action = if created.is_some() {
+            "create"
+        } else {
+            "delete"
+        };
+        if self.format == Format::Json {
+            self.json(&json!({
+                "name": name,
+                "action": action,
+                "outcome": "Started",
+                "arn": created.map(|c| &c.arn),
+                "id": created.map(|c| &c.id),
+                "elapsed_seconds": Value::Null,
+                "project": Value::Null,
+            }));
+            return;
+        }
+        match created {
+            Some(c) => println!(
+                "Project {name} accepted (id {}, arn {}).\nFollow it with: projects status {name}",
+                c.id, c.arn
+            ),
+            None => println!(
+                "Deletion of project {name} accepted.\nFollow it with: projects status {name}"
+            ),
+        }
+    }
+
+    /// The end of a follow; returns the exit code.
+    pub fn settled(&self, name: &str, goal: Goal, settled: &Settled) -> u8 {
+        let project = settled.project.as_ref();
+        let status = project.map_or("(no such project)", |p| p.status.as_str());
+        let took = format_elapsed(settled.elapsed);
+        let (code, problem) = match settled.outcome {
+            Outcome::Completed => (0, None),
+            Outcome::Failed => {
+                let why = project
+                    .and_then(|p| p.stack_status_message.as_deref())
+                    .unwrap_or("SageMaker gave no stack status message");
+                let hint = match goal {
+                    Goal::Created => {
+                        format!(" (the project stays until deleted: projects delete {name})")
+                    }
+                    Goal::Deleted => String::new(),
+                };
+                (1, Some(format!("project {name} is {status}: {why}{hint}")))
+            }
+            Outcome::TimedOut => (
+                3,
+                Some(format!(
+                    "project {name} is still {status} after {took}; it carries on: follow it with \
+                     `projects status {name}`"
+                )),
+            ),
+            Outcome::Vanished => (
+                1,
+                Some(format!(
+                    "SageMaker accepted project {name} but does not find it after {took}"
+                )),
+            ),
+        };
+        if self.format == Format::Json {
+            self.json(&json!({
+                "name": name,
+                "action": match goal { Goal::Created => "create", Goal::Deleted => "delete" },
+                "outcome": settled.outcome,
+                "arn": project.and_then(|p| p.arn.as_ref()),
+                "id": project.and_then(|p| p.id.as_ref()),
+                "elapsed_seconds": (settled.elapsed.as_secs_f64() * 10.0).round() / 10.0,
+                "project": project,
+            }));
+        } else {
+            match (goal, settled.outcome) {
+                (Goal::Created, Outcome::Completed) => {
+                    println!("Project {name} is {status} ({took}).");
+                }
+                (Goal::Deleted, Outcome::Completed) => {
+                    println!("Project {name} is deleted ({took}).")
+                }
+                _ => {}
+            }
+            if let (Some(p), Goal::Created) = (project, goal) {
+                print!("{}", status_text(p));
+            }
+        }
+        if let Some(problem) = problem {
+            let prefix = if code == 3 { "" } else { "error: " };
+            eprintln!("{prefix}{problem}");
+        }
+        code
+    }
+
+    pub fn progress(&self, name: &str) -> ProgressDisplay {
+        ProgressDisplay::new(name, std::io::stderr().is_terminal())
+    }
+}
+
+fn status_text(p: &ProjectView) -> String {
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let id =
+        p.id.as_deref()
+            .map(|id| format!(" ({id})"))
+            .unwrap_or_default();
+    rows.push(("Project", format!("{}{id}", p.name)));
+    rows.push(("Status", p.status.clone()));
+    if let Some(d) = &p.description {
+        rows.push(("Description", d.clone()));
+    }
+    if let Some(t) = &p.template_name {
+        rows.push(("Template", t.clone()));
+    }
+    if let Some(u) = &p.template_url {
+        rows.push(("URL", u.clone()));
+    }
+    if let Some(r) = &p.role_arn {
+        rows.push(("Launch role", r.clone()));
+    }
+    for (i, (k, v)) in p.parameters.iter().enumerate() {
+        rows.push((if i == 0 { "Parameters" } else { "" }, format!("{k}={v}")));
+    }
+    if let Some(s) = &p.stack_name {
+        rows.push(("Stack", s.clone()));
+    }
+    if let Some(m) = &p.stack_status_message {
+        rows.push(("Stack status", m.clone()));
+    }
+    if let Some(c) = &p.created {
+        rows.push(("Created", c.clone()));
+    }
+    if let Some(a) = &p.arn {
+        rows.push(("ARN", a.clone()));
+    }
+    rows.iter().map(|(k, v)| format!("{k:<14}{v}\n")).collect()
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// Progress
+
+const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const TICK: Duration = Duration::from_millis(125);
+
+struct State {
+    name: String,
+    status: Option<String>,
+    /// elapsed at the last observation, and when that was
+    elapsed: Duration,
+    observed_at: Instant,
+    frame: usize,
+    observed: bool,
+    line_drawn: bool,
+}
+
+impl State {
+    fn status(&self) -> &str {
+        self.status.as_deref().unwrap_or("(no such project)")
+    }
+
+    fn draw(&mut self) {
+        let elapsed = self.elapsed + self.observed_at.elapsed();
+        self.frame = (self.frame + 1) % FRAMES.len();
+        eprint!(
+            "\r\x1b[2K{} {}: {}  {}",
+            FRAMES[self.frame],
+            self.name,
+            self.status(),
+            format_elapsed(elapsed)
+        );
+        let _ = std::io::stderr().flush();
+        self.line_drawn = true;
+    }
+
+    fn clear(&mut self) {
+        if self.line_drawn {
+            eprint!("\r\x1b[2K");
+            let _ = std::io::stderr().flush();
+            self.line_drawn = false;
+        }
+    }
+}
+
+/// Status changes with elapsed time. On a terminal: a spinner line that ticks between polls, and one
+/// permanent line per status; elsewhere (a log, a pipe): one line per status change, nothing else.
+pub struct ProgressDisplay {
+    state: Arc<Mutex<State>>,
+    tty: bool,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ProgressDisplay {
+    fn new(name: &str, tty: bool) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            name: name.to_owned(),
+            status: None,
+            elapsed: Duration::ZERO,
+            observed_at: Instant::now(),
+            frame: 0,
+            observed: false,
+            line_drawn: false,
+        }));
+        let ticker = tty.then(|| {
+            let state = Arc::clone(&state);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(TICK);
+                loop {
+                    tick.tick().await;
+                    let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+                    if s.observed {
+                        s.draw();
+                    }
+                }
+            })
+        });
+        Self { state, tty, ticker }
+    }
+
+    pub fn observe(&mut self, p: &Progress<'_>) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.status = p.status.map(str::to_owned);
+        s.elapsed = p.elapsed;
+        s.observed_at = Instant::now();
+        s.observed = true;
+        if p.changed {
+            s.clear();
+            eprintln!(
+                "[{:>6}] {}: {}",
+                format_elapsed(p.elapsed),
+                s.name,
+                s.status()
+            );
+        }
+        if self.tty {
+            s.draw();
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+        }
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl Drop for ProgressDisplay {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,371 @@
+"""The `projects` command (target/debug/projects, run as a subprocess) against the extended emulator: it lists
+the published templates, checks a project's name and parameters against the template before calling SageMaker,
+creates a project and follows it until it settles, shows it, deletes it — in text for people and in JSON for
+scripts — and finds the templates and the launch role in the bootstrap stack's outputs."""
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+
+import pytest
+
+from harness.buckets import create_template_bucket
+from harness.emulator import free_port
+from harness.functions import ROOT
+
+BIN = ROOT / "target" / "debug" / "projects"
+ACCOUNT = "123456789012"
+BUCKET = "sagemaker-projects-templates-123456789012"
+PREFIX = "templates/"
+LAUNCH_ROLE = "AmazonSageMakerProjectsLaunchRole"
+LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/{LAUNCH_ROLE}"
+VISIBLE = "sagemaker%3Astudio-visibility=true"
+STEMS = ["build-train-codepipeline", "build-train-deploy-codepipeline", "build-train-deploy-jenkins",
+         "build-train-deploy-monitor-codepipeline", "deploy-codepipeline"]
+DEPLOY_PARAMS = {
+    "SourceModelPackageGroupName": "churn-models",
+    "CodeConnectionArn": f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/0a1b2c3d-1111-2222-3333-444455556666",
+    "ModelDeployCodeRepositoryFullname": "acme/churn-deploy",
+}
+# a small project template the emulator can complete: one queue, one parameter with AllowedValues, one default
+TEAM_QUEUE = """\
+Parameters:
+  SageMakerProjectName: {Type: String, MinLength: 1, MaxLength: 32, AllowedPattern: '^[a-zA-Z](-*[a-zA-Z0-9])*'}
+  SageMakerProjectId: {Type: String}
+  Purpose: {Type: String, AllowedValues: [training, inference], Description: What the queue carries}
+  RetentionSeconds: {Type: String, Default: '345600'}
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub 'sagemaker-${SageMakerProjectId}-${Purpose}'
+      MessageRetentionPeriod: !Ref RetentionSeconds
+"""
+
+
+def pascal(stem):
+    return "".join(w.capitalize() for w in stem.split("-"))
+
+
+def template_url(name):
+    return f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}{name}.yaml"
+
+
+class Run:
+    def __init__(self, proc):
+        self.code, self.out, self.err = proc.returncode, proc.stdout, proc.stderr
+
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self):
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+def run_cli(env, *args, timeout=60):
+    proc = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return Run(proc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def built():
+    if not BIN.exists():
+        pytest.fail(f"{BIN} is not built: run `cargo build --workspace --bins` first")
+
+
+@pytest.fixture
+def world(aws, answer):
+    """The five templates published by the real template-publisher, a launch role, and a CLI runner whose
+    environment points the SDK at the emulator (and at nothing of the caller's)."""
+    s3, iam, sm = aws.client("s3"), aws.client("iam"), aws.client("sagemaker")
+    create_template_bucket(s3, BUCKET)
+    published = answer("template-publisher", {
+        "RequestType": "Create", "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bootstrap/1",
+        "RequestId": "r1", "LogicalResourceId": "ProjectTemplates", "ResourceType": "Custom::ProjectTemplates",
+        "ResourceProperties": {"Bucket": BUCKET, "Prefix": PREFIX}})
+    assert published["Status"] == "SUCCESS", published
+    urls = {stem: published["Data"][f"{pascal(stem)}Url"] for stem in STEMS}
+    assert urls == {stem: template_url(stem) for stem in STEMS}
+    iam.create_role(RoleName=LAUNCH_ROLE, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **aws.child_env()}
+
+    class World:
+        def cli(self, *args, extra_env=None, **kw):
+            return run_cli({**env, **(extra_env or {})}, *args, **kw)
+
+        def flags(self):
+            out = [f for stem in STEMS for f in ("--template-url", f"{stem}={urls[stem]}")]
+            return [*out, "--launch-role", LAUNCH]
+
+        def upload(self, name, body, visible=True):
+            s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}{name}.yaml", Body=body.encode(),
+                          **({"Tagging": VISIBLE} if visible else {}))
+            return template_url(name)
+
+        def projects(self):
+            return sorted(p["ProjectName"] for p in sm.list_projects()["ProjectSummaryList"])
+
+    w = World()
+    w.urls, w.env, w.s3, w.sm, w.cf, w.sqs = urls, env, s3, sm, aws.client("cloudformation"), aws.client("sqs")
+    return w
+
+
+def params(mapping):
+    return [f for k, v in mapping.items() for f in ("--param", f"{k}={v}")]
+
+
+FAST = ["--poll-interval", "0.2", "--timeout", "30"]
+
+
+# ------------------------------------------------------------------------------------------------------- templates
+
+
+def test_templates_lists_each_template_with_its_url_and_required_and_optional_parameters(world):
+    r = world.cli("templates", *world.flags())
+    assert r.code == 0, r
+    assert r.out.startswith(f"Templates from command line\nLaunch role: {LAUNCH}\n"), r
+    blocks = {b.split("\n", 1)[0]: b for b in r.out.split("\n\n")[1:]}
+    assert sorted(blocks) == STEMS
+    deploy = blocks["deploy-codepipeline"]
+    assert f"  url:      {template_url('deploy-codepipeline')}\n" in deploy
+    required = deploy.split("  required:\n")[1].split("  optional:\n")[0]
+    assert [line.split()[0] for line in required.splitlines()] == list(DEPLOY_PARAMS)
+    optional = deploy.split("  optional:\n")[1].split("  create:")[0]
+    assert [line.split()[0] for line in optional.splitlines()] == ["ModelDeployCodeRepositoryBranch=main"]
+    assert ("  create:   projects create NAME -t deploy-codepipeline -p SourceModelPackageGroupName=… "
+            "-p CodeConnectionArn=… -p ModelDeployCodeRepositoryFullname=…") in deploy
+    assert "SageMakerProjectName" not in r.out and "SageMakerProjectId" not in r.out
+
+
+def test_templates_as_json_for_scripts(world):
+    r = world.cli("templates", "--output", "json", *world.flags())
+    assert r.code == 0, r
+    doc = r.json()
+    assert (doc["source"], doc["launch_role_arn"]) == ("command line", LAUNCH)
+    by_name = {t["name"]: t for t in doc["templates"]}
+    assert sorted(by_name) == STEMS and by_name["deploy-codepipeline"]["url"] == template_url("deploy-codepipeline")
+    declared = {p["name"]: (p["required"], p.get("default")) for p in by_name["deploy-codepipeline"]["parameters"]}
+    assert declared == {**{k: (True, None) for k in DEPLOY_PARAMS}, "ModelDeployCodeRepositoryBranch": (False, "main")}
+
+
+def test_the_templates_and_the_launch_role_are_found_in_the_bootstrap_stacks_outputs(world):
+    outputs = {
+        "TemplateBucket": BUCKET,
+        "TemplatesLocation": f"s3://{BUCKET}/{PREFIX}",
+        "LaunchRoleArn": LAUNCH,
+        **{f"{pascal(stem)}TemplateUrl": url for stem, url in world.urls.items()},
+        "TemplateTaggerFunctionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:tagger",
+    }
+    body = {"Resources": {"Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "bootstrap-marker"}}},
+            "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
+    world.cf.create_stack(StackName="sagemaker-projects-bootstrap", TemplateBody=json.dumps(body))
+    world.cf.create_stack(StackName="team-bootstrap", TemplateBody=json.dumps(
+        {**body, "Resources": {"Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "team-marker"}}}}))
+
+    default = world.cli("templates", "--output", "json").json()
+    assert default["source"] == "stack sagemaker-projects-bootstrap"
+    assert default["launch_role_arn"] == LAUNCH and default["templates_location"] == f"s3://{BUCKET}/{PREFIX}"
+    assert [t["name"] for t in default["templates"]] == STEMS
+    assert all(t["parameters"] for t in default["templates"])
+    assert world.cli("templates", "--stack", "team-bootstrap", "--output", "json").json()["source"] == "stack team-bootstrap"
+    by_env = world.cli("templates", "--output", "json", extra_env={"PROJECTS_STACK": "team-bootstrap"})
+    assert by_env.json()["source"] == "stack team-bootstrap"
+
+    # a template uploaded beside the published ones later is found by name, and launched with the stack's role
+    world.upload("team-queue", TEAM_QUEUE)
+    r = world.cli("create", "from-stack", "-t", "team-queue", "-p", "Purpose=training", *FAST)
+    assert r.code == 0, r
+    provider = world.sm.describe_project(ProjectName="from-stack")["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+    assert (provider["TemplateURL"], provider["RoleARN"]) == (template_url("team-queue"), LAUNCH)
+
+
+def test_a_missing_stack_is_one_clear_line(world):
+    r = world.cli("templates", "--stack", "nowhere")
+    assert r.code == 1 and r.out == "", r
+    assert r.err == ("error: stack nowhere does not exist in us-east-1: deploy the bootstrap stack, name it with "
+                     "--stack or PROJECTS_STACK, or pass --template-url and --launch-role\n")
+
+
+# ------------------------------------------------------------------------------------------------- create and follow
+
+
+def test_create_follows_the_project_until_it_is_created_then_status_and_delete(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    r = world.cli("create", "churn-train", "-t", "team-queue", "-p", "Purpose=training", "-d", "Churn model queue",
+                  *FAST, *world.flags())
+    assert r.code == 0, r
+    assert r.out.startswith("Project churn-train is CreateCompleted ("), r
+    # stderr is not a terminal: one line per status change, no spinner, no carriage returns
+    assert "\r" not in r.err and "\x1b" not in r.err, r
+    lines = r.err.splitlines()
+    assert lines[0].startswith("creating project churn-train (p-") and lines[0].endswith(") from template team-queue")
+    assert lines[-1].endswith("] churn-train: CreateCompleted") and len(lines) <= 3, r
+
+    project = world.sm.describe_project(ProjectName="churn-train")
+    provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+    assert project["ProjectStatus"] == "CreateCompleted" and project["ProjectDescription"] == "Churn model queue"
+    assert (provider["TemplateName"], provider["TemplateURL"], provider["RoleARN"]) == (
+        "team-queue", template_url("team-queue"), LAUNCH)
+    assert provider["Parameters"] == [{"Key": "Purpose", "Value": "training"}]
+    stack = provider["StackDetail"]["Name"]
+    assert stack == f"SP-{project['ProjectId']}"
+    assert world.sqs.get_queue_url(QueueName=f"sagemaker-{project['ProjectId']}-training")["QueueUrl"]
+
+    status = world.cli("status", "churn-train")
+    assert status.code == 0, status
+    rows = dict((line[:14].strip(), line[14:]) for line in status.out.splitlines())
+    assert rows["Project"] == f"churn-train ({project['ProjectId']})"
+    assert rows["Status"] == "CreateCompleted"
+    assert rows["Template"] == "team-queue" and rows["URL"] == template_url("team-queue")
+    assert rows["Launch role"] == LAUNCH and rows["Parameters"] == "Purpose=training"
+    assert rows["Stack"] == stack and rows["Stack status"].startswith("CREATE_COMPLETE")
+
+    deleted = world.cli("delete", "churn-train", *FAST)
+    assert deleted.code == 0, deleted
+    assert deleted.out.startswith("Project churn-train is deleted ("), deleted
+    stack_id = provider["StackDetail"]["Id"]
+    assert world.cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    time.sleep(1.1)  # the emulator shows DeleteCompleted for a second, then the project is gone
+    assert world.projects() == []
+    gone = world.cli("status", "churn-train")
+    assert (gone.code, gone.out, gone.err) == (1, "", "error: project churn-train does not exist\n")
+
+
+def test_on_a_terminal_the_progress_line_is_redrawn_in_place_and_cleared_at_the_end(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(BIN), "create", "on-tty", "-t", "team-queue", "-p", "Purpose=training", *FAST,
+                             *world.flags()], env=world.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=slave)
+    os.close(slave)
+    out, _ = proc.communicate(timeout=60)
+    tty = b""
+    while select.select([master], [], [], 1)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal's other side is closed and drained
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    text = tty.decode()
+    assert proc.returncode == 0, text
+    assert out.decode().startswith("Project on-tty is CreateCompleted")
+    assert "] on-tty: CreateCompleted\r\n" in text
+    assert "\r\x1b[2K" in text and any(frame in text for frame in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"), text
+    assert text.endswith("\r\x1b[2K"), repr(text[-80:])
+
+
+def test_every_command_speaks_json_for_scripts(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    created = world.cli("create", "scripted", "-t", "team-queue", "-p", "Purpose=inference", "--output", "json",
+                        *FAST, *world.flags())
+    assert created.code == 0, created
+    doc = created.json()
+    assert (doc["name"], doc["action"], doc["outcome"]) == ("scripted", "create", "Completed")
+    assert doc["id"].startswith("p-") and doc["arn"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:project/scripted"
+    assert isinstance(doc["elapsed_seconds"], (int, float))
+    project = doc["project"]
+    assert project["status"] == "CreateCompleted" and project["stack_name"] == f"SP-{doc['id']}"
+    assert project["parameters"] == {"Purpose": "inference"} and project["template_url"] == template_url("team-queue")
+
+    status = world.cli("status", "scripted", "--output", "json").json()
+    assert {k: status[k] for k in ("name", "id", "status", "template_name", "role_arn")} == {
+        "name": "scripted", "id": doc["id"], "status": "CreateCompleted", "template_name": "team-queue",
+        "role_arn": LAUNCH}
+
+    deleted = world.cli("delete", "scripted", "--output", "json", *FAST)
+    assert deleted.code == 0, deleted
+    assert {k: deleted.json()[k] for k in ("name", "action", "outcome")} == {
+        "name": "scripted", "action": "delete", "outcome": "Completed"}
+
+    refused = world.cli("create", "bad_name", "-t", "team-queue", "--output", "json", *world.flags())
+    assert refused.code == 2
+    assert refused.json()["error"]["exit_code"] == 2 and "bad_name" in refused.json()["error"]["message"]
+
+
+def test_no_wait_returns_once_sagemaker_accepted_the_project(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    r = world.cli("create", "quick", "-t", "team-queue", "-p", "Purpose=training", "--no-wait", "--output", "json",
+                  *world.flags())
+    assert r.code == 0, r
+    doc = r.json()
+    assert (doc["outcome"], doc["project"]) == ("Started", None) and doc["id"].startswith("p-")
+    assert world.projects() == ["quick"]
+
+
+def test_a_project_whose_stack_fails_exits_1_with_the_stacks_status_message(world):
+    # the embedded templates resolve their seed-code function from SSM; with no such function in this
+    # emulator the Custom::SeedCode resource fails and the stack rolls back
+    r = world.cli("create", "no-seed", "-t", "deploy-codepipeline", *params(DEPLOY_PARAMS), *FAST, *world.flags())
+    assert r.code == 1, r
+    message = world.sm.describe_project(ProjectName="no-seed")["TemplateProviderDetails"][0][
+        "CfnTemplateProviderDetail"]["StackDetail"]["StatusMessage"]
+    assert message.startswith("ROLLBACK_COMPLETE")
+    assert r.err.endswith(f"error: project no-seed is CreateFailed: {message} (the project stays until deleted: "
+                          "projects delete no-seed)\n"), r
+    assert "Stack status " in r.out and "CreateFailed" in r.out
+    assert world.cli("delete", "no-seed", *FAST).code == 0
+
+
+# ------------------------------------------------------------------------------------- refused before CreateProject
+
+
+@pytest.mark.parametrize("given, message", [
+    ({**DEPLOY_PARAMS, "ModelDeployBranch": "dev"},
+     "error: template deploy-codepipeline has no parameter ModelDeployBranch; it takes SourceModelPackageGroupName, "
+     "CodeConnectionArn, ModelDeployCodeRepositoryFullname, ModelDeployCodeRepositoryBranch\n"),
+    ({"SourceModelPackageGroupName": "churn-models"},
+     "error: template deploy-codepipeline requires parameters CodeConnectionArn, ModelDeployCodeRepositoryFullname "
+     "(pass --param CodeConnectionArn=… --param ModelDeployCodeRepositoryFullname=…)\n"),
+    ({**DEPLOY_PARAMS, "SageMakerProjectName": "x"},
+     "error: parameter SageMakerProjectName is filled in by SageMaker (from the project's name and id); do not pass it\n"),
+], ids=["unknown", "missing-required", "reserved"])
+def test_parameters_that_do_not_fit_the_template_are_refused_naming_them(world, given, message):
+    r = world.cli("create", "churn-deploy", "-t", "deploy-codepipeline", *params(given), *world.flags())
+    assert (r.code, r.out, r.err) == (2, "", message), r
+    assert world.projects() == []
+
+
+def test_values_outside_allowed_values_are_refused_before_create_project(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    r = world.cli("create", "q", "-t", "team-queue", "-p", "Purpose=storage", *world.flags())
+    assert (r.code, r.err) == (2, 'error: parameter Purpose: "storage" is not one of training, inference\n'), r
+    assert world.projects() == []
+
+
+def test_a_template_that_is_not_tagged_visible_is_refused_by_sagemaker_in_one_line(world):
+    world.upload("hidden", TEAM_QUEUE, visible=False)
+    r = world.cli("create", "hidden-one", "-t", "hidden", "-p", "Purpose=training", *world.flags())
+    assert r.code == 1 and r.out == "", r
+    assert r.err == (f"error: CreateProject: ValidationException: The template {template_url('hidden')} is not "
+                     "visible to SageMaker: the object needs the tag sagemaker:studio-visibility=true.\n"), r
+    assert world.projects() == []
+
+
+def test_a_template_name_that_is_no_object_is_refused_listing_the_known_ones(world):
+    r = world.cli("create", "typo", "-t", "deploy-codepipelin", *world.flags())
+    assert r.code == 2, r
+    assert r.err == (f"error: no template deploy-codepipelin: s3://{BUCKET}/{PREFIX}deploy-codepipelin.yaml does not "
+                     f"exist; the command line lists {', '.join(STEMS)}\n")
+
+
+@pytest.mark.parametrize("name, why", [
+    ("a" * 33, "it has 33 characters"),
+    ("under_score", "'_' is not allowed"),
+    ("trailing-", "it starts or ends with '-'"),
+])
+def test_a_name_breaking_the_pattern_is_refused_before_any_call(world, name, why):
+    # an endpoint where nothing listens: any AWS call would fail differently (and slowly, with retries)
+    dead = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    started = time.monotonic()
+    r = world.cli("create", name, "-t", "deploy-codepipeline", *params(DEPLOY_PARAMS), *world.flags(), extra_env=dead)
+    assert (r.code, r.out) == (2, ""), r
+    assert r.err == (f"error: project name {json.dumps(name)} is not valid ({why}): use 1-32 letters, digits and "
+                     "hyphens, starting and ending with a letter or digit\n"), r
+    assert time.monotonic() - started < 5
