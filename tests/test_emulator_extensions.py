@@ -504,6 +504,7 @@ def test_custom_resource_runs_the_real_binary_through_cargo_lambda(aws):
     cf.delete_stack(StackName=stack_id)
     assert wait_stack(cf, stack_id, timeout=300)["StackStatus"] == "DELETE_COMPLETE"
     assert iam.list_role_policies(RoleName="Exec")["PolicyNames"] == []
+    assert ext_lambda.contract_violations() == []
     delete = ext_lambda.wait_for_invocations(2, "execution-role-policies")[1].event
     assert (delete["RequestType"], delete["PhysicalResourceId"]) == ("Delete", resource["PhysicalResourceId"])
 
@@ -644,3 +645,147 @@ def test_put_events_to_a_target_moto_cannot_deliver_to_no_longer_fails(aws):
     resp = events.put_events(Entries=[{"Source": "acme.app", "DetailType": "T", "Detail": "{}"}])
     assert resp["FailedEntryCount"] == 0
     assert [(d.rule_arn, d.target_arn) for d in ext_lambda.dropped_deliveries()] == [(rule_arn, pipeline)]
+
+
+class FunctionDouble:
+    """Stands in for LambdaFunction.invoke: records each event and answers nothing (as a slow function would)."""
+
+    def __init__(self):
+        self.events: list[dict] = []
+
+    def invoke(self, fn, body, *args, **kwargs):
+        self.events.append(json.loads(body))
+        return b"null"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+        deadline = time.time() + timeout
+        while len(self.events) < count and time.time() < deadline:
+            time.sleep(0.05)
+        return list(self.events)
+
+
+@pytest.fixture
+def double(monkeypatch):
+    from moto.awslambda.models import LambdaFunction
+
+    d = FunctionDouble()
+    monkeypatch.setattr(LambdaFunction, "invoke", lambda self, body, *a, **kw: d.invoke(self, body, *a, **kw))
+    return d
+
+
+def put_response(aws, event: dict, body: dict, content_type: str = "") -> int:
+    import urllib.request
+
+    data = json.dumps({"StackId": event["StackId"], "RequestId": event["RequestId"],
+                       "LogicalResourceId": event["LogicalResourceId"], **body}).encode()
+    req = urllib.request.Request(event["ResponseURL"], data=data, method="PUT",
+                                 headers={"Content-Type": content_type})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status
+
+
+def test_a_failed_response_rolls_back_and_deletes_what_was_created(aws, double):
+    cf = aws.client("cloudformation")
+    fn = lambda_function(aws, "handler", NOT_BUILT)
+    template = {"Resources": {
+        "First": {"Type": "Custom::Thing", "Properties": {"ServiceToken": fn}},
+        "Second": {"Type": "Custom::Thing", "Properties": {"ServiceToken": fn}},
+    }}
+    stack_id = cf.create_stack(StackName="two-things", TemplateBody=json.dumps(template))["StackId"]
+    creates = {e["LogicalResourceId"]: e for e in double.wait_for(2)}
+    assert set(creates) == {"First", "Second"}
+    assert creates["First"]["ResponseURL"].startswith(f"{aws.endpoint}/cloudformation_{aws.region}/cfnresponse?")
+    assert cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "CREATE_IN_PROGRESS"
+
+    assert put_response(aws, creates["First"], {"Status": "SUCCESS", "PhysicalResourceId": "first-1"}) == 200
+    assert put_response(aws, creates["Second"], {"Status": "FAILED", "PhysicalResourceId": "second-1",
+                                                 "Reason": "quota exceeded"}) == 200
+    deletes = {e["LogicalResourceId"]: e for e in double.wait_for(4)[2:]}
+    assert {k: (e["RequestType"], e["PhysicalResourceId"]) for k, e in deletes.items()} == {
+        "First": ("Delete", "first-1"), "Second": ("Delete", "second-1")}
+    stack = cf.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_IN_PROGRESS"  # until the Deletes are answered
+    for event in deletes.values():
+        put_response(aws, event, {"Status": "SUCCESS", "PhysicalResourceId": event["PhysicalResourceId"]})
+    stack = cf.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "Second" in stack["StackStatusReason"]
+    failed = [e for e in cf.describe_stack_events(StackName=stack_id)["StackEvents"]
+              if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert [(e["LogicalResourceId"], e["ResourceStatusReason"]) for e in failed] == [("Second", "quota exceeded")]
+    assert ext_lambda.contract_violations() == []
+
+
+def test_responses_that_break_the_protocol_are_reported(aws, double):
+    cf = aws.client("cloudformation")
+    fn = lambda_function(aws, "handler", NOT_BUILT)
+    template = {"Resources": {"Thing": {"Type": "Custom::Thing", "Properties": {"ServiceToken": fn}}}}
+    cf.create_stack(StackName="sloppy", TemplateBody=json.dumps(template))
+    [event] = double.wait_for(1)
+    put_response(aws, event, {"Status": "FAILED", "PhysicalResourceId": "x"})  # FAILED without a Reason
+    [violation] = ext_lambda.contract_violations()
+    assert "Reason" in violation and "Thing" in violation
+
+
+def test_ssm_dynamic_references_are_resolved_at_create_stack(aws, double):
+    cf = aws.client("cloudformation")
+    fn = lambda_function(aws, "seed", NOT_BUILT)
+    aws.client("ssm").put_parameter(Name="/sagemaker-projects/seed-fn", Value=fn, Type="String")
+    template = {"Resources": {"Seed": {"Type": "Custom::SeedCode", "Properties": {
+        "ServiceToken": "{{resolve:ssm:/sagemaker-projects/seed-fn}}"}}}}
+    cf.create_stack(StackName="resolved", TemplateBody=json.dumps(template))
+    [event] = double.wait_for(1)
+    assert event["ServiceToken"] == fn == event["ResourceProperties"]["ServiceToken"]
+
+    template["Resources"]["Seed"]["Properties"]["ServiceToken"] = "{{resolve:ssm:/sagemaker-projects/missing}}"
+    code, message = error_of(cf.create_stack, StackName="unresolved", TemplateBody=json.dumps(template))
+    assert code == "ValidationError" and "/sagemaker-projects/missing" in message
+
+
+SEEDED_TEMPLATE = """\
+Parameters:
+  SageMakerProjectName: {Type: String}
+  SageMakerProjectId: {Type: String}
+Resources:
+  Seed:
+    Type: Custom::SeedCode
+    Properties:
+      ServiceToken: '{{resolve:ssm:/sagemaker-projects/seed-fn}}'
+      Project: !Ref SageMakerProjectName
+"""
+
+
+def test_project_status_follows_its_stack_through_custom_resources(aws, double):
+    sm = aws.client("sagemaker")
+    fn = lambda_function(aws, "seed", NOT_BUILT)
+    aws.client("ssm").put_parameter(Name="/sagemaker-projects/seed-fn", Value=fn, Type="String")
+    url = put_template(aws, key="seeded.yaml", body=SEEDED_TEMPLATE)
+    create(aws, "seeded", params={}, url=url)
+    [event] = double.wait_for(1)
+    assert event["ResourceProperties"]["Project"] == "seeded"
+    assert sm.describe_project(ProjectName="seeded")["ProjectStatus"] == "CreateInProgress"
+    put_response(aws, event, {"Status": "SUCCESS", "PhysicalResourceId": "seed-1"})
+    assert sm.describe_project(ProjectName="seeded")["ProjectStatus"] == "CreateCompleted"
+
+    sm.delete_project(ProjectName="seeded")
+    [delete] = double.wait_for(2)[1:]
+    assert (delete["RequestType"], delete["PhysicalResourceId"]) == ("Delete", "seed-1")
+    assert sm.describe_project(ProjectName="seeded")["ProjectStatus"] == "DeleteInProgress"
+    assert error_of(create, aws, "seeded", params={}, url=url)[0] == "ResourceInUse"
+    put_response(aws, delete, {"Status": "SUCCESS", "PhysicalResourceId": "seed-1"})
+    assert sm.describe_project(ProjectName="seeded")["ProjectStatus"] == "DeleteCompleted"
+
+
+def test_project_fails_when_its_stack_fails(aws, double):
+    sm = aws.client("sagemaker")
+    fn = lambda_function(aws, "seed", NOT_BUILT)
+    aws.client("ssm").put_parameter(Name="/sagemaker-projects/seed-fn", Value=fn, Type="String")
+    create(aws, "seeded", params={}, url=put_template(aws, key="seeded.yaml", body=SEEDED_TEMPLATE))
+    [event] = double.wait_for(1)
+    put_response(aws, event, {"Status": "FAILED", "PhysicalResourceId": "seed-1", "Reason": "no connection"})
+    [delete] = double.wait_for(2)[1:]
+    put_response(aws, delete, {"Status": "SUCCESS", "PhysicalResourceId": "seed-1"})
+    described = sm.describe_project(ProjectName="seeded")
+    assert described["ProjectStatus"] == "CreateFailed"
+    detail = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
+    assert detail["StatusMessage"].startswith("ROLLBACK_COMPLETE") and "Seed" in detail["StatusMessage"]

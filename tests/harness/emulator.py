@@ -64,6 +64,11 @@ class Emulator:
         for hook in _reset_hooks:
             hook()
 
+    @staticmethod
+    def on_reset(hook) -> None:
+        """Extensions that keep their own state register a hook to clear it with moto's."""
+        _reset_hooks.append(hook)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()

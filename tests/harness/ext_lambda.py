@@ -21,7 +21,12 @@ how the harness fills it"):
   `CloudFormationResponse.process_cfn_response`, `Stack.delete`): a Create event with all property values as
   strings and a ResponseURL on the emulator's loopback endpoint; a FAILED response fails the stack and rolls it
   back; the response's PhysicalResourceId becomes the resource's; deleting the stack (or rolling it back) sends
-  Delete events and the stack stays DELETE_IN_PROGRESS (ROLLBACK_IN_PROGRESS) until they are answered.
+  Delete events and the stack stays DELETE_IN_PROGRESS (ROLLBACK_IN_PROGRESS) until they are answered; every
+  response PUT to the emulator is checked against the protocol (`contract_violations()`); a function that cannot
+  be run at all (not built, does not compile, crashed, not a function) fails its resource at once instead of
+  leaving the stack waiting for CloudFormation's one-hour timeout;
+- resolves `{{resolve:ssm:…}}` dynamic references in templates at CreateStack / UpdateStack
+  (`CloudFormationBackend.create_stack` / `update_stack`), as CloudFormation does.
 
 Asynchronous work triggered by a request starts once that request has been handled (as on AWS, where the caller
 gets its answer first), so a function never sees a half-finished PutObject.
@@ -55,6 +60,7 @@ INVOKE_TIMEOUT_SECONDS = 300.0
 _emulator = None
 _functions: Functions | None = None
 _functions_lock = threading.Lock()
+_watch_lock = threading.Lock()  # Functions.watch is not thread-safe: two first calls would start two watches
 _local = threading.local()
 
 
@@ -82,6 +88,7 @@ class Dropped:
 
 _records_lock = threading.Lock()
 _invocations: list[Invocation] = []
+_violations: list[str] = []
 _dropped: list[Dropped] = []
 
 
@@ -96,6 +103,12 @@ def dropped_deliveries() -> list[Dropped]:
     that does not exist, or a target service moto cannot deliver to (e.g. CodePipeline)."""
     with _records_lock:
         return list(_dropped)
+
+
+def contract_violations() -> list[str]:
+    """Custom-resource responses PUT to the emulator that break the protocol (harness.sink.check_contract)."""
+    with _records_lock:
+        return list(_violations)
 
 
 def wait_for_invocations(count: int, function_name: str | None = None, timeout: float = 30.0) -> list[Invocation]:
@@ -114,6 +127,7 @@ def _clear_records() -> None:
     with _records_lock:
         _invocations.clear()
         _dropped.clear()
+        _violations.clear()
     with _cr_lock:
         _cr_requests.clear()
 
@@ -198,8 +212,9 @@ def _forward(fn, event: Any, source: str) -> Invocation:
             return record
         env = {**{k: str(v) for k, v in (fn.environment_vars or {}).items()}, **_base_env()}
         try:
-            watch = functions().watch(env, name="emulator-lambda")
-            result = watch.invoke(binary, event, timeout=INVOKE_TIMEOUT_SECONDS)
+            with _watch_lock:
+                watch = functions().watch(env, name="emulator-lambda")
+            result = _invoke_watching_for_exit(watch, binary, event)
         except Exception as e:  # noqa: BLE001 - the runtime is unreachable: an invocation error
             result = {"errorType": "Runtime.ForwardingFailed", "errorMessage": f"{type(e).__name__}: {e}"}
         record.result = result
@@ -207,6 +222,40 @@ def _forward(fn, event: Any, source: str) -> Invocation:
         return record
     finally:
         record.done.set()
+
+
+def _invoke_watching_for_exit(watch, binary: str, event: Any) -> Any:
+    """watch.invoke, but a function process that exits (it does not compile, or it crashed) ends the invocation
+    with Runtime.ExitError at once; cargo-lambda itself would leave the request hanging until the timeout."""
+    log_path = watch.log_path
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    box: dict[str, Any] = {}
+
+    def call():
+        try:
+            box["result"] = watch.invoke(binary, event, timeout=INVOKE_TIMEOUT_SECONDS)
+        except Exception as e:  # noqa: BLE001
+            box["error"] = e
+
+    thread = threading.Thread(target=call, name=f"forward-{binary}", daemon=True)
+    thread.start()
+    exited_at = None
+    while thread.is_alive():
+        thread.join(0.25)
+        if exited_at is None:
+            with open(log_path, "rb") as f:
+                f.seek(offset)
+                if b"command exited code=" in f.read():
+                    exited_at = time.time()
+        elif time.time() - exited_at > 1.0:
+            with open(log_path, "rb") as f:
+                f.seek(offset)
+                tail = f.read().decode(errors="replace")[-1500:]
+            return {"errorType": "Runtime.ExitError",
+                    "errorMessage": f"the process of {binary} exited (it does not build, or it crashed): {tail}"}
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def _payload(record: Invocation) -> str:
@@ -399,6 +448,7 @@ class _CrRequest:
     kind: str  # Create | Delete
     stack: Any  # moto Stack (held: during DeleteStack moto has it in neither of its stack maps)
     logical_id: str
+    event: dict
 
 
 _cr_lock = threading.RLock()
@@ -452,7 +502,7 @@ def _send_custom_resource(resource, request_type: str) -> None:
     if request_type != "Create":
         event["PhysicalResourceId"] = resource.resource_name
     with _cr_lock:
-        _cr_requests[request_id] = _CrRequest(request_type, resource._stack, resource.logical_id)
+        _cr_requests[request_id] = _CrRequest(request_type, resource._stack, resource.logical_id, event)
     try:
         fn = get_backend(ctx["account_id"], ctx["region"]).get_function(ctx["service_token"])
     except Exception:  # noqa: BLE001 - not a function of this emulator (or an SNS topic): the resource fails
@@ -577,11 +627,25 @@ def _on_response(
 
 
 def _process_cfn_response(self):
-    body = {}
+    from harness.sink import ContractError, Put, check_contract
+
+    raw = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
     try:
-        body = json.loads(self.body or "{}")
+        body = json.loads(raw or b"{}")
     except ValueError:
-        pass
+        body = {}
+    with _cr_lock:
+        request = _cr_requests.get(body.get("RequestId", "")) if isinstance(body, dict) else None
+    if request is not None:
+        length = self.headers.get("Content-Length")
+        put = Put(self.method, self.headers.get("Content-Type"), int(length) if length else None, raw)
+        try:
+            check_contract(put, request.event)
+        except ContractError as e:
+            with _records_lock:
+                _violations.append(f"{request.kind} of {request.logical_id}: {e}")
+    if not isinstance(body, dict):
+        return 200, {"status": 200}, ""
     _on_response(
         body.get("RequestId", ""),
         body.get("Status", ""),
@@ -590,6 +654,30 @@ def _process_cfn_response(self):
         body.get("Data"),
     )
     return 200, {"status": 200}, ""
+
+
+_SSM_REFERENCE = re.compile(r"\{\{resolve:ssm:([^}]+)\}\}")
+
+
+def _resolve_ssm_references(backend, template: Any) -> Any:
+    """CloudFormation resolves `{{resolve:ssm:name[:version]}}` before it creates anything; moto does not."""
+    if not isinstance(template, str) or "{{resolve:ssm:" not in template:
+        return template
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.ssm.models import ssm_backends
+
+    ssm = ssm_backends[backend.account_id][backend.region_name]
+
+    def value(match: re.Match) -> str:
+        try:
+            parameter = ssm.get_parameter(match.group(1))
+        except Exception:  # noqa: BLE001 - a wrong version or label
+            parameter = None
+        if parameter is None:
+            raise ValidationError(message=f"Parameters: [ssm:{match.group(1)}] cannot be found.")
+        return parameter.value
+
+    return _SSM_REFERENCE.sub(value, template)
 
 
 def _make_stack_delete(original):
@@ -614,7 +702,7 @@ def install(emulator) -> None:
 
     from moto.awslambda.models import LambdaFunction
     from moto.cloudformation.custom_model import CustomModel
-    from moto.cloudformation.models import Stack
+    from moto.cloudformation.models import CloudFormationBackend, Stack
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.events.models import Rule
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -661,6 +749,18 @@ def install(emulator) -> None:
     CustomModel.delete = _delete_custom_resource
     CloudFormationResponse.process_cfn_response = _process_cfn_response
     Stack.delete = _make_stack_delete(Stack.delete)
+
+    # dynamic references (the project templates name their seed-code function through SSM)
+    create_stack, update_stack = CloudFormationBackend.create_stack, CloudFormationBackend.update_stack
+
+    def create_stack_resolving(self, name, template, *args, **kwargs):
+        return create_stack(self, name, _resolve_ssm_references(self, template), *args, **kwargs)
+
+    def update_stack_resolving(self, name, template, *args, **kwargs):
+        return update_stack(self, name, _resolve_ssm_references(self, template), *args, **kwargs)
+
+    CloudFormationBackend.create_stack = create_stack_resolving
+    CloudFormationBackend.update_stack = update_stack_resolving
 
     # asynchronous work starts after the request that caused it
     original_call = DomainDispatcherApplication.__call__

@@ -311,7 +311,8 @@ class Project:
     last_modified_time: dt.datetime
     stack_id: str | None = None
     failure: str | None = None  # why the stack could not even be created
-    deleted_at: float | None = None
+    deleting: bool = False  # DeleteProject was called
+    deleted_at: float | None = None  # when its stack was found deleted (the project lingers a while after)
 
     @property
     def arn(self) -> str:
@@ -330,8 +331,14 @@ class Project:
         return backend.stacks.get(self.stack_id) or backend.deleted_stacks.get(self.stack_id)
 
     def status(self) -> str:
-        if self.deleted_at is not None:
-            return "DeleteCompleted"
+        if self.deleting:
+            stack = self._stack()
+            stack_status = stack.status if stack is not None else "DELETE_COMPLETE"
+            if stack_status == "DELETE_COMPLETE":
+                if self.deleted_at is None:
+                    self.deleted_at = time.time()
+                return "DeleteCompleted"
+            return "DeleteFailed" if stack_status == "DELETE_FAILED" else "DeleteInProgress"
         if self.failure is not None:
             return "CreateFailed"
         stack = self._stack()
@@ -400,8 +407,10 @@ class _Store:
     def scope(self, account_id: str, region: str) -> dict[str, Project]:
         scope = self.projects.setdefault((account_id, region), {})
         now = time.time()
-        for name in [n for n, p in scope.items() if p.deleted_at is not None]:
-            if now - scope[name].deleted_at >= DELETED_PROJECT_TTL_SECONDS:
+        for name in [n for n, p in scope.items() if p.deleting]:
+            scope[name].status()  # notes when the stack is gone
+            deleted_at = scope[name].deleted_at
+            if deleted_at is not None and now - deleted_at >= DELETED_PROJECT_TTL_SECONDS:
                 del scope[name]
         return scope
 
@@ -702,7 +711,7 @@ def delete_project(resp) -> ActionResult:
             backend = cloudformation_backends[account][region]
             if project.stack_id in backend.stacks:
                 backend.delete_stack(project.stack_id)
-        project.deleted_at = time.time()
+        project.deleting = True
         project.last_modified_time = dt.datetime.now(dt.timezone.utc)
     return EmptyResult()
 
@@ -723,7 +732,7 @@ def _tagged_resource(backend, arn: str):
     if kind == "project":
         with _store.lock:
             project = _store.scope(backend.account_id, backend.region_name).get(name)
-        if project is None or project.deleted_at is not None:
+        if project is None or project.deleting:
             raise ValidationException(f"Project {name} does not exist.")
         return project
     try:
@@ -868,6 +877,7 @@ def install(emulator) -> None:
 
     backend_cls.describe_domain = describe_domain_or_not_found
 
-    emulator_module = __import__("harness.emulator", fromlist=["on_reset"])
-    emulator_module.on_reset(_clear_projects)
-    emulator_module.on_reset(_reset_settings)
+    from harness.emulator import on_reset
+
+    on_reset(_clear_projects)
+    on_reset(_reset_settings)

@@ -1,7 +1,8 @@
 """The product's real binaries, served by `cargo lambda watch` and invoked over its HTTP invoke API.
 
-Build once (`cargo build --workspace --bins`, done by `make test` before pytest); watch then only runs the
-already-built binaries. One watch process per distinct environment, as each Lambda function has its own."""
+Build once (`cargo build --workspace --bins`, done by `make test` before pytest); watch runs them with
+`cargo run`, which finds them up to date (it would rebuild after a source change). One watch process per
+distinct environment, as each Lambda function has its own."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +31,16 @@ def cargo_lambda() -> list[str]:
     if found:
         return [found, "lambda"]
     return ["cargo", "lambda"]
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when the process that started it dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 class Watch:
@@ -51,6 +63,7 @@ class Watch:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so stop() ends the functions it started too
+            preexec_fn=_die_with_parent,  # a killed test run leaves no server behind
         )
         self._wait_up()
 
@@ -109,13 +122,15 @@ class Functions:
     def __init__(self, base_env: dict[str, str]):
         self.base_env = base_env
         self._watches: dict[tuple, Watch] = {}
+        self._lock = threading.Lock()
 
     def watch(self, extra_env: dict[str, str] | None = None, name: str = "functions") -> Watch:
         env = {**self.base_env, **(extra_env or {})}
         key = tuple(sorted(env.items()))
-        if key not in self._watches:
-            self._watches[key] = Watch(env, name)
-        return self._watches[key]
+        with self._lock:  # two first calls must not start two servers
+            if key not in self._watches:
+                self._watches[key] = Watch(env, name)
+            return self._watches[key]
 
     def invoke(self, function: str, event, extra_env: dict[str, str] | None = None, timeout: float = 120) -> dict:
         return self.watch(extra_env).invoke(function, event, timeout=timeout)
