@@ -213,7 +213,7 @@ def _forward(fn, event: Any, source: str) -> Invocation:
         env = {**{k: str(v) for k, v in (fn.environment_vars or {}).items()}, **_base_env()}
         try:
             with _watch_lock:
-                watch = functions().watch(env, name="emulator-lambda")
+                watch = functions().watch(env, name="emulator-lambda", function=binary)
             result = _invoke_watching_for_exit(watch, binary, event)
         except Exception as e:  # noqa: BLE001 - the runtime is unreachable: an invocation error
             result = {"errorType": "Runtime.ForwardingFailed", "errorMessage": f"{type(e).__name__}: {e}"}

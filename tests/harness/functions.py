@@ -33,16 +33,6 @@ def cargo_lambda() -> list[str]:
     return ["cargo", "lambda"]
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM this process when the process that started it dies (prctl PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 class Watch:
     """One `cargo lambda watch` process with a fixed environment for its functions."""
 
@@ -63,7 +53,6 @@ class Watch:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so stop() ends the functions it started too
-            preexec_fn=_die_with_parent,  # a killed test run leaves no server behind
         )
         self._wait_up()
 
@@ -117,23 +106,25 @@ class Watch:
 
 
 class Functions:
-    """Watch processes keyed by environment, started on first use and all stopped together."""
+    """Watch processes started on first use and all stopped together: one per (environment, function), as
+    each Lambda function has its own environment and its own processes — a function whose process misbehaves
+    (cargo-lambda's scheduler stalls while it restarts a crashed one) cannot hold up the others."""
 
     def __init__(self, base_env: dict[str, str]):
         self.base_env = base_env
         self._watches: dict[tuple, Watch] = {}
         self._lock = threading.Lock()
 
-    def watch(self, extra_env: dict[str, str] | None = None, name: str = "functions") -> Watch:
+    def watch(self, extra_env: dict[str, str] | None = None, name: str = "functions", function: str | None = None) -> Watch:
         env = {**self.base_env, **(extra_env or {})}
-        key = tuple(sorted(env.items()))
+        key = (function, tuple(sorted(env.items())))
         with self._lock:  # two first calls must not start two servers
             if key not in self._watches:
-                self._watches[key] = Watch(env, name)
+                self._watches[key] = Watch(env, f"{name}-{function}" if function else name)
             return self._watches[key]
 
     def invoke(self, function: str, event, extra_env: dict[str, str] | None = None, timeout: float = 120) -> dict:
-        return self.watch(extra_env).invoke(function, event, timeout=timeout)
+        return self.watch(extra_env, function=function).invoke(function, event, timeout=timeout)
 
     def logs(self) -> str:
         return "\n".join(w.logs() for w in self._watches.values())
