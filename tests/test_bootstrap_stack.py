@@ -1,0 +1,423 @@
+"""The regional bootstrap stack (infra/bootstrap.yaml), deployed for real into the emulator's CloudFormation after
+the account-wide roles stack (iam/roles.yaml), with every function running as its real binary (ext_lambda).
+
+One deployment serves the whole module (tests run in file order; the last one deletes the stack). The stack
+completes only once its custom resources were answered by the functions, so CREATE_COMPLETE already says that
+the templates were published, the listed execution roles granted and the install sweep run.
+
+What the emulator cannot take, and how this module copes (see also harness/stack.py):
+- CloudTrail: moto emits no CloudTrail events, so the test puts a CloudTrail-shaped CreateDomain event on the
+  default bus with PutEvents; the rule → SQS → event source mapping → onboarder path after that is the stack's.
+  (AWS refuses PutEvents with an `aws.*` source; moto does not.)
+- SQS event source mapping: moto 5.2.5 invokes the function synchronously inside SendMessage and never delivers
+  delayed messages; harness/stack.py replaces that with a poller thread that behaves like Lambda's (batches,
+  ReportBatchItemFailures, DelaySeconds honoured), so the delayed re-check path runs too.
+- Custom resources and DependsOn: moto creates every resource in one pass and starts all custom resources
+  together, so the install sweep (Custom::ReconcileDomains, DependsOn the templates) may run before the templates
+  are published; for a domain that exists at install this test checks the grants and the domain tag, not its
+  project (the hourly schedule retries a project that failed).
+- A project's own stack (SP-…) completes only thanks to the harness: ext_lambda resolves `{{resolve:ssm:…}}` (the
+  templates find the seed-code function through the stack's SSM parameter) and ext_cloudformation models
+  AWS::CodeBuild::Project, whose moto builds succeed at once; no Git repository is seeded.
+- Resources moto has no model for (bucket and queue policies, EventInvokeConfig, the optional trail) are skipped
+  by moto; their content is checked in the template (cfn-lint, cfn-guard) rather than here.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import unquote
+
+import pytest
+
+from harness import ext_lambda, ext_sagemaker, stack
+from harness.buckets import STUDIO_CORS
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
+PREFIX = "templates/"
+LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
+VISIBILITY_TAG = "sagemaker:studio-visibility"
+LAUNCH_TAG = "sagemaker-projects-launch-access"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+DEPLOY_PARAMS = {
+    "SourceModelPackageGroupName": "models",
+    "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-1111-2222-3333-444455556666",
+    "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
+}
+#: binary → the stack's logical id of its function
+FUNCTIONS = {
+    "template-publisher": "TemplatePublisherFunction",
+    "execution-role-policies": "ExecutionRolePoliciesFunction",
+    "template-tagger": "TemplateTaggerFunction",
+    "domain-onboarder": "DomainOnboarderFunction",
+    "seedcode-checkin": "SeedCodeFunction",
+}
+
+
+def pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+def eventually(check, what: str, timeout: float = 30.0):
+    """Polls `check` until it returns something truthy; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {timeout:.0f}s: {what}")
+        time.sleep(0.1)
+
+
+def bootstrap_template() -> dict:
+    from harness.ext_sagemaker import parse_template
+
+    return parse_template((ROOT / "infra" / "bootstrap.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def deployed(emulator):
+    """Two existing execution roles, a domain that exists before the install, the IAM roles stack, the function
+    packages, then the bootstrap stack with a default template."""
+    emulator.reset()
+    iam, sm = emulator.client("iam"), emulator.client("sagemaker")
+    listed_arn = iam.create_role(RoleName="AmazonSageMaker-ExecutionRole-listed", Path="/service-role/",
+                                 AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    iam.create_role(RoleName="ListedByName", AssumeRolePolicyDocument=TRUST)
+    early_role = iam.create_role(RoleName="EarlyDomainRole", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    early_domain = sm.create_domain(DomainName="early", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": early_role},
+                                    SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
+    iam_outputs = stack.deploy_iam_roles(emulator)
+    artifacts = stack.upload_artifacts(emulator)  # placeholders: the emulator runs target/debug/<Handler>
+    outputs = stack.deploy_bootstrap(emulator, parameters={
+        **artifacts,
+        "ExistingExecutionRoles": [listed_arn, "ListedByName"],
+        "DefaultTemplate": "deploy-codepipeline",
+        "DefaultTemplateParameters": json.dumps(DEPLOY_PARAMS),
+        "RecheckDelaySeconds": 1,
+    })
+    resources = stack.stack_resources(emulator)
+    lam = emulator.client("lambda")
+    functions = {binary: lam.get_function(FunctionName=resources[logical])
+                 for binary, logical in FUNCTIONS.items()}
+    return SimpleNamespace(
+        aws=emulator, iam=iam, sm=sm, s3=emulator.client("s3"), sqs=emulator.client("sqs"),
+        events=emulator.client("events"), lam=lam, outputs=outputs, iam_outputs=iam_outputs,
+        resources=resources, functions=functions, bucket=outputs["TemplateBucket"],
+        early_domain=early_domain, onboarder=resources["DomainOnboarderFunction"],
+        tagger=resources["TemplateTaggerFunction"],
+    )
+
+
+def policies_of(d, role: str) -> dict[str, dict]:
+    """This product's inline policies on `role`: name → document."""
+    out = {}
+    for name in d.iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        if name.startswith("SageMakerProjects-"):
+            doc = d.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+            out[name] = json.loads(unquote(doc)) if isinstance(doc, str) else doc
+    return out
+
+
+def role_tags(d, role: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in d.iam.list_role_tags(RoleName=role)["Tags"]}
+
+
+def domain_tags(d, arn: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in d.sm.list_tags(ResourceArn=arn)["Tags"]}
+
+
+def object_tags(d, key: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in d.s3.get_object_tagging(Bucket=d.bucket, Key=key)["TagSet"]}
+
+
+def cloudtrail_event(event_name: str, request: dict, response: dict | None) -> dict:
+    return {"Source": "aws.sagemaker", "DetailType": "AWS API Call via CloudTrail", "Detail": json.dumps({
+        "eventVersion": "1.08", "eventSource": "sagemaker.amazonaws.com", "eventName": event_name,
+        "awsRegion": "us-east-1", "recipientAccountId": "123456789012", "eventID": str(uuid.uuid4()),
+        "requestParameters": request, "responseElements": response})}
+
+
+def queue_deliveries(d, matching=lambda body: True) -> list[ext_lambda.Invocation]:
+    """Finished onboarder invocations that came from its queue through the event source mapping and carried a
+    message body for which `matching(body)` holds."""
+    queue_arn = d.sqs.get_queue_attributes(QueueUrl=d.outputs["OnboarderQueueUrl"],
+                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    found = []
+    for call in ext_lambda.invocations(d.onboarder):
+        records = call.event.get("Records") if isinstance(call.event, dict) else None
+        if not call.done.is_set() or not records or records[0].get("eventSourceARN") != queue_arn:
+            continue
+        if any(matching(json.loads(r["body"])) for r in records):
+            found.append(call)
+    return found
+
+
+def about_domain(arn: str):
+    return lambda body: ((body.get("detail") or {}).get("responseElements") or {}).get("domainArn") == arn
+
+
+def delivered_bodies(d) -> list[dict]:
+    return [json.loads(r["body"]) for c in queue_deliveries(d) for r in c.event["Records"]]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_the_stack_completes_with_each_function_wired_as_its_binary_expects(deployed):
+    d = deployed
+    template = bootstrap_template()
+    for binary, fn in d.functions.items():
+        config = fn["Configuration"]
+        assert (config["Runtime"], config["Handler"]) == ("provided.al2023", binary)
+        assert config["Environment"]["Variables"]["AWS_LAMBDA_LOG_LEVEL"] == "info"
+        props = template["Resources"][FUNCTIONS[binary]]["Properties"]
+        assert props["Architectures"] == ["arm64"]
+        assert props["Code"]["S3Key"] == {"Fn::Sub": f"${{ArtifactPrefix}}{binary}.zip"}
+    assert d.functions["seedcode-checkin"]["Configuration"]["FunctionName"] == "sagemaker-projects-seedcode"
+    assert d.aws.client("ssm").get_parameter(Name="/sagemaker-projects-bootstrap/seedcode-function-arn")[
+        "Parameter"]["Value"] == d.outputs["SeedCodeFunctionArn"]
+
+    tagger_env = d.functions["template-tagger"]["Configuration"]["Environment"]["Variables"]
+    assert (tagger_env["TEMPLATE_BUCKET"], tagger_env["TEMPLATE_PREFIX"]) == (d.bucket, PREFIX)
+    onboarder = d.functions["domain-onboarder"]
+    env = onboarder["Configuration"]["Environment"]["Variables"]
+    stack_id = d.aws.client("cloudformation").describe_stacks(StackName=stack.BOOTSTRAP_STACK)["Stacks"][0]["StackId"]
+    assert env["POLICY_OWNER"] == stack_id.rsplit("/", 1)[1] and len(env["POLICY_OWNER"]) <= 40
+    assert env["LAUNCH_ROLE_ARN"] == d.iam_outputs["LaunchRoleArn"]
+    assert env["RECHECK_QUEUE_URL"] == d.outputs["OnboarderQueueUrl"]
+    assert (env["DEFAULT_TEMPLATE"], json.loads(env["DEFAULT_TEMPLATE_PARAMETERS"])) == ("deploy-codepipeline", DEPLOY_PARAMS)
+    assert (env["OPT_IN_TAG"], env["OPT_OUT_TAG"], env["PARAMETERS_TAG"]) == (
+        "sagemaker-projects-bootstrap:template", "sagemaker-projects-bootstrap:opt-out",
+        "sagemaker-projects-bootstrap:template-parameters")
+    assert onboarder["Concurrency"]["ReservedConcurrentExecutions"] == 2
+
+    mapping, = d.lam.list_event_source_mappings(FunctionName=d.onboarder)["EventSourceMappings"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = d.sqs.get_queue_attributes(QueueUrl=d.outputs["OnboarderQueueUrl"], AttributeNames=["All"])["Attributes"]
+    assert mapping["EventSourceArn"] == queue["QueueArn"]
+    assert int(queue["VisibilityTimeout"]) >= 6 * onboarder["Configuration"]["Timeout"]
+    assert json.loads(queue["RedrivePolicy"])["deadLetterTargetArn"].endswith(
+        d.outputs["OnboarderDeadLetterQueueUrl"].rsplit("/", 1)[1])
+
+    # no named IAM role: every role of the stack has a generated name under the product's path
+    roles = [r for logical, r in d.resources.items() if template["Resources"][logical]["Type"] == "AWS::IAM::Role"]
+    assert len(roles) == 5
+    for name in roles:
+        role = d.iam.get_role(RoleName=name)["Role"]
+        assert role["Path"] == "/sagemaker-projects-bootstrap/" and name.startswith(f"{stack.BOOTSTRAP_STACK}-")
+    assert all("RoleName" not in r.get("Properties", {}) for r in template["Resources"].values())
+
+
+def test_outputs_name_the_bucket_the_templates_and_the_launch_role(deployed):
+    d = deployed
+    out = d.outputs
+    assert d.bucket == f"sagemaker-projects-templates-{d.aws.account_id}-{d.aws.region}"
+    assert out["TemplatesLocation"] == f"s3://{d.bucket}/{PREFIX}"
+    assert out["LaunchRoleArn"] == d.iam_outputs["LaunchRoleArn"]
+    for name in TEMPLATE_NAMES:
+        assert out[f"{pascal(name)}TemplateUrl"] == \
+            f"https://{d.bucket}.s3.{d.aws.region}.amazonaws.com/{PREFIX}{name}.yaml"
+    for key in ("TemplatePublisherFunctionArn", "ExecutionRolePoliciesFunctionArn", "TemplateTaggerFunctionArn",
+                "DomainOnboarderFunctionArn", "SeedCodeFunctionArn"):
+        assert d.lam.get_function(FunctionName=out[key])["Configuration"]["FunctionArn"] == out[key]
+    for key in ("OnboarderQueueUrl", "OnboarderDeadLetterQueueUrl", "EventsDeadLetterQueueUrl"):
+        assert d.sqs.get_queue_attributes(QueueUrl=out[key], AttributeNames=["QueueArn"])["Attributes"]
+
+    described = d.aws.client("cloudformation").describe_stacks(StackName=stack.BOOTSTRAP_STACK)["Stacks"][0]
+    by_key = {o["OutputKey"]: o for o in described["Outputs"]}
+    for name in TEMPLATE_NAMES:
+        assert name in by_key[f"{pascal(name)}TemplateUrl"]["Description"]
+    # every output is exported as <stack>-<output> (but the one that exists only with ExistingExecutionRoles)
+    declared = bootstrap_template()["Outputs"]
+    for key, decl in declared.items():
+        if key == "ExecutionRolePoliciesFunctionArn":
+            assert "Export" not in decl
+        else:
+            assert decl["Export"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{key}"}
+            assert by_key[key]["ExportName"] == f"{stack.BOOTSTRAP_STACK}-{key}"
+
+
+def test_the_five_templates_are_published_visible_into_the_bucket_the_template_describes(deployed):
+    d = deployed
+    keys = sorted(o["Key"] for o in d.s3.list_objects_v2(Bucket=d.bucket, Prefix=PREFIX)["Contents"])
+    assert keys == [f"{PREFIX}{name}.yaml" for name in TEMPLATE_NAMES] and len(keys) == 5
+    for key in keys:
+        assert object_tags(d, key)[VISIBILITY_TAG] == "true"
+    assert d.s3.get_bucket_versioning(Bucket=d.bucket)["Status"] == "Enabled"
+    rule, = d.s3.get_bucket_encryption(Bucket=d.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert all(d.s3.get_public_access_block(Bucket=d.bucket)["PublicAccessBlockConfiguration"].values())
+    assert d.s3.get_bucket_cors(Bucket=d.bucket)["CORSRules"] == STUDIO_CORS["CORSRules"]
+    declared = bootstrap_template()["Resources"]["TemplateBucket"]
+    assert (declared["DeletionPolicy"], declared["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # moto's GetBucketNotificationConfiguration leaves EventBridge out; the tagger test shows the events flow
+    assert declared["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+
+
+def test_listed_execution_roles_get_the_three_policies_and_the_launch_access_tag(deployed):
+    d = deployed
+    for role in ("AmazonSageMaker-ExecutionRole-listed", "ListedByName"):
+        docs = policies_of(d, role)
+        assert sorted(n.split("-")[1] for n in docs) == ["PassLaunchRole", "ProjectStacks", "TemplateRead"], docs
+        pass_doc = next(doc for n, doc in docs.items() if n.startswith("SageMakerProjects-PassLaunchRole-"))
+        assert pass_doc["Statement"][0]["Resource"] == d.outputs["LaunchRoleArn"]
+        read_doc = next(doc for n, doc in docs.items() if n.startswith("SageMakerProjects-TemplateRead-"))
+        assert read_doc["Statement"][0]["Resource"] == f"arn:aws:s3:::{d.bucket}/{PREFIX}*"
+        assert role_tags(d, role)[LAUNCH_TAG] == "true"
+
+
+def test_a_domain_that_existed_before_the_install_is_onboarded_by_the_install_sweep(deployed):
+    d = deployed
+    owner = d.functions["domain-onboarder"]["Configuration"]["Environment"]["Variables"]["POLICY_OWNER"]
+    assert sorted(policies_of(d, "EarlyDomainRole")) == [
+        f"SageMakerProjects-{p}-{owner}" for p in ("PassLaunchRole", "ProjectStacks", "TemplateRead")]
+    assert role_tags(d, "EarlyDomainRole")[LAUNCH_TAG] == "true"
+    assert domain_tags(d, d.early_domain)[LOCATION_TAG] == d.outputs["TemplatesLocation"]
+
+
+def test_a_template_uploaded_later_is_tagged_through_s3_eventbridge_and_the_tagger(deployed):
+    d = deployed
+    good, bad = f"{PREFIX}team-deploy.yaml", f"{PREFIX}notes.yaml"
+    d.s3.put_object(Bucket=d.bucket, Key="elsewhere/other.yaml", Body=b"just: some notes\n")
+    d.s3.put_object(Bucket=d.bucket, Key=good, Body=(ROOT / "templates" / "deploy-codepipeline.yaml").read_bytes())
+    d.s3.put_object(Bucket=d.bucket, Key=bad, Body=b"just: some notes\n")
+    eventually(lambda: VISIBILITY_TAG in object_tags(d, good) and VISIBILITY_TAG in object_tags(d, bad),
+               "the uploads were not tagged")
+    assert object_tags(d, good) == {VISIBILITY_TAG: "true"}
+    verdict = object_tags(d, bad)
+    assert verdict[VISIBILITY_TAG] == "false" and verdict["sagemaker-projects-bootstrap:rejected"]
+    # the path: S3 "Object Created" → the stack's rule → the tagger; outside the prefix the rule does not match
+    keys = {c.event["detail"]["object"]["key"] for c in ext_lambda.invocations(d.tagger)
+            if c.source == "events-rule" and c.event.get("source") == "aws.s3"}
+    assert {good, bad} <= keys and "elsewhere/other.yaml" not in keys
+    assert object_tags(d, "elsewhere/other.yaml") == {}
+
+
+def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and_its_project(deployed):
+    d = deployed
+    role = d.iam.create_role(RoleName="TeamRole", Path="/service-role/", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    arn = d.sm.create_domain(DomainName="team", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
+                             SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
+    domain = arn.rsplit("/", 1)[1]
+    put = d.events.put_events(Entries=[cloudtrail_event("CreateDomain", {"domainName": "team"}, {"domainArn": arn})])
+    assert put["FailedEntryCount"] == 0
+
+    call, = eventually(lambda: queue_deliveries(d, about_domain(arn)), "no CreateDomain came from the queue")
+    assert call.result["batchItemFailures"] == []
+    assert call.result["Results"] == [
+        {"Outcome": "Onboarded", "domain": domain, "roles": ["TeamRole"], "project": f"mlops-{domain}"}]
+    assert domain_tags(d, arn)[LOCATION_TAG] == d.outputs["TemplatesLocation"]
+    assert len(policies_of(d, "TeamRole")) == 3 and role_tags(d, "TeamRole")[LAUNCH_TAG] == "true"
+    project = d.sm.describe_project(ProjectName=f"mlops-{domain}")
+    provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+    assert provider["TemplateURL"] == d.outputs["DeployCodepipelineTemplateUrl"]
+    assert provider["RoleARN"] == d.outputs["LaunchRoleArn"]
+    assert {p["Key"]: p["Value"] for p in provider["Parameters"]} == DEPLOY_PARAMS
+    # its stack completes: the seed-code resource found sagemaker-projects-seedcode through the stack's SSM pointer
+    status = eventually(lambda: (lambda st: st if st not in ("Pending", "CreateInProgress") else None)(
+        d.sm.describe_project(ProjectName=f"mlops-{domain}")["ProjectStatus"]), "the project never settled", timeout=60)
+    assert status == "CreateCompleted", d.sm.describe_project(ProjectName=f"mlops-{domain}")[
+        "TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
+    seeds = [c for c in ext_lambda.invocations(d.resources["SeedCodeFunction"]) if c.source == "custom-resource"]
+    assert seeds and all(c.result["Answered"]["Status"] == "SUCCESS" for c in seeds)
+    # the event source mapping deleted the message it delivered
+    attrs = d.sqs.get_queue_attributes(QueueUrl=d.outputs["OnboarderQueueUrl"], AttributeNames=["All"])["Attributes"]
+    assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+
+
+def test_a_pending_domain_is_rechecked_through_the_queue_until_it_is_in_service(deployed):
+    d = deployed
+    role = d.iam.create_role(RoleName="SlowRole", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    with ext_sagemaker.domains_start("Pending"):
+        arn = d.sm.create_domain(DomainName="slow", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
+                                 SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
+    domain = arn.rsplit("/", 1)[1]
+    d.events.put_events(Entries=[cloudtrail_event("CreateDomain", {"domainName": "slow"}, {"domainArn": arn})])
+    first, = eventually(lambda: queue_deliveries(d, about_domain(arn)), "the Pending domain's event never came")
+    assert first.result["Results"][0]["Outcome"] == "Waiting"
+    assert LOCATION_TAG not in domain_tags(d, arn)
+    ext_sagemaker.set_domain_status(domain, "InService")
+
+    def rechecks():
+        return queue_deliveries(d, lambda body: (body.get("Recheck") or {}).get("domain_id") == domain)
+
+    eventually(lambda: [c for c in rechecks() if c.result["Results"][0]["Outcome"] == "Onboarded"],
+               "no delayed re-check from the queue onboarded the domain", timeout=20)
+    outcomes = [c.result["Results"][0]["Outcome"] for c in rechecks()]
+    assert outcomes == ["Waiting"] * (len(outcomes) - 1) + ["Onboarded"]
+    assert domain_tags(d, arn)[LOCATION_TAG] == d.outputs["TemplatesLocation"]
+
+
+def test_events_the_rule_does_not_select_never_reach_the_queue(deployed):
+    d = deployed
+    d.events.put_events(Entries=[
+        cloudtrail_event("DeleteDomain", {"domainId": "d-aaaaaaaaaaaa"}, None),
+        {"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change", "Detail": json.dumps(
+            {"eventSource": "sagemaker.amazonaws.com", "eventName": "CreateDomain"})},
+        cloudtrail_event("UpdateUserProfile", {"domainId": "d-bbbbbbbbbbbb", "userProfileName": "nobody"}, None),
+    ])
+    # the one the rule selects is delivered; by then the others would have been too
+    eventually(lambda: queue_deliveries(d, lambda b: (b.get("detail") or {}).get("eventName") == "UpdateUserProfile"),
+               "UpdateUserProfile was not delivered")
+    time.sleep(2 * stack.SQS_POLL_SECONDS)
+    bodies = delivered_bodies(d)
+    assert not [b for b in bodies if b.get("detail-type") == "SageMaker Model Package State Change"]
+    assert not [b for b in bodies if (b.get("detail") or {}).get("eventName") == "DeleteDomain"]
+
+
+def test_the_template_declares_what_the_emulator_skips():
+    """Bucket and queue policies, failure destinations and the optional trail: moto has no model for them."""
+    res = bootstrap_template()["Resources"]
+    for bucket, policy in (("TemplateBucket", "TemplateBucketPolicy"), ("TrailBucket", "TrailBucketPolicy")):
+        statements = res[policy]["Properties"]["PolicyDocument"]["Statement"]
+        assert res[policy]["Properties"]["Bucket"] == {"Ref": bucket}
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+                   for s in statements)
+    queue_policy = res["OnboarderQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert queue_policy["Principal"] == {"Service": "events.amazonaws.com"}
+    assert queue_policy["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": ["DomainEventsRule", "Arn"]}
+    for config in ("TemplateTaggerInvokeConfig", "DomainOnboarderInvokeConfig"):
+        assert res[config]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == \
+            {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    assert res["Trail"]["Condition"] == "IsTrailCreated"
+    assert res["Trail"]["Properties"]["EventSelectors"] == [{"ReadWriteType": "WriteOnly",
+                                                             "IncludeManagementEvents": True}]
+    grants = res["ExecutionRoleGrantsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny, = [s for s in grants if s["Effect"] == "Deny"]
+    assert {"iam:PutRolePolicy", "iam:TagRole"} <= set(deny["Action"])
+    assert any("service-role/AmazonSageMakerProjects*" in r["Fn::Sub"] for r in deny["Resource"])
+    assert any(r["Fn::Sub"].endswith("role/${LaunchRoleName}") for r in deny["Resource"])
+
+
+def test_deleting_the_stack_takes_back_what_its_custom_resources_made(deployed):
+    d = deployed
+    onboarded_roles = ("EarlyDomainRole", "TeamRole", "SlowRole")
+    listed_roles = ("AmazonSageMaker-ExecutionRole-listed", "ListedByName")
+    assert all(policies_of(d, r) for r in onboarded_roles + listed_roles)
+    before = len(ext_lambda.invocations())
+
+    assert stack.delete_stack(d.aws) == "DELETE_COMPLETE"
+
+    deletes = [c for c in ext_lambda.invocations()[before:] if c.source == "custom-resource"]
+    assert sorted(c.event["LogicalResourceId"] for c in deletes) == [
+        "ExecutionRolePolicies", "ProjectTemplates", "ReconcileDomains"]
+    assert all(c.event["RequestType"] == "Delete" and c.result["Answered"]["Status"] == "SUCCESS" for c in deletes)
+    # templates: ours are gone, the uploads stay, the bucket is retained
+    remaining = sorted(o["Key"] for o in d.s3.list_objects_v2(Bucket=d.bucket, Prefix=PREFIX).get("Contents", []))
+    assert remaining == [f"{PREFIX}notes.yaml", f"{PREFIX}team-deploy.yaml"]
+    # every grant is taken back, from listed and from onboarded roles
+    for role in onboarded_roles + listed_roles:
+        assert policies_of(d, role) == {} and LAUNCH_TAG not in role_tags(d, role), role
+    # the functions and their SSM pointer are gone; the projects belong to their users and stay
+    names = {f["FunctionName"] for f in d.lam.list_functions()["Functions"]}
+    assert not names & {d.resources[logical] for logical in FUNCTIONS.values()}
+    assert not d.aws.client("ssm").get_parameters(Names=["/sagemaker-projects-bootstrap/seedcode-function-arn"])[
+        "Parameters"]
+    assert any(p["ProjectName"].startswith("mlops-") for p in d.sm.list_projects()["ProjectSummaryList"])
