@@ -72,6 +72,7 @@ demo: tools build ## deploy and run the whole flow on the embedded emulator
 # Real AWS needs the AWS CLI v2 and credentials. Settings (override on the command line or in the environment):
 STACK            ?= sagemaker-projects-bootstrap
 ARTIFACT_BUCKET  ?=
+# PARAMETERS_FILE: a CloudFormation-style parameter list; start from infra/parameters.example.json
 PARAMETERS_FILE  ?= infra/parameters.json
 FUNCTIONS        := template-publisher template-tagger execution-role-policies domain-onboarder seedcode-checkin
 DIST             := dist
@@ -90,11 +91,15 @@ deploy: package ## package, upload and deploy the bootstrap stack (ARTIFACT_BUCK
 	@command -v aws >/dev/null || { echo "the AWS CLI is needed for make deploy"; exit 2; }
 	$(eval PREFIX := $(STACK)/$(shell cat $(DIST)/*.zip | sha256sum | cut -c1-16))
 	@for f in $(FUNCTIONS); do aws s3 cp --only-show-errors $(DIST)/$$f.zip s3://$(ARTIFACT_BUCKET)/$(PREFIX)/$$f.zip; done
-	aws cloudformation deploy --template-file infra/bootstrap.yaml --stack-name $(STACK) \
-	  --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
-	  --parameter-overrides ArtifactBucket=$(ARTIFACT_BUCKET) ArtifactPrefix=$(PREFIX)/ TemplateSetDigest=$(TEMPLATE_DIGEST) \
-	  $(if $(wildcard $(PARAMETERS_FILE)),$$($(PY) -c 'import json,sys; print(" ".join(f"{k}={v}" for k,v in json.load(open(sys.argv[1])).items()))' $(PARAMETERS_FILE)))
+	python3 infra/deploy.py infra/bootstrap.yaml $(STACK) $(PARAMETERS_FILE) CAPABILITY_IAM \
+	  ArtifactBucket=$(ARTIFACT_BUCKET) ArtifactPrefix=$(PREFIX)/ TemplateSetDigest=$(TEMPLATE_DIGEST)
 	aws cloudformation describe-stacks --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
+
+.PHONY: deploy-org
+ORG_STACK ?= sagemaker-projects-org
+deploy-org: ## organisation-wide: a service-managed StackSet auto-deploying the bootstrap stack to OUs (see infra/README.md)
+	@test -n "$(ORG_PARAMETERS_FILE)" || { echo "set ORG_PARAMETERS_FILE=<parameters for infra/stackset.yaml> (infra/README.md)"; exit 2; }
+	python3 infra/deploy.py infra/stackset.yaml $(ORG_STACK) $(ORG_PARAMETERS_FILE) none
 
 .PHONY: destroy
 destroy: ## delete the bootstrap stack (the template bucket is retained with its objects)
