@@ -300,13 +300,13 @@ def test_no_wait_returns_once_sagemaker_accepted_the_project(world):
 
 
 def test_a_project_whose_stack_fails_exits_1_with_the_stacks_status_message(world):
-    # the embedded templates resolve their seed-code function from SSM; with no such function in this
-    # emulator the Custom::SeedCode resource fails and the stack rolls back
+    # the embedded templates resolve their seed-code function from SSM; with no bootstrap stack in this
+    # emulator the parameter is missing and CloudFormation refuses the project's stack
     r = world.cli("create", "no-seed", "-t", "deploy-codepipeline", *params(DEPLOY_PARAMS), *FAST, *world.flags())
     assert r.code == 1, r
     message = world.sm.describe_project(ProjectName="no-seed")["TemplateProviderDetails"][0][
         "CfnTemplateProviderDetail"]["StackDetail"]["StatusMessage"]
-    assert message.startswith("ROLLBACK_COMPLETE")
+    assert "/sagemaker-projects-bootstrap/seedcode-function-arn" in message, message
     assert r.err.endswith(f"error: project no-seed is CreateFailed: {message} (the project stays until deleted: "
                           "projects delete no-seed)\n"), r
     assert "Stack status " in r.out and "CreateFailed" in r.out
