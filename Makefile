@@ -114,6 +114,22 @@ deploy-iam: ## real AWS, once per account: the launch role and service roles (ia
 	  $(if $(IAM_HOME_REGION),--region $(IAM_HOME_REGION)) \
 	  $(if $(ADDITIONAL_TRUSTED_ROLE_ARN),--parameter-overrides AdditionalTrustedRoleArn=$(ADDITIONAL_TRUSTED_ROLE_ARN))
 
+# ------------------------------------------------------------------------------------------- bench
+BENCH_VENVS := bench/.venvs
+$(BENCH_VENVS)/peer/.installed: bench/requirements.txt
+	python3 -m venv $(@D)
+	$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+$(BENCH_VENVS)/awscli/.installed: bench/requirements-awscli.txt
+	python3 -m venv $(@D)
+	$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+.PHONY: bench
+bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(BENCH_VENVS)/awscli/.installed package ## benchmarks on the embedded emulator: a table of ratios, bench/results/
+	cargo build --release --workspace --bins --locked
+	$(PY) bench/run.py
+
 .PHONY: clean
 clean:
 	rm -rf .run

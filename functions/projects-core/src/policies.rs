@@ -177,19 +177,7 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
             .await
             .map_err(|e| not_found_or(role, PolicyError::iam("PutRolePolicy", role, &e), &e))?;
     }
-    let tags = iam
-        .list_role_tags()
-        .role_name(role)
-        .send()
-        .await
-        .map_err(|e| not_found_or(role, PolicyError::iam("ListRoleTags", role, &e), &e))?;
-    if tags
-        .tags
-        .iter()
-        .any(|t| t.key == LAUNCH_ACCESS_TAG && t.value == LAUNCH_ACCESS_VALUE)
-    {
-        return Ok(());
-    }
+    // TagRole is idempotent: one write is cheaper than a read to decide whether to write
     let tag = Tag::builder()
         .key(LAUNCH_ACCESS_TAG)
         .value(LAUNCH_ACCESS_VALUE)

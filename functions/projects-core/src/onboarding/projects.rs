@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::types::{
-    CfnCreateTemplateProvider, CfnStackCreateParameter, CreateTemplateProvider, ProjectStatus, Tag,
+    CfnCreateTemplateProvider, CfnStackCreateParameter, CreateTemplateProvider, Tag,
 };
 use sha2::{Digest, Sha256};
 
 use super::config::check_template_name;
-use super::{is_not_found, OnboardError, Onboarder};
+use super::{OnboardError, Onboarder};
 use crate::templates::{self, EMBEDDED};
 
 /// Tag on projects this product created, naming their domain.
@@ -106,21 +106,8 @@ pub(super) async fn ensure_project(
     check_template_name(&o.config.opt_in_tag, &template).map_err(|e| fail(e.0))?;
     check_parameters(&template, &parameters).map_err(fail)?;
 
+    // no DescribeProject first: the name is deterministic, so CreateProject itself says whether it exists
     let name = project_name(domain);
-    match o
-        .sagemaker
-        .describe_project()
-        .project_name(&name)
-        .send()
-        .await
-    {
-        Ok(p) if p.project_status() != Some(&ProjectStatus::DeleteCompleted) => {
-            return Ok(Some(name))
-        }
-        Ok(_) => {}
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(OnboardError::sagemaker("DescribeProject", &name, &e)),
-    }
     let mut cfn = CfnCreateTemplateProvider::builder()
         .template_name(template_label(&template))
         .template_url(
@@ -152,7 +139,7 @@ pub(super) async fn ensure_project(
         Err(e)
             if e.as_service_error().is_some_and(|se| {
                 use aws_sdk_sagemaker::error::ProvideErrorMetadata;
-                se.code() == Some("ConflictException")
+                matches!(se.code(), Some("ConflictException" | "ResourceInUse"))
                     || se.message().is_some_and(|m| m.contains("already exists"))
             }) =>
         {
