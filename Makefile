@@ -28,8 +28,13 @@ $(VENV)/.installed: tests/requirements.txt
 $(CFN_GUARD):
 	cargo install cfn-guard --version $(CFN_GUARD_VERSION) --locked --root $(TOOLS) --quiet
 
+CARGO_DENY := $(TOOLS)/bin/cargo-deny
+CARGO_DENY_VERSION := 0.20.2
+$(CARGO_DENY):
+	cargo install cargo-deny --version $(CARGO_DENY_VERSION) --locked --root $(TOOLS) --quiet
+
 .PHONY: tools
-tools: $(VENV)/.installed $(CFN_GUARD) ## install the pinned Python tools and cfn-guard
+tools: $(VENV)/.installed $(CFN_GUARD) $(CARGO_DENY) ## install the pinned Python tools, cfn-guard and cargo-deny
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------------------------------------- build
@@ -38,7 +43,7 @@ build: ## build every function once (debug), as the tests run them
 	cargo build --workspace --bins --locked
 
 # ------------------------------------------------------------------------------------------- checks
-.PHONY: fmt-check clippy lint-templates guard unit integration test
+.PHONY: fmt-check clippy lint-templates guard deny unit integration test load
 fmt-check:
 	cargo fmt --all -- --check
 
@@ -54,14 +59,20 @@ guard: $(CFN_GUARD) ## cfn-guard: our security promises, on every template
 	$(CFN_GUARD) validate --show-summary fail $(addprefix --rules ,$(GUARD_COMMON_RULES)) $(addprefix --data ,$(wildcard iam/*.yaml templates/*.yaml))
 	$(if $(wildcard infra/*.yaml),$(CFN_GUARD) validate --show-summary fail --rules iam/guard $(addprefix --data ,$(wildcard infra/*.yaml)))
 
+deny: $(CARGO_DENY) ## cargo-deny: licences, bans, sources (advisories need GitHub, which this machine cannot reach)
+	$(CARGO_DENY) --offline check licenses bans sources
+
 unit: ## Rust unit and contract tests
 	cargo test --workspace --locked
 
 integration: tools build ## the emulator + cargo-lambda integration tests
 	$(PYTEST) tests
 
-test: tools fmt-check clippy lint-templates guard unit integration ## everything CI runs
+test: tools fmt-check clippy lint-templates guard deny unit integration ## everything CI runs
 	@echo "make test: all checks passed"
+
+load: tools build ## load run (a benchmark): 200 concurrent custom resources + 1,000 S3 events, no timing asserted
+	$(PY) tests/load_run.py
 
 # ------------------------------------------------------------------------------------------- run
 .PHONY: demo

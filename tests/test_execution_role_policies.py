@@ -75,7 +75,8 @@ def test_create_gives_each_role_the_three_policies_and_the_launch_tag(aws, run):
         assert len(policies) == 3
         by_purpose = {n.split("-")[1]: d for n, d in policies.items()}
         assert by_purpose["PassLaunchRole"]["Statement"] == [
-            {"Sid": "PassTheProjectsLaunchRoleOnly", "Effect": "Allow", "Action": "iam:PassRole", "Resource": LAUNCH}
+            {"Sid": "PassTheProjectsLaunchRoleOnly", "Effect": "Allow", "Action": "iam:PassRole", "Resource": LAUNCH,
+             "Condition": {"StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "cloudformation.amazonaws.com"]}}}
         ]
         assert by_purpose["ProjectStacks"]["Statement"][0]["Resource"] == "arn:aws:cloudformation:*:123456789012:stack/SP-*"
         assert by_purpose["TemplateRead"]["Statement"][0]["Resource"] == "arn:aws:s3:::sagemaker-templates-test/templates/*"

@@ -36,7 +36,7 @@ def cargo_lambda() -> list[str]:
 class Watch:
     """One `cargo lambda watch` process with a fixed environment for its functions."""
 
-    def __init__(self, env: dict[str, str], name: str = "functions", timeout: int = 60):
+    def __init__(self, env: dict[str, str], name: str = "functions", timeout: int = 3600):
         self.port = free_port()
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = LOG_DIR / f"{name}-{self.port}.log"
@@ -46,7 +46,9 @@ class Watch:
         full_env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{full_env.get('PATH', '')}"
         self.proc = subprocess.Popen(
             [*cargo_lambda(), "watch", "--ignore-changes", "-q", "-A", "127.0.0.1", "-P", str(self.port),
-             # how long an invoke request waits (functions always see a 600 s deadline under cargo-lambda)
+             # how long an invoke request waits, and how long an idle function may wait for its next event:
+             # past it cargo-lambda answers that wait without a request id and the function process dies.
+             # (functions always see a 600 s deadline under cargo-lambda)
              "--timeout", str(timeout)],
             cwd=ROOT,
             env=full_env,

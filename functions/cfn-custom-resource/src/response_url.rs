@@ -76,7 +76,12 @@ fn is_response_bucket(host: &str, path: &str) -> bool {
 }
 
 fn is_loopback(host: &str) -> bool {
-    matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -119,6 +124,12 @@ mod tests {
         assert!(ResponseUrl::parse("http://localhost:1/x", true).is_ok());
         assert!(ResponseUrl::parse("http://10.0.0.1:1/x", true).is_err());
         assert!(ResponseUrl::parse("http://host.docker.internal:5000/x", true).is_err());
+        assert!(
+            ResponseUrl::parse("http://127.0.0.1.nip.io/x", true).is_err(),
+            "a name is not an address"
+        );
+        assert!(ResponseUrl::parse("http://[::1]:8080/x", true).is_ok());
+        assert!(ResponseUrl::parse("http://127.0.0.2:1/x", true).is_ok());
     }
 
     #[test]

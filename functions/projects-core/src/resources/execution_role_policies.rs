@@ -44,8 +44,20 @@ struct Plan {
 }
 
 impl Properties {
-    fn plan(&self, owner: &str) -> Result<Plan, Error> {
+    fn plan(&self, request: &Request) -> Result<Plan, Error> {
+        let owner = request.owner_scope();
         let launch = RoleArn::parse("LaunchRoleArn", &self.launch_role_arn)?;
+        // the launch role, and so every role granted, must be of the stack's own account
+        let stack_account = request.stack_id.split(':').nth(4).filter(|a| !a.is_empty());
+        if let Some(expected) = stack_account.filter(|a| *a != launch.account) {
+            return Err(NameError::OtherAccount {
+                field: "LaunchRoleArn",
+                value: self.launch_role_arn.clone(),
+                found: launch.account,
+                expected: expected.to_owned(),
+            }
+            .into());
+        }
         let bucket = names::bucket("TemplateBucket", &self.template_bucket)?;
         let prefix = names::prefix("TemplatePrefix", &self.template_prefix)?;
         let roles = self
@@ -56,7 +68,7 @@ impl Properties {
         if roles.is_empty() {
             return Err(Error::NoRoles);
         }
-        let set = PolicySet::render(&launch, &bucket, &prefix, owner)?;
+        let set = PolicySet::render(&launch, &bucket, &prefix, &owner)?;
         Ok(Plan { roles, set })
     }
 
@@ -123,7 +135,7 @@ impl CustomResource for ExecutionRolePolicies {
 
     async fn create(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
         let owner = request.owner_scope();
-        let plan = props.plan(&owner)?;
+        let plan = props.plan(request)?;
         if let Err(e) = self.grant_all(&plan.roles, &plan.set).await {
             // a failed Create is answered with a sentinel id whose Delete touches nothing: undo here
             if let Err(undo) = self.revoke_all(&plan.roles, &owner).await {
@@ -141,7 +153,7 @@ impl CustomResource for ExecutionRolePolicies {
         new: &Properties,
     ) -> Result<Outcome, Error> {
         let owner = request.owner_scope();
-        let plan = new.plan(&owner)?;
+        let plan = new.plan(request)?;
         self.grant_all(&plan.roles, &plan.set).await?;
         let left: BTreeSet<String> = old
             .role_names_lenient()

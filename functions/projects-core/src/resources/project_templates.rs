@@ -94,7 +94,20 @@ impl CustomResource for ProjectTemplates {
     type Error = Error;
 
     async fn create(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
-        self.publish(request, &props.location()?).await
+        let location = props.location()?;
+        match self.publish(request, &location).await {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                // a failed Create is answered with a sentinel id whose Delete touches nothing: undo here what
+                // this owner wrote, so a rollback leaves no template behind
+                if let Err(undo) =
+                    publishing::unpublish(&self.s3, &location, &request.owner_scope()).await
+                {
+                    tracing::warn!(error = %undo, "could not undo a partial publish");
+                }
+                Err(e)
+            }
+        }
     }
 
     async fn update(
