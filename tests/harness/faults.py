@@ -37,7 +37,6 @@ import os
 import random
 import re
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -46,8 +45,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from harness.emulator import free_port
-from harness.functions import LOG_DIR, ROOT, Functions, Watch, cargo_lambda
+from harness.functions import Functions
 from harness.sink import ResponseSink
 
 FAILING_KINDS = ("http500", "http503", "throttle", "drop", "http500-after", "drop-after", "denied")
@@ -528,29 +526,8 @@ class Listener:
         self._sock.close()
 
 
-#: cargo-lambda answers a function's idle long poll for its next event after `--timeout` seconds without a request
-#: id, and lambda_runtime then panics and the function process is gone for good: long-running suites need more.
-IDLE_SAFE_TIMEOUT = 3600
-
-
 class Watches(Functions):
-    """`Functions` whose watches survive long idle periods (see IDLE_SAFE_TIMEOUT), with extra cargo-lambda
-    arguments (e.g. `--concurrency`)."""
-
-    def __init__(self, base_env: dict[str, str], name: str = "functions", extra_args: tuple[str, ...] = ()):
-        super().__init__(base_env)
-        self.name = name
-        self.extra_args = extra_args
-
-    def watch(self, extra_env: dict[str, str] | None = None, name: str | None = None,
-              function: str | None = None) -> Watch:
-        env = {**self.base_env, **(extra_env or {})}
-        key = (function, tuple(sorted(env.items())))
-        with self._lock:
-            if key not in self._watches:
-                label = name or self.name
-                self._watches[key] = _LongWatch(env, f"{label}-{function}" if function else label, self.extra_args)
-            return self._watches[key]
+    """`Functions` that can also say which function processes run under them and where their logs are."""
 
     def log_paths(self) -> list:
         return [w.log_path for w in self._watches.values()]
@@ -562,24 +539,6 @@ class Watches(Functions):
             for pid, name in _descendants(w.proc.pid):
                 found.setdefault(name, []).append(pid)
         return found
-
-
-class _LongWatch(Watch):
-    """A `Watch` started with a long `--timeout` and extra arguments (its methods are Watch's own)."""
-
-    def __init__(self, env: dict[str, str], name: str, extra_args: tuple[str, ...]):
-        self.port = free_port()
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOG_DIR / f"{name}-{self.port}.log"
-        self._log = open(self.log_path, "wb")
-        full_env = {**os.environ, **env}
-        full_env.setdefault("AWS_LAMBDA_LOG_LEVEL", "info")
-        full_env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{full_env.get('PATH', '')}"
-        self.proc = subprocess.Popen(
-            [*cargo_lambda(), "watch", "--ignore-changes", "-q", "-A", "127.0.0.1", "-P", str(self.port),
-             "--timeout", str(IDLE_SAFE_TIMEOUT), *extra_args],
-            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait_up()
 
 
 def _descendants(root: int) -> list[tuple[int, str]]:

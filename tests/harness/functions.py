@@ -36,7 +36,7 @@ def cargo_lambda() -> list[str]:
 class Watch:
     """One `cargo lambda watch` process with a fixed environment for its functions."""
 
-    def __init__(self, env: dict[str, str], name: str = "functions", timeout: int = 3600):
+    def __init__(self, env: dict[str, str], name: str = "functions", timeout: int = 3600, extra_args: tuple[str, ...] = ()):
         self.port = free_port()
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = LOG_DIR / f"{name}-{self.port}.log"
@@ -49,7 +49,7 @@ class Watch:
              # how long an invoke request waits, and how long an idle function may wait for its next event:
              # past it cargo-lambda answers that wait without a request id and the function process dies.
              # (functions always see a 600 s deadline under cargo-lambda)
-             "--timeout", str(timeout)],
+             "--timeout", str(timeout), *extra_args],
             cwd=ROOT,
             env=full_env,
             stdout=self._log,
@@ -112,17 +112,20 @@ class Functions:
     each Lambda function has its own environment and its own processes — a function whose process misbehaves
     (cargo-lambda's scheduler stalls while it restarts a crashed one) cannot hold up the others."""
 
-    def __init__(self, base_env: dict[str, str]):
+    def __init__(self, base_env: dict[str, str], name: str = "functions", extra_args: tuple[str, ...] = ()):
         self.base_env = base_env
+        self.name = name
+        self.extra_args = extra_args  # more `cargo lambda watch` arguments, e.g. ("--concurrency", "2")
         self._watches: dict[tuple, Watch] = {}
         self._lock = threading.Lock()
 
-    def watch(self, extra_env: dict[str, str] | None = None, name: str = "functions", function: str | None = None) -> Watch:
+    def watch(self, extra_env: dict[str, str] | None = None, name: str | None = None, function: str | None = None) -> Watch:
         env = {**self.base_env, **(extra_env or {})}
         key = (function, tuple(sorted(env.items())))
+        label = name or self.name
         with self._lock:  # two first calls must not start two servers
             if key not in self._watches:
-                self._watches[key] = Watch(env, f"{name}-{function}" if function else name)
+                self._watches[key] = Watch(env, f"{label}-{function}" if function else label, extra_args=self.extra_args)
             return self._watches[key]
 
     def invoke(self, function: str, event, extra_env: dict[str, str] | None = None, timeout: float = 120) -> dict:
