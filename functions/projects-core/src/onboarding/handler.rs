@@ -54,8 +54,8 @@ impl OnboarderFunction {
                 .get("body")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let parsed: Value =
-                serde_json::from_str(body).unwrap_or_else(|_| json!({"$unparseable": body}));
+            let parsed: Value = serde_json::from_str(body)
+                .unwrap_or_else(|_| json!({ lambda_glue::raw_event::UNPARSEABLE: body }));
             match self.handle_one(&parsed).await {
                 Ok(v) => results.push(v),
                 Err(e) => {
