@@ -59,7 +59,13 @@ guard: $(CFN_GUARD) ## cfn-guard: our security promises, on every template
 	$(CFN_GUARD) validate --show-summary fail $(addprefix --rules ,$(GUARD_COMMON_RULES)) $(addprefix --data ,$(wildcard iam/*.yaml templates/*.yaml))
 	$(if $(wildcard infra/*.yaml),$(CFN_GUARD) validate --show-summary fail --rules iam/guard $(addprefix --data ,$(wildcard infra/*.yaml)))
 
-deny: $(CARGO_DENY) ## cargo-deny: licences, bans, sources (advisories need GitHub, which this machine cannot reach)
+# cargo-deny reads `cargo metadata`, which resolves the crates of every target platform, while builds download only
+# the host's: fetch them all first (from crates.io) so the offline check works on a machine with an empty cache.
+.PHONY: fetch
+fetch: ## download every crate of Cargo.lock, for all target platforms
+	cargo fetch --locked
+
+deny: $(CARGO_DENY) fetch ## cargo-deny: licences, bans, sources (advisories need GitHub, which this machine cannot reach)
 	$(CARGO_DENY) --offline check licenses bans sources
 
 unit: ## Rust unit and contract tests
@@ -68,7 +74,7 @@ unit: ## Rust unit and contract tests
 integration: tools build ## the emulator + cargo-lambda integration tests
 	$(PYTEST) tests
 
-test: tools fmt-check clippy lint-templates guard deny unit integration ## everything CI runs
+test: tools fetch fmt-check clippy lint-templates guard deny unit integration ## everything CI runs
 	@echo "make test: all checks passed"
 
 load: tools build ## load run (a benchmark): 200 concurrent custom resources + 1,000 S3 events, no timing asserted
@@ -140,6 +146,17 @@ $(BENCH_VENVS)/awscli/.installed: bench/requirements-awscli.txt
 bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(BENCH_VENVS)/awscli/.installed package ## benchmarks on the embedded emulator: a table of ratios, bench/results/
 	cargo build --release --workspace --bins --locked
 	$(PY) bench/run.py
+
+# What a newcomer's machine does: a clean clone of HEAD, an empty cargo registry (a throw-away CARGO_HOME), no pip
+# cache, no .venv/.tools/target; then CI's own command. Commit first: only committed work is cloned.
+FRESH_DIR ?= $(shell mktemp -d /tmp/fresh-check.XXXXXX)
+.PHONY: fresh-check
+fresh-check: ## run .ci/run from a clean clone with empty caches, as CI on a new machine would (slow: ~30 min)
+	git clone --quiet --no-local . $(FRESH_DIR)/repo
+	mkdir -p $(FRESH_DIR)/cargo-home
+	cd $(FRESH_DIR)/repo && time env CARGO_HOME=$(FRESH_DIR)/cargo-home PATH=$(HOME)/.cargo/bin:$$PATH \
+	  PIP_NO_CACHE_DIR=1 CARGO_TARGET_DIR= bash .ci/run
+	@echo "fresh-check passed in $(FRESH_DIR)/repo (remove the folder when done)"
 
 .PHONY: clean
 clean:

@@ -259,10 +259,11 @@ def test_the_loopback_exception_is_for_loopback_addresses_only(emulator, listene
 
 
 def test_cargo_deny_passes_licences_bans_and_sources():
+    """Advisories are not checked: cargo-deny fetches their database from GitHub, out of reach here (deny.toml).
+    `make fetch` (part of `make test`) has downloaded every platform's crates, which `cargo metadata` needs offline."""
     if not CARGO_DENY.exists():
         pytest.fail(f"cargo-deny not found at {CARGO_DENY}: make tools (cargo install cargo-deny --version 0.20.2 "
                     f"--locked --root .tools)")
-    """Advisories are not checked: cargo-deny fetches their database from GitHub, out of reach here (deny.toml)."""
     assert (ROOT / "deny.toml").exists()
     proc = subprocess.run([str(CARGO_DENY), "--offline", "--log-level", "error", "check", "licenses", "bans", "sources"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
