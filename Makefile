@@ -154,8 +154,8 @@ FRESH_DIR ?= $(shell mktemp -d /tmp/fresh-check.XXXXXX)
 fresh-check: ## run .ci/run from a clean clone with empty caches, as CI on a new machine would (slow: ~30 min)
 	git clone --quiet --no-local . $(FRESH_DIR)/repo
 	mkdir -p $(FRESH_DIR)/cargo-home
-	cd $(FRESH_DIR)/repo && time env CARGO_HOME=$(FRESH_DIR)/cargo-home PATH=$(HOME)/.cargo/bin:$$PATH \
-	  PIP_NO_CACHE_DIR=1 CARGO_TARGET_DIR= bash .ci/run
+	cd $(FRESH_DIR)/repo && time env -u CARGO_TARGET_DIR CARGO_HOME=$(FRESH_DIR)/cargo-home PATH=$(HOME)/.cargo/bin:$$PATH \
+	  PIP_NO_CACHE_DIR=1 bash .ci/run
 	@echo "fresh-check passed in $(FRESH_DIR)/repo (remove the folder when done)"
 
 .PHONY: clean
