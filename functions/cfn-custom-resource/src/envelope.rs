@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::response::shorten;
+
 /// What a response must echo, and where it goes. Only `response_url` is needed to answer at all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Coordinates {
@@ -95,7 +97,7 @@ pub fn request_type(event: &Value) -> Result<RequestType, EnvelopeError> {
         Some(Value::String(s)) if s == "Create" => Ok(RequestType::Create),
         Some(Value::String(s)) if s == "Update" => Ok(RequestType::Update),
         Some(Value::String(s)) if s == "Delete" => Ok(RequestType::Delete),
-        Some(other) => Err(EnvelopeError::UnknownRequestType(clip(
+        Some(other) => Err(EnvelopeError::UnknownRequestType(shorten(
             &other.to_string(),
             64,
         ))),
@@ -125,10 +127,12 @@ pub fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
+/// Whether `event` is (or, arriving as invalid JSON, seems to be) a CloudFormation custom-resource
+/// request: for functions that also take other events.
+pub fn is_request(event: &Value) -> bool {
+    match lambda_glue::raw_event::unparseable_text(event) {
+        Some(text) => text.contains("\"ResponseURL\""),
+        None => event.get("ResponseURL").is_some() && event.get("StackId").is_some(),
     }
 }
 
@@ -206,21 +210,6 @@ mod tests {
             "ResourceProperties must be a JSON object of properties, got an array"
         );
     }
-}
-
-/// Whether `event` is (or, arriving as invalid JSON, seems to be) a CloudFormation custom-resource
-/// request: for functions that also take other events.
-pub fn is_request(event: &Value) -> bool {
-    match lambda_glue::raw_event::unparseable_text(event) {
-        Some(text) => text.contains("\"ResponseURL\""),
-        None => event.get("ResponseURL").is_some() && event.get("StackId").is_some(),
-    }
-}
-
-#[cfg(test)]
-mod is_request_tests {
-    use super::*;
-    use serde_json::json;
 
     #[test]
     fn requests_are_told_from_other_events() {

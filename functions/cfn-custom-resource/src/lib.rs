@@ -1,6 +1,7 @@
 //! The CloudFormation custom-resource protocol, and nothing else.
 //!
-//! Guarantees (each proven by a test in this crate or in `tests/test_runtime_contract.py`):
+//! Guarantees (each proven by a test in this crate, most in `tests/runtime_contract.rs`, and
+//! checked again on every response of the integration tests by the project's `tests/harness/sink.py`):
 //! - exactly one response is PUT per invocation, whichever of result, error, panic or deadline comes first;
 //! - the event is read as raw JSON: a malformed event still gets a FAILED response naming the problem;
 //! - the response is a valid body ≤ 4,096 bytes, sent with an empty Content-Type and exact length, retried

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use projects_core::aws::Clients;
+use projects_core::aws::{CallError, Clients};
 use projects_core::project_launch::{
     self as launch, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan, DEFAULT_STACK,
 };
@@ -323,15 +323,18 @@ async fn catalog(aws: &Aws, source: &Source) -> Result<Catalog, LaunchError> {
         .stack_name(&source.stack)
         .send()
         .await
-        .map_err(|e| match launch::aws_error("DescribeStacks", &e) {
-            LaunchError::Aws { message, .. } if message.contains("does not exist") => {
+        .map_err(|e| {
+            let call = CallError::new("CloudFormation", "DescribeStacks", &source.stack, e);
+            // CloudFormation says so in a ValidationError: "Stack with id X does not exist"
+            if call.message.contains("does not exist") {
                 LaunchError::Failed(format!(
                     "stack {} does not exist in {}: deploy the bootstrap stack, name it with --stack or \
                      PROJECTS_STACK, or pass --template-url and --launch-role",
                     source.stack, aws.region
                 ))
+            } else {
+                LaunchError::Aws(call)
             }
-            other => other,
         })?;
     let outputs: Vec<(String, String)> = described
         .stacks()

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use projects_core::project_launch::{
-    format_elapsed, Catalog, Created, Goal, LaunchError, Outcome, Progress, ProjectView, Settled,
-    TemplateSpec,
+    format_elapsed, Catalog, Created, FollowOutcome, Goal, LaunchError, Progress, ProjectView,
+    Settled, TemplateSpec,
 };
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -39,12 +39,10 @@ impl Printer {
         eprintln!("error: {e}");
         if self.format == Format::Json {
             let mut error = json!({ "message": e.to_string(), "exit_code": e.exit_code() });
-            if let LaunchError::Aws {
-                operation, code, ..
-            } = e
-            {
-                error["operation"] = json!(operation);
-                error["code"] = json!(code);
+            if let Some(call) = e.call() {
+                error["operation"] = json!(call.operation);
+                error["code"] = json!(call.code);
+                error["retryable"] = json!(call.retryable);
             }
             self.json(&json!({ "error": error }));
         }
@@ -189,8 +187,8 @@ impl Printer {
         let status = project.map_or("(no such project)", |p| p.status.as_str());
         let took = format_elapsed(settled.elapsed);
         let (code, problem) = match settled.outcome {
-            Outcome::Completed => (0, None),
-            Outcome::Failed => {
+            FollowOutcome::Completed => (0, None),
+            FollowOutcome::Failed => {
                 let why = project
                     .and_then(|p| p.stack_status_message.as_deref())
                     .unwrap_or("SageMaker gave no stack status message");
@@ -202,14 +200,14 @@ impl Printer {
                 };
                 (1, Some(format!("project {name} is {status}: {why}{hint}")))
             }
-            Outcome::TimedOut => (
+            FollowOutcome::TimedOut => (
                 3,
                 Some(format!(
                     "project {name} is still {status} after {took}; it carries on: follow it with \
                      `projects status {name}`"
                 )),
             ),
-            Outcome::Vanished => (
+            FollowOutcome::Vanished => (
                 1,
                 Some(format!(
                     "SageMaker accepted project {name} but does not find it after {took}"
@@ -228,10 +226,10 @@ impl Printer {
             }));
         } else {
             match (goal, settled.outcome) {
-                (Goal::Created, Outcome::Completed) => {
+                (Goal::Created, FollowOutcome::Completed) => {
                     println!("Project {name} is {status} ({took}).");
                 }
-                (Goal::Deleted, Outcome::Completed) => {
+                (Goal::Deleted, FollowOutcome::Completed) => {
                     println!("Project {name} is deleted ({took}).")
                 }
                 _ => {}

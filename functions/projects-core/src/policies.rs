@@ -2,11 +2,11 @@
 //! manage `SP-*` stacks, read the templates and their tags) and the tag the launch role's trust asks for.
 //! The documents live in `iam/execution-role/` — one source of truth for this code and the manual path.
 
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client as Iam;
 use percent_encoding::percent_decode_str;
 
+use crate::aws::{iam_no_such_entity, AwsSdkError, CallError, OperationError};
 use crate::names::RoleArn;
 
 /// The principal tag the launch role's trust policy requires (see iam/README.md).
@@ -48,28 +48,25 @@ pub enum PolicyError {
         total: usize,
         foreign: usize,
     },
-    #[error("IAM {operation} on role {role} failed: {code}: {message}")]
-    Iam {
-        operation: &'static str,
-        role: String,
-        code: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Iam(#[from] CallError),
 }
 
 impl PolicyError {
-    fn iam<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-        operation: &'static str,
-        role: &str,
-        e: &SdkError<E, R>,
-    ) -> Self {
-        let (code, message) = crate::aws::error_parts(e);
-        Self::Iam {
-            operation,
-            role: role.to_owned(),
-            code,
-            message,
+    /// `NoSuchRole` when IAM says the role is gone, else the failed call.
+    fn iam<E: OperationError>(operation: &'static str, role: &str, e: AwsSdkError<E>) -> Self {
+        if iam_no_such_entity(&e) {
+            Self::NoSuchRole {
+                role: role.to_owned(),
+            }
+        } else {
+            Self::Iam(CallError::new("IAM", operation, format!("role {role}"), e))
         }
+    }
+
+    /// Worth trying again: only a call that failed for a passing reason.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Iam(e) if e.retryable)
     }
 }
 
@@ -108,7 +105,7 @@ impl PolicySet {
                         source,
                     })?
                     .to_string();
-                Ok((name, minified))
+                Ok::<_, PolicyError>((name, minified))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { policies })
@@ -175,25 +172,20 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
             .policy_document(wanted)
             .send()
             .await
-            .map_err(|e| not_found_or(role, PolicyError::iam("PutRolePolicy", role, &e), &e))?;
+            .map_err(|e| PolicyError::iam("PutRolePolicy", role, e))?;
     }
     // TagRole is idempotent: one write is cheaper than a read to decide whether to write
     let tag = Tag::builder()
         .key(LAUNCH_ACCESS_TAG)
         .value(LAUNCH_ACCESS_VALUE)
         .build()
-        .map_err(|e| PolicyError::Iam {
-            operation: "TagRole",
-            role: role.to_owned(),
-            code: "Build".into(),
-            message: e.to_string(),
-        })?;
+        .expect("a tag with a key and a value builds");
     iam.tag_role()
         .role_name(role)
         .tags(tag)
         .send()
         .await
-        .map_err(|e| not_found_or(role, PolicyError::iam("TagRole", role, &e), &e))?;
+        .map_err(|e| PolicyError::iam("TagRole", role, e))?;
     Ok(())
 }
 
@@ -219,8 +211,8 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
             .await
         {
             Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(PolicyError::iam("DeleteRolePolicy", role, &e)),
+            Err(e) if iam_no_such_entity(&e) => {}
+            Err(e) => return Err(PolicyError::iam("DeleteRolePolicy", role, e)),
         }
     }
     let pass_prefix = policy_name("PassLaunchRole", "");
@@ -236,8 +228,8 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
             .await
         {
             Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(PolicyError::iam("UntagRole", role, &e)),
+            Err(e) if iam_no_such_entity(&e) => {}
+            Err(e) => return Err(PolicyError::iam("UntagRole", role, e)),
         }
     }
     Ok(())
@@ -251,8 +243,7 @@ async fn list_inline(iam: &Iam, role: &str) -> Result<Vec<String>, PolicyError> 
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(|e| not_found_or(role, PolicyError::iam("ListRolePolicies", role, &e), &e))?;
+        let page = page.map_err(|e| PolicyError::iam("ListRolePolicies", role, e))?;
         names.extend(page.policy_names);
     }
     Ok(names)
@@ -266,28 +257,10 @@ async fn document(iam: &Iam, role: &str, name: &str) -> Result<String, PolicyErr
         .policy_name(name)
         .send()
         .await
-        .map_err(|e| not_found_or(role, PolicyError::iam("GetRolePolicy", role, &e), &e))?;
+        .map_err(|e| PolicyError::iam("GetRolePolicy", role, e))?;
     Ok(percent_decode_str(&out.policy_document)
         .decode_utf8_lossy()
         .into_owned())
-}
-
-fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error().and_then(|se| se.code()) == Some("NoSuchEntity")
-}
-
-fn not_found_or<E: ProvideErrorMetadata, R>(
-    role: &str,
-    other: PolicyError,
-    e: &SdkError<E, R>,
-) -> PolicyError {
-    if is_not_found(e) {
-        PolicyError::NoSuchRole {
-            role: role.to_owned(),
-        }
-    } else {
-        other
-    }
 }
 
 #[cfg(test)]

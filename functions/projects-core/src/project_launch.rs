@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_s3::config::Region;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::operation::describe_project::DescribeProjectOutput;
 use aws_sdk_sagemaker::primitives::DateTimeFormat;
 use aws_sdk_sagemaker::types::{
@@ -20,8 +19,8 @@ use serde::Serialize;
 use serde_yaml_ng::Value;
 use tokio::time::Instant;
 
+use crate::aws::{sagemaker_not_found, AwsSdkError, CallError, OperationError};
 use crate::names::RoleArn;
-use crate::onboarding::is_not_found;
 use crate::onboarding::projects::template_label;
 use crate::templates::{self, MAX_TEMPLATE_BYTES, REQUIRED_PARAMETERS};
 
@@ -47,12 +46,15 @@ pub enum LaunchError {
     /// The caller's input is wrong (name, parameters, template choice); no project was touched.
     #[error("{0}")]
     Invalid(String),
-    /// An AWS API answered with an error (or could not be reached).
-    #[error("{operation}: {code}: {message}")]
-    Aws {
-        operation: &'static str,
-        code: String,
-        message: String,
+    /// An AWS API answered with an error (or could not be reached): `CreateProject: Code: message`.
+    #[error("{}: {}: {}", .0.operation, .0.code, .0.message)]
+    Aws(#[from] CallError),
+    /// A template could not be read from S3.
+    #[error("{}: {}: template {name} ({url}): {}", .source.operation, .source.code, .source.message)]
+    TemplateRead {
+        name: String,
+        url: String,
+        source: CallError,
     },
     /// Anything else: a template that cannot be read or is not a project template, a stack without the outputs.
     #[error("{0}")]
@@ -68,32 +70,31 @@ impl LaunchError {
         }
     }
 
-    /// The AWS error code, when AWS answered.
-    pub fn aws_code(&self) -> Option<&str> {
+    /// The failed AWS call, when there was one.
+    pub fn call(&self) -> Option<&CallError> {
         match self {
-            LaunchError::Aws { code, .. } => Some(code),
+            LaunchError::Aws(call) | LaunchError::TemplateRead { source: call, .. } => Some(call),
             _ => None,
         }
     }
+
+    /// The AWS error code, when AWS answered.
+    pub fn aws_code(&self) -> Option<&str> {
+        self.call().map(|c| c.code.as_str())
+    }
 }
 
-/// One line from an SDK error: the service's `code: message`, or `RequestFailed` and the cause chain.
-pub fn aws_error<E, R>(operation: &'static str, e: &SdkError<E, R>) -> LaunchError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let (code, message) = crate::aws::error_parts(e);
-    let message = if message.is_empty() {
-        DisplayErrorContext(e).to_string()
-    } else {
-        message
-    };
-    LaunchError::Aws {
+fn sagemaker<E: OperationError>(
+    operation: &'static str,
+    project: &str,
+    e: AwsSdkError<E>,
+) -> LaunchError {
+    LaunchError::Aws(CallError::new(
+        "SageMaker",
         operation,
-        code,
-        message: one_line(&message),
-    }
+        format!("project {project}"),
+        e,
+    ))
 }
 
 fn one_line(s: &str) -> String {
@@ -750,32 +751,21 @@ pub async fn load_template(
     let out = match request.send().await {
         Ok(out) => out,
         Err(e) => {
-            let err = aws_error("GetObject", &e);
-            let absent = matches!(err.aws_code(), Some("NoSuchKey" | "NotFound"));
+            let url = format!("s3://{}/{}", object.bucket, object.key);
+            let err = CallError::new("S3", "GetObject", url.as_str(), e);
+            let absent = err.is("NoSuchKey") || err.is("NotFound");
             return Err(if absent && !chosen.listed {
                 LaunchError::Invalid(format!(
-                    "no template {}: s3://{}/{} does not exist; the {} lists {}",
+                    "no template {}: {url} does not exist; the {} lists {}",
                     t.name,
-                    object.bucket,
-                    object.key,
                     catalog.source,
                     catalog.names().join(", ")
                 ))
             } else {
-                match err {
-                    LaunchError::Aws {
-                        operation,
-                        code,
-                        message,
-                    } => LaunchError::Aws {
-                        operation,
-                        code,
-                        message: format!(
-                            "template {} (s3://{}/{}): {message}",
-                            t.name, object.bucket, object.key
-                        ),
-                    },
-                    other => other,
+                LaunchError::TemplateRead {
+                    name: t.name.clone(),
+                    url,
+                    source: err,
                 }
             });
         }
@@ -868,7 +858,7 @@ pub async fn create_project(
         )
         .send()
         .await
-        .map_err(|e| aws_error("CreateProject", &e))?;
+        .map_err(|e| sagemaker("CreateProject", &plan.project, e))?;
     Ok(Created {
         arn: out.project_arn().unwrap_or_default().to_owned(),
         id: out.project_id().unwrap_or_default().to_owned(),
@@ -941,8 +931,8 @@ pub async fn describe_project(
 ) -> Result<Option<ProjectView>, LaunchError> {
     match sm.describe_project().project_name(name).send().await {
         Ok(out) => Ok(Some(ProjectView::from_output(name, &out))),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(aws_error("DescribeProject", &e)),
+        Err(e) if sagemaker_not_found(&e) => Ok(None),
+        Err(e) => Err(sagemaker("DescribeProject", name, e)),
     }
 }
 
@@ -950,10 +940,10 @@ pub async fn describe_project(
 pub async fn delete_project(sm: &aws_sdk_sagemaker::Client, name: &str) -> Result<(), LaunchError> {
     match sm.delete_project().project_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Err(LaunchError::Failed(format!(
+        Err(e) if sagemaker_not_found(&e) => Err(LaunchError::Failed(format!(
             "project {name} does not exist"
         ))),
-        Err(e) => Err(aws_error("DeleteProject", &e)),
+        Err(e) => Err(sagemaker("DeleteProject", name, e)),
     }
 }
 
@@ -1024,7 +1014,7 @@ pub struct Progress<'a> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Outcome {
+pub enum FollowOutcome {
     /// The goal was reached: the project is created (or deleted).
     Completed,
     /// The project settled in a failed status (its stack's StatusMessage says why).
@@ -1037,7 +1027,7 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settled {
-    pub outcome: Outcome,
+    pub outcome: FollowOutcome,
     /// The last view; None when the project is gone.
     pub project: Option<ProjectView>,
     pub elapsed: Duration,
@@ -1067,17 +1057,17 @@ pub async fn follow(
         });
         previous = Some(status.map(str::to_owned));
         let outcome = match verdict(goal, status) {
-            Verdict::Reached => Some(Outcome::Completed),
-            Verdict::Failed => Some(Outcome::Failed),
+            Verdict::Reached => Some(FollowOutcome::Completed),
+            Verdict::Failed => Some(FollowOutcome::Failed),
             Verdict::Waiting
                 if goal == Goal::Created
                     && project.is_none()
                     && elapsed >= settings.appear_grace =>
             {
-                Some(Outcome::Vanished)
+                Some(FollowOutcome::Vanished)
             }
             Verdict::Waiting if elapsed + settings.interval > settings.timeout => {
-                Some(Outcome::TimedOut)
+                Some(FollowOutcome::TimedOut)
             }
             Verdict::Waiting => None,
         };
@@ -1579,11 +1569,8 @@ mod tests {
 
     // ----------------------------------------------------------------------------------------- AWS calls
 
-    fn json_error(kind: &str, message: &str) -> (u16, String) {
-        (
-            400,
-            format!(r#"{{"__type":"{kind}","message":"{message}"}}"#),
-        )
+    fn json_error(kind: &str, message: &str) -> (u16, Option<String>) {
+        crate::aws::answers::json_error(400, kind, message)
     }
 
     fn described(status: ProjectStatus, message: &str) -> DescribeProjectOutput {
@@ -1677,7 +1664,7 @@ mod tests {
         );
         let refused = mock!(aws_sdk_sagemaker::Client::create_project)
             .sequence()
-            .http_status(status, Some(body))
+            .http_status(status, body)
             .build();
         let sm = mock_client!(aws_sdk_sagemaker, [&refused]);
         let e = create_project(&sm, &plan).await.unwrap_err();
@@ -1704,7 +1691,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(settled.outcome, Outcome::Completed);
+        assert_eq!(settled.outcome, FollowOutcome::Completed);
         assert_eq!(settled.elapsed, Duration::from_secs(6));
         let project = settled.project.unwrap();
         assert_eq!(project.status, "CreateCompleted");
@@ -1739,7 +1726,7 @@ mod tests {
         let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {})
             .await
             .unwrap();
-        assert_eq!(settled.outcome, Outcome::Failed);
+        assert_eq!(settled.outcome, FollowOutcome::Failed);
         assert_eq!(
             settled.project.unwrap().stack_status_message.as_deref(),
             Some("ROLLBACK_COMPLETE: The following resource(s) failed to create: [Seed].")
@@ -1754,7 +1741,7 @@ mod tests {
         let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {})
             .await
             .unwrap();
-        assert_eq!(settled.outcome, Outcome::TimedOut);
+        assert_eq!(settled.outcome, FollowOutcome::TimedOut);
         assert_eq!(settled.elapsed, Duration::from_secs(60));
         assert_eq!(forever.num_calls(), 31);
     }
@@ -1764,14 +1751,14 @@ mod tests {
         let (status, body) = json_error("ValidationException", "Project demo does not exist.");
         let missing = mock!(aws_sdk_sagemaker::Client::describe_project)
             .sequence()
-            .http_status(status, Some(body))
+            .http_status(status, body)
             .times(10)
             .build();
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, [&missing]);
         let settled = follow(&sm, "demo", Goal::Created, fast(), |_| {})
             .await
             .unwrap();
-        assert_eq!(settled.outcome, Outcome::Vanished);
+        assert_eq!(settled.outcome, FollowOutcome::Vanished);
         assert_eq!(settled.elapsed, Duration::from_secs(10));
         assert_eq!(missing.num_calls(), 6);
     }
@@ -1783,7 +1770,7 @@ mod tests {
             .sequence()
             .output(|| described(ProjectStatus::CreateCompleted, "CREATE_COMPLETE"))
             .output(|| described(ProjectStatus::DeleteInProgress, "DELETE_IN_PROGRESS"))
-            .http_status(status, Some(body))
+            .http_status(status, body)
             .build();
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, [&polls]);
         let mut statuses = Vec::new();
@@ -1794,7 +1781,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (settled.outcome, settled.project),
-            (Outcome::Completed, None)
+            (FollowOutcome::Completed, None)
         );
         assert_eq!(
             statuses,
@@ -1814,7 +1801,7 @@ mod tests {
         );
         let denied = mock!(aws_sdk_sagemaker::Client::describe_project)
             .sequence()
-            .http_status(status, Some(body))
+            .http_status(status, body)
             .build();
         let sm = mock_client!(aws_sdk_sagemaker, [&denied]);
         let e = follow(&sm, "demo", Goal::Created, fast(), |_| {})

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client as S3;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use crate::aws::{AwsSdkError, CallError, OperationError};
 use crate::templates;
 
 /// Tag Studio looks for on each template object.
@@ -84,9 +84,11 @@ impl Template {
 pub enum PublishError {
     #[error("s3://{bucket}/{key} exists and was not published by this stack; refusing to overwrite it (move it, or publish under another Prefix)")]
     Foreign { bucket: String, key: String },
-    #[error("S3 {operation} on s3://{bucket}/{key} failed: {code}: {message}")]
-    S3 {
-        operation: &'static str,
+    #[error(transparent)]
+    S3(#[from] CallError),
+    /// DeleteObjects answered, but kept this object.
+    #[error("S3 DeleteObjects kept s3://{bucket}/{key}: {code}: {message}")]
+    NotDeleted {
         bucket: String,
         key: String,
         code: String,
@@ -94,20 +96,14 @@ pub enum PublishError {
     },
 }
 
-fn s3_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+fn s3_error<E: OperationError>(
     operation: &'static str,
     loc: &Location,
     key: &str,
-    e: SdkError<E, R>,
+    e: AwsSdkError<E>,
 ) -> PublishError {
-    let (code, message) = crate::aws::error_parts(&e);
-    PublishError::S3 {
-        operation,
-        bucket: loc.bucket.clone(),
-        key: key.to_owned(),
-        code,
-        message,
-    }
+    let target = format!("s3://{}/{key}", loc.bucket);
+    PublishError::S3(CallError::new("S3", operation, target, e))
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -227,7 +223,7 @@ pub async fn publish(
 /// Removes every template object under the prefix that `owner` published; leaves all others.
 pub async fn unpublish(s3: &S3, loc: &Location, owner: &str) -> Result<usize, PublishError> {
     let existing = match list(s3, loc).await {
-        Err(PublishError::S3 { code, .. }) if code == "NoSuchBucket" => return Ok(0),
+        Err(PublishError::S3(e)) if e.is("NoSuchBucket") => return Ok(0),
         other => other?,
     };
     let mut ours = Vec::new();
@@ -243,24 +239,20 @@ async fn remove(s3: &S3, loc: &Location, keys: Vec<String>) -> Result<usize, Pub
     let mut removed = 0;
     // DeleteObjects takes at most 1,000 keys a request
     for chunk in keys.chunks(1000) {
-        let delete_error = |code: String, key: String, message: String| PublishError::S3 {
-            operation: "DeleteObjects",
-            bucket: loc.bucket.clone(),
-            key,
-            code,
-            message,
-        };
-        let delete = chunk
+        let objects = chunk
             .iter()
-            .map(|k| ObjectIdentifier::builder().key(k).build())
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|objects| {
-                Delete::builder()
-                    .set_objects(Some(objects))
-                    .quiet(true)
+            .map(|k| {
+                ObjectIdentifier::builder()
+                    .key(k)
                     .build()
+                    .expect("an object identifier with a key builds")
             })
-            .map_err(|e| delete_error("Build".into(), String::new(), e.to_string()))?;
+            .collect();
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .expect("a delete with objects builds");
         let out = s3
             .delete_objects()
             .bucket(&loc.bucket)
@@ -269,12 +261,12 @@ async fn remove(s3: &S3, loc: &Location, keys: Vec<String>) -> Result<usize, Pub
             .await
             .map_err(|e| s3_error("DeleteObjects", loc, &chunk[0], e))?;
         if let Some(err) = out.errors.unwrap_or_default().into_iter().next() {
-            let (code, key, message) = (err.code, err.key, err.message);
-            return Err(delete_error(
-                code.unwrap_or_default(),
-                key.unwrap_or_default(),
-                message.unwrap_or_default(),
-            ));
+            return Err(PublishError::NotDeleted {
+                bucket: loc.bucket.clone(),
+                key: err.key.unwrap_or_default(),
+                code: err.code.unwrap_or_default(),
+                message: err.message.unwrap_or_default(),
+            });
         }
         removed += chunk.len();
     }

@@ -5,12 +5,13 @@
 //! the event names (or, on an unversioned bucket, only while the object still has the event's ETag), so an
 //! older event never overrides the verdict for a newer upload; writing the same verdict twice is skipped.
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{Tag, Tagging};
 use aws_sdk_s3::Client as S3;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::aws::{AwsSdkError, CallError, OperationError};
 use crate::publishing::{PUBLISHED_BY_TAG, VISIBILITY_TAG};
 use crate::templates::{self, MAX_TEMPLATE_BYTES};
 
@@ -61,32 +62,30 @@ struct ObjectRef {
 type Event = aws_lambda_events::eventbridge::EventBridgeEvent<Detail>;
 
 #[derive(Debug, thiserror::Error)]
-#[error("S3 {operation} on {key} failed: {code}: {message}")]
-pub struct TaggerError {
-    operation: &'static str,
-    key: String,
-    code: String,
-    message: String,
+pub enum TaggerError {
+    #[error(transparent)]
+    S3(#[from] CallError),
+    /// GetObject answered, then the connection broke while the body was read.
+    #[error("S3 GetObject on {key}: reading the object failed: {message}")]
+    Read { key: String, message: String },
 }
 
-fn code_of<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<String> {
-    e.as_service_error()
-        .and_then(|se| se.code())
-        .map(str::to_owned)
-}
-
-fn tagger_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    op: &'static str,
-    key: &str,
-    e: &SdkError<E, R>,
-) -> TaggerError {
-    let (code, message) = crate::aws::error_parts(e);
-    TaggerError {
-        operation: op,
-        key: key.to_owned(),
-        code,
-        message,
+impl TaggerError {
+    /// Worth another delivery of the event: throttling, 5xx, a broken connection — not AccessDenied.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::S3(e) => e.retryable,
+            Self::Read { .. } => true,
+        }
     }
+}
+
+fn s3_error<E: OperationError>(
+    operation: &'static str,
+    key: &str,
+    e: AwsSdkError<E>,
+) -> TaggerError {
+    TaggerError::S3(CallError::new("S3", operation, key, e))
 }
 
 fn ignored(why: &str) -> Value {
@@ -94,13 +93,24 @@ fn ignored(why: &str) -> Value {
     json!({"Ignored": why})
 }
 
-/// Handles one event. `Ok` for every event that was dealt with or deliberately ignored (malformed, other
-/// bucket, object gone): a retry would not change those. `Err` only for AWS failures worth a retry.
+/// Handles one event. `Ok` for every event that was dealt with, deliberately ignored (malformed, other
+/// bucket, object gone) or failed in a way a retry would not change (AccessDenied: logged and reported).
+/// `Err` only for failures worth a retry, so Lambda delivers the event again.
 pub async fn handle(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerError> {
+    match judge(s3, config, event).await {
+        Err(e) if !e.is_retryable() => {
+            tracing::error!(error = %e, "not judged: a retry would fail the same way");
+            Ok(json!({"Error": e.to_string()}))
+        }
+        other => other,
+    }
+}
+
+async fn judge(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerError> {
     if let Some(text) = lambda_glue::raw_event::unparseable_text(&event) {
         return Ok(ignored(&format!(
             "event is not JSON: {}",
-            text.chars().take(80).collect::<String>()
+            cfn_custom_resource::response::shorten(text, 80)
         )));
     }
     let event: Event = match serde_json::from_value(event) {
@@ -145,21 +155,19 @@ pub async fn handle(s3: &S3, config: &Config, event: Value) -> Result<Value, Tag
         .send()
         .await;
     let body = match got {
-        Ok(out) => out.body.collect().await.map_err(|e| TaggerError {
-            operation: "GetObject",
+        Ok(out) => out.body.collect().await.map_err(|e| TaggerError::Read {
             key: key.clone(),
-            code: "ReadFailed".into(),
             message: e.to_string(),
         })?,
         Err(e) => {
-            return match code_of(&e).as_deref() {
+            return match e.as_service_error().and_then(|se| se.code()) {
                 Some("NoSuchKey" | "NoSuchVersion" | "NotFound") => {
                     Ok(ignored("the object is gone"))
                 }
                 Some("PreconditionFailed") => Ok(ignored(
                     "the object changed since this event; its own event follows",
                 )),
-                _ => Err(tagger_error("GetObject", &key, &e)),
+                _ => Err(s3_error("GetObject", &key, e)),
             };
         }
     };
@@ -170,7 +178,7 @@ pub async fn handle(s3: &S3, config: &Config, event: Value) -> Result<Value, Tag
         .set_version_id(version.clone())
         .send()
         .await
-        .map_err(|e| tagger_error("GetObjectTagging", &key, &e))?
+        .map_err(|e| s3_error("GetObjectTagging", &key, e))?
         .tag_set;
     if tags.iter().any(|t| t.key == PUBLISHED_BY_TAG) {
         return Ok(ignored("published by this product: already tagged"));
@@ -187,12 +195,7 @@ pub async fn handle(s3: &S3, config: &Config, event: Value) -> Result<Value, Tag
         let tagging = Tagging::builder()
             .set_tag_set(Some(desired))
             .build()
-            .map_err(|e| TaggerError {
-                operation: "PutObjectTagging",
-                key: key.clone(),
-                code: "Build".into(),
-                message: e.to_string(),
-            })?;
+            .expect("a tagging with a tag set builds");
         s3.put_object_tagging()
             .bucket(&config.bucket)
             .key(&key)
@@ -200,7 +203,7 @@ pub async fn handle(s3: &S3, config: &Config, event: Value) -> Result<Value, Tag
             .tagging(tagging)
             .send()
             .await
-            .map_err(|e| tagger_error("PutObjectTagging", &key, &e))?;
+            .map_err(|e| s3_error("PutObjectTagging", &key, e))?;
     }
     tracing::info!(
         key,
@@ -305,5 +308,48 @@ mod tests {
             "parameter  SageMakerProjectId  is not declared"
         );
         assert_eq!(tag_value(&"x".repeat(300)).len(), 256);
+    }
+
+    /// An S3 "Object Created" event as AWS documents it.
+    fn created(key: &str) -> Value {
+        json!({"version": "0", "id": "e-1", "detail-type": "Object Created", "source": "aws.s3",
+               "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+               "resources": ["arn:aws:s3:::sagemaker-templates"],
+               "detail": {"version": "0", "bucket": {"name": "sagemaker-templates"},
+                          "object": {"key": key, "size": 10, "etag": "abc", "sequencer": "1"},
+                          "reason": "PutObject"}})
+    }
+
+    async fn judge_refused(status: u16, code: &str) -> Result<Value, TaggerError> {
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let (status, body) = crate::aws::answers::s3_error(status, code, "no");
+        let refused = mock!(aws_sdk_s3::Client::get_object)
+            .sequence()
+            .http_status(status, body)
+            .build();
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&refused], |c| c
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+        let config = Config {
+            bucket: "sagemaker-templates".into(),
+            prefix: String::new(),
+        };
+        handle(&s3, &config, created("team.yaml")).await
+    }
+
+    #[tokio::test]
+    async fn access_denied_is_reported_and_not_retried() {
+        let answer = judge_refused(403, "AccessDenied").await.unwrap();
+        assert_eq!(
+            answer["Error"],
+            "S3 GetObject on team.yaml failed: AccessDenied: no"
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_and_server_errors_fail_the_invocation_so_lambda_retries_it() {
+        for (status, code) in [(503, "SlowDown"), (500, "InternalError")] {
+            let e = judge_refused(status, code).await.unwrap_err();
+            assert!(e.is_retryable(), "{code}: {e}");
+        }
     }
 }

@@ -18,11 +18,7 @@ pub enum Work {
         profile: String,
     },
     /// A domain that was not ready yet, looked at again after a delay.
-    Recheck {
-        domain_id: String,
-        attempt: u32,
-        first_seen: u64,
-    },
+    Recheck(Recheck),
     Sweep,
 }
 
@@ -33,19 +29,34 @@ pub enum Parsed {
     Ignore(String),
 }
 
-/// The message the onboarder sends itself (through the queue) to look at a domain again.
-pub fn recheck_message(domain_id: &str, attempt: u32, first_seen: u64) -> Value {
-    serde_json::json!({"Recheck": {"domain_id": domain_id, "attempt": attempt, "first_seen": first_seen}})
+/// The message the onboarder sends itself (through the queue) to look at a domain again; written and read
+/// only through this type, as `{"Recheck": {"domain_id": …, "attempt": …, "first_seen": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recheck {
+    pub domain_id: String,
+    /// How many times the domain was looked at so far.
+    pub attempt: u32,
+    /// When the domain was first seen (Unix seconds): re-checks stop after `RecheckForSeconds`.
+    pub first_seen: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Message {
+    Recheck(Recheck),
+}
+
+impl Recheck {
+    /// The SQS message body.
+    pub fn message(&self) -> String {
+        serde_json::to_string(&Message::Recheck(self.clone()))
+            .expect("a struct of strings and numbers serializes")
+    }
 }
 
 pub fn parse(event: &Value, account: &str, region: &str) -> Parsed {
     if let Some(recheck) = event.get("Recheck") {
-        return match serde_json::from_value::<RecheckBody>(recheck.clone()) {
-            Ok(r) if is_domain_id(&r.domain_id) => Parsed::Work(Work::Recheck {
-                domain_id: r.domain_id,
-                attempt: r.attempt,
-                first_seen: r.first_seen,
-            }),
+        return match serde_json::from_value::<Message>(event.clone()) {
+            Ok(Message::Recheck(r)) if is_domain_id(&r.domain_id) => Parsed::Work(Work::Recheck(r)),
             _ => Parsed::Ignore(format!(
                 "malformed re-check message: {}",
                 clip(&recheck.to_string())
@@ -147,13 +158,6 @@ pub fn parse(event: &Value, account: &str, region: &str) -> Parsed {
     }
 }
 
-#[derive(Deserialize)]
-struct RecheckBody {
-    domain_id: String,
-    attempt: u32,
-    first_seen: u64,
-}
-
 pub fn is_domain_id(id: &str) -> bool {
     id.len() <= 63
         && id.starts_with("d-")
@@ -171,7 +175,7 @@ fn is_profile_name(name: &str) -> bool {
 }
 
 fn clip(s: &str) -> String {
-    s.chars().take(80).collect()
+    cfn_custom_resource::response::shorten(s, 80)
 }
 
 #[cfg(test)]
@@ -312,13 +316,16 @@ mod tests {
             work(&json!({"source": "aws.events", "detail-type": "Scheduled Event"})),
             Work::Sweep
         );
+        let recheck = Recheck {
+            domain_id: "d-1".into(),
+            attempt: 3,
+            first_seen: 100,
+        };
+        let body: Value = serde_json::from_str(&recheck.message()).unwrap();
         assert_eq!(
-            work(&recheck_message("d-1", 3, 100)),
-            Work::Recheck {
-                domain_id: "d-1".into(),
-                attempt: 3,
-                first_seen: 100
-            }
+            body,
+            json!({"Recheck": {"domain_id": "d-1", "attempt": 3, "first_seen": 100}})
         );
+        assert_eq!(work(&body), Work::Recheck(recheck));
     }
 }

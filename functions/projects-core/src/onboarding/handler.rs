@@ -5,10 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use serde::Serialize;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
-use super::events::{self, Parsed, Work};
+use super::events::{self, Parsed, Recheck, Work};
 use super::{sweep, DomainOutcome, OnboardError, Onboarder};
+use crate::aws::CallError;
 
 /// SQS caps a message's delay at 15 minutes.
 const MAX_DELAY: Duration = Duration::from_secs(900);
@@ -18,6 +22,16 @@ pub struct OnboarderFunction {
     sqs: aws_sdk_sqs::Client,
 }
 
+/// The answer to an SQS batch: the records to deliver again (Lambda's partial batch response) and, for the
+/// log and the tests, what became of each record that was handled.
+#[derive(Debug, Serialize)]
+pub struct BatchAnswer {
+    #[serde(flatten)]
+    pub response: SqsBatchResponse,
+    #[serde(rename = "Results")]
+    pub results: Vec<Value>,
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -25,46 +39,61 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// An SQS batch (`Records[*].eventSource` is `aws:sqs`), as opposed to one EventBridge event.
+fn is_sqs_batch(event: &Value) -> bool {
+    event
+        .pointer("/Records/0/eventSource")
+        .and_then(Value::as_str)
+        == Some("aws:sqs")
+}
+
 impl OnboarderFunction {
     pub fn new(onboarder: Arc<Onboarder>, sqs: aws_sdk_sqs::Client) -> Self {
         Self { onboarder, sqs }
     }
 
-    /// `Err` only for failures worth a retry of the whole event (a direct EventBridge invocation); an SQS
-    /// batch reports such records in `batchItemFailures` instead, so only they come back.
+    /// `Err` only for failures worth a retry of the whole event (a direct EventBridge invocation, or a batch
+    /// that is not SQS's shape); an SQS batch reports such records in `batchItemFailures` instead, so only
+    /// they come back.
     pub async fn handle(&self, event: Value) -> Result<Value, OnboardError> {
         self.onboarder.forget_granted();
-        let records = event.get("Records").and_then(Value::as_array).filter(|r| {
-            r.first()
-                .and_then(|x| x.get("eventSource"))
-                .and_then(Value::as_str)
-                == Some("aws:sqs")
-        });
-        let Some(records) = records else {
+        if !is_sqs_batch(&event) {
             return self.handle_one(&event).await;
+        }
+        let batch: SqsEvent = serde_json::from_value(event).map_err(|e| OnboardError::Project {
+            domain: String::new(),
+            message: format!("an SQS batch that is not SQS's event shape: {e}"),
+        })?;
+        let answer = self.handle_batch(batch).await;
+        Ok(serde_json::to_value(answer).unwrap_or_else(|e| json!({"Error": e.to_string()})))
+    }
+
+    async fn handle_batch(&self, batch: SqsEvent) -> BatchAnswer {
+        let mut answer = BatchAnswer {
+            response: SqsBatchResponse::default(),
+            results: Vec::new(),
         };
-        let mut failures = Vec::new();
-        let mut results = Vec::new();
-        for record in records {
-            let id = record
-                .get("messageId")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let body = record
-                .get("body")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let parsed: Value = serde_json::from_str(body)
-                .unwrap_or_else(|_| json!({ lambda_glue::raw_event::UNPARSEABLE: body }));
-            match self.handle_one(&parsed).await {
-                Ok(v) => results.push(v),
+        for record in batch.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let span = tracing::info_span!("message", message_id = %id);
+            match self.handle_record(record).instrument(span.clone()).await {
+                Ok(v) => answer.results.push(v),
                 Err(e) => {
-                    tracing::warn!(message_id = id, error = %e, "record failed: SQS will deliver it again");
-                    failures.push(json!({"itemIdentifier": id}));
+                    span.in_scope(
+                        || tracing::warn!(error = %e, "record failed: SQS will deliver it again"),
+                    );
+                    answer.response.add_failure(id);
                 }
             }
         }
-        Ok(json!({"batchItemFailures": failures, "Results": results}))
+        answer
+    }
+
+    async fn handle_record(&self, record: SqsMessage) -> Result<Value, OnboardError> {
+        let body = record.body.unwrap_or_default();
+        let parsed: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|_| json!({ lambda_glue::raw_event::UNPARSEABLE: body }));
+        self.handle_one(&parsed).await
     }
 
     async fn handle_one(&self, event: &Value) -> Result<Value, OnboardError> {
@@ -82,7 +111,7 @@ impl OnboarderFunction {
                 tracing::info!(work = ?work, result = %v, "done");
                 Ok(v)
             }
-            Err(e) if e.is_transient() => Err(e),
+            Err(e) if e.is_retryable() => Err(e),
             Err(e) => {
                 // a retry would fail the same way: report, do not retry
                 tracing::error!(work = ?work, error = %e, "not onboarded");
@@ -95,13 +124,14 @@ impl OnboarderFunction {
         let o = &self.onboarder;
         Ok(match work {
             Work::Domain { domain_id } => self.domain(domain_id, 1, now()).await?,
-            Work::Recheck {
+            Work::Recheck(Recheck {
                 domain_id,
                 attempt,
                 first_seen,
-            } => self.domain(domain_id, *attempt + 1, *first_seen).await?,
+            }) => self.domain(domain_id, *attempt + 1, *first_seen).await?,
             Work::DomainNamed { name } => {
-                let found = sweep::domain_ids(o)
+                let found = o
+                    .domains()
                     .await?
                     .into_iter()
                     .find(|(_, n)| n.as_deref() == Some(name.as_str()));
@@ -135,21 +165,19 @@ impl OnboarderFunction {
                         .recheck_delay
                         .saturating_mul(1 << attempt.saturating_sub(1).min(10))
                         .min(MAX_DELAY);
+                    let recheck = Recheck {
+                        domain_id: domain_id.to_owned(),
+                        attempt,
+                        first_seen,
+                    };
                     self.sqs
                         .send_message()
                         .queue_url(queue)
-                        .message_body(
-                            events::recheck_message(domain_id, attempt, first_seen).to_string(),
-                        )
+                        .message_body(recheck.message())
                         .delay_seconds(delay.as_secs() as i32)
                         .send()
                         .await
-                        .map_err(|e| OnboardError::SageMaker {
-                            operation: "SendMessage",
-                            target: queue.clone(),
-                            code: "RequestFailed".into(),
-                            message: e.to_string(),
-                        })?;
+                        .map_err(|e| CallError::new("SQS", "SendMessage", queue.as_str(), e))?;
                     report["RecheckInSeconds"] = json!(delay.as_secs());
                 }
                 _ => {
@@ -164,5 +192,213 @@ impl OnboarderFunction {
             }
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Which failures come back through the queue (`batchItemFailures`) and which are reported and dropped:
+    //! decided by the call error alone, for SageMaker, IAM and SQS alike.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::aws::answers::{iam_error, json_error};
+    use crate::onboarding::Config;
+    use aws_sdk_iam::operation::list_role_policies::ListRolePoliciesOutput;
+    use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
+    use aws_sdk_iam::operation::tag_role::TagRoleOutput;
+    use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
+    use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
+    use aws_sdk_sagemaker::types::{DomainStatus, UserSettings};
+    use aws_sdk_sqs::operation::send_message::SendMessageOutput;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use aws_smithy_types::retry::RetryConfig;
+
+    const DOMAIN: &str = "d-abc123";
+    const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/onboarder";
+
+    fn config() -> Config {
+        Config::from_lookup(|k| {
+            let v = match k {
+                "LAUNCH_ROLE_ARN" => {
+                    "arn:aws:iam::123456789012:role/AmazonSageMakerProjectsLaunchRole"
+                }
+                "TEMPLATE_BUCKET" => "sagemaker-templates",
+                "RECHECK_QUEUE_URL" => QUEUE,
+                _ => return None,
+            };
+            Some(v.to_owned())
+        })
+        .unwrap()
+    }
+
+    /// An SQS batch of one CloudTrail UpdateDomain event.
+    fn batch() -> Value {
+        let event = json!({"source": "aws.sagemaker", "detail-type": "AWS API Call via CloudTrail",
+            "account": "123456789012", "region": "us-east-1",
+            "detail": {"eventSource": "sagemaker.amazonaws.com", "eventName": "UpdateDomain",
+                       "requestParameters": {"domainId": DOMAIN}}});
+        json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": event.to_string()}]})
+    }
+
+    fn pending_domain() -> Rule {
+        mock!(aws_sdk_sagemaker::Client::describe_domain).then_output(|| {
+            DescribeDomainOutput::builder()
+                .domain_id(DOMAIN)
+                .domain_arn(format!(
+                    "arn:aws:sagemaker:us-east-1:123456789012:domain/{DOMAIN}"
+                ))
+                .status(DomainStatus::Pending)
+                .default_user_settings(
+                    UserSettings::builder()
+                        .execution_role("arn:aws:iam::123456789012:role/Studio")
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn no_tags() -> Rule {
+        mock!(aws_sdk_sagemaker::Client::list_tags)
+            .then_output(|| ListTagsOutput::builder().build())
+    }
+
+    /// A role with no inline policies that accepts every write.
+    fn writable_role() -> [Rule; 3] {
+        [
+            mock!(aws_sdk_iam::Client::list_role_policies).then_output(|| {
+                ListRolePoliciesOutput::builder()
+                    .set_policy_names(Some(vec![]))
+                    .build()
+                    .unwrap()
+            }),
+            mock!(aws_sdk_iam::Client::put_role_policy)
+                .then_output(|| PutRolePolicyOutput::builder().build()),
+            mock!(aws_sdk_iam::Client::tag_role).then_output(|| TagRoleOutput::builder().build()),
+        ]
+    }
+
+    /// The answer to the batch, its SageMaker, IAM and SQS calls answered by the rules (no SDK retries, so
+    /// every failure reaches the handler).
+    async fn onboard(sagemaker: &[&Rule], iam: &[&Rule], sqs: &[&Rule]) -> Value {
+        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, sagemaker, |c| c
+            .retry_config(RetryConfig::disabled()));
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, iam, |c| c
+            .retry_config(RetryConfig::disabled()));
+        let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, sqs, |c| c
+            .retry_config(RetryConfig::disabled()));
+        let onboarder = Arc::new(Onboarder::new(sm, iam, config()).unwrap());
+        OnboarderFunction::new(onboarder, sqs)
+            .handle(batch())
+            .await
+            .unwrap()
+    }
+
+    fn redelivered(answer: &Value) -> bool {
+        answer["batchItemFailures"] == json!([{"itemIdentifier": "m-1"}])
+    }
+
+    fn reported(answer: &Value, what: &str) -> bool {
+        answer["batchItemFailures"] == json!([])
+            && answer["Results"][0]["Error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with(what))
+    }
+
+    fn sagemaker_refusal(status: u16, code: &str) -> Rule {
+        let (status, body) = json_error(status, code, "no");
+        mock!(aws_sdk_sagemaker::Client::describe_domain).then_http_response(move || {
+            aws_smithy_runtime_api::http::Response::new(
+                status.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::from(body.clone().unwrap()),
+            )
+        })
+    }
+
+    #[tokio::test]
+    async fn sagemaker_access_denied_is_reported_and_not_redelivered() {
+        let answer = onboard(
+            &[&sagemaker_refusal(400, "AccessDeniedException")],
+            &[],
+            &[],
+        )
+        .await;
+        assert!(
+            reported(
+                &answer,
+                "SageMaker DescribeDomain on domain d-abc123 failed: AccessDeniedException"
+            ),
+            "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sagemaker_throttling_and_server_errors_come_back_through_the_queue() {
+        for (status, code) in [
+            (400, "ThrottlingException"),
+            (500, "InternalFailure"),
+            (503, "ServiceUnavailable"),
+        ] {
+            let answer = onboard(&[&sagemaker_refusal(status, code)], &[], &[]).await;
+            assert!(redelivered(&answer), "{code}: {answer}");
+        }
+    }
+
+    #[tokio::test]
+    async fn iam_access_denied_is_reported_and_iam_throttling_redelivered() {
+        let refuse = |status: u16, code: &'static str| {
+            let (status, body) = iam_error(status, code, "no");
+            mock!(aws_sdk_iam::Client::list_role_policies)
+                .sequence()
+                .http_status(status, body)
+                .build()
+        };
+        let (domain, tags) = (pending_domain(), no_tags());
+        let denied = refuse(403, "AccessDenied");
+        let answer = onboard(&[&domain, &tags], &[&denied], &[]).await;
+        assert!(
+            reported(
+                &answer,
+                "IAM ListRolePolicies on role Studio failed: AccessDenied"
+            ),
+            "{answer}"
+        );
+        for (status, code) in [(400, "Throttling"), (500, "ServiceFailure")] {
+            let failing = refuse(status, code);
+            let answer = onboard(&[&domain, &tags], &[&failing], &[]).await;
+            assert!(redelivered(&answer), "{code}: {answer}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_recheck_is_reported_and_an_unavailable_queue_redelivered() {
+        let (domain, tags) = (pending_domain(), no_tags());
+        let role = writable_role();
+        let iam: Vec<&Rule> = role.iter().collect();
+        let send = |status: u16, code: &'static str| {
+            let (status, body) = json_error(status, code, "no");
+            mock!(aws_sdk_sqs::Client::send_message)
+                .sequence()
+                .http_status(status, body)
+                .build()
+        };
+        let denied = send(400, "AccessDenied");
+        let answer = onboard(&[&domain, &tags], &iam, &[&denied]).await;
+        assert!(
+            reported(
+                &answer,
+                &format!("SQS SendMessage on {QUEUE} failed: AccessDenied")
+            ),
+            "{answer}"
+        );
+        let unavailable = send(500, "InternalError");
+        assert!(redelivered(
+            &onboard(&[&domain, &tags], &iam, &[&unavailable]).await
+        ));
+        let sent = mock!(aws_sdk_sqs::Client::send_message)
+            .then_output(|| SendMessageOutput::builder().build());
+        let answer = onboard(&[&domain, &tags], &iam, &[&sent]).await;
+        assert_eq!(answer["Results"][0]["Outcome"], "Waiting", "{answer}");
+        assert_eq!(answer["batchItemFailures"], json!([]));
     }
 }

@@ -11,15 +11,17 @@ pub mod handler;
 pub mod projects;
 pub mod sweep;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Mutex;
 
-use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
+use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
 use aws_sdk_sagemaker::types::{DomainStatus, Tag};
 use serde::Serialize;
 
 pub use config::Config;
 
+use crate::aws::{sagemaker_not_found, AwsSdkError, CallError, OperationError};
 use crate::policies::{self, PolicyError, PolicySet};
 
 /// The domain tag Studio reads to find the S3 templates.
@@ -27,13 +29,8 @@ pub const LOCATION_TAG: &str = "sagemaker:projectS3TemplatesLocation";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnboardError {
-    #[error("SageMaker {operation} for {target} failed: {code}: {message}")]
-    SageMaker {
-        operation: &'static str,
-        target: String,
-        code: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Aws(#[from] CallError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
     #[error("domain {domain}: {message}")]
@@ -41,61 +38,24 @@ pub enum OnboardError {
 }
 
 impl OnboardError {
-    pub(crate) fn sagemaker<
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    >(
-        operation: &'static str,
-        target: &str,
-        e: &SdkError<E, R>,
-    ) -> Self {
-        let (code, message) = crate::aws::error_parts(e);
-        Self::SageMaker {
-            operation,
-            target: target.to_owned(),
-            code,
-            message,
-        }
-    }
-
-    /// Worth a retry: throttling, 5xx, transport. Not: a validation error that would fail again.
-    pub fn is_transient(&self) -> bool {
+    /// Worth a retry: a call that failed for a passing reason (throttling, 5xx, transport), as the call
+    /// error decided. Not: a validation error or AccessDenied, which would fail again.
+    pub fn is_retryable(&self) -> bool {
         match self {
-            Self::SageMaker { code, .. } => matches!(
-                code.as_str(),
-                "RequestFailed"
-                    | "ThrottlingException"
-                    | "Throttling"
-                    | "InternalFailure"
-                    | "ServiceUnavailable"
-                    | "Unknown"
-            ),
-            Self::Policy(PolicyError::Iam { code, .. }) => {
-                matches!(
-                    code.as_str(),
-                    "RequestFailed" | "Throttling" | "ServiceFailure" | "Unknown"
-                )
-            }
-            _ => false,
+            Self::Aws(e) => e.retryable,
+            Self::Policy(e) => e.is_retryable(),
+            Self::Project { .. } => false,
         }
     }
 }
 
-pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error()
-        .and_then(|se| se.code())
-        .is_some_and(|c| {
-            c == "ResourceNotFound" || c == "ValidationException" && se_message_says_missing(e)
-        })
-}
-
-fn se_message_says_missing<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    let m = e
-        .as_service_error()
-        .and_then(|se| se.message())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    m.contains("does not exist") || m.contains("not found")
+/// A failed SageMaker call about `target` (`domain d-…`, `user profile d-…/alice`, a project name).
+pub(crate) fn sagemaker<E: OperationError>(
+    operation: &'static str,
+    target: impl Into<String>,
+    e: AwsSdkError<E>,
+) -> OnboardError {
+    OnboardError::Aws(CallError::new("SageMaker", operation, target, e))
 }
 
 /// Where a domain ended up after one pass.
@@ -205,7 +165,7 @@ impl Onboarder {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| OnboardError::sagemaker("ListTags", arn, &e))?;
+            let page = page.map_err(|e| sagemaker("ListTags", arn, e))?;
             tags.extend(page.tags.unwrap_or_default());
         }
         Ok(tags)
@@ -229,8 +189,14 @@ impl Onboarder {
             .await
         {
             Ok(d) => d,
-            Err(e) if is_not_found(&e) => return Ok(DomainOutcome::Gone { domain }),
-            Err(e) => return Err(OnboardError::sagemaker("DescribeDomain", domain_id, &e)),
+            Err(e) if sagemaker_not_found(&e) => return Ok(DomainOutcome::Gone { domain }),
+            Err(e) => {
+                return Err(sagemaker(
+                    "DescribeDomain",
+                    format!("domain {domain_id}"),
+                    e,
+                ))
+            }
         };
         let status = described.status().cloned().unwrap_or(DomainStatus::Pending);
         if matches!(
@@ -251,19 +217,8 @@ impl Onboarder {
         if self.opted_out(&tags) {
             return Ok(DomainOutcome::OptedOut { domain });
         }
-        let role_arns: Vec<&str> = [
-            described
-                .default_user_settings()
-                .and_then(|s| s.execution_role()),
-            described
-                .default_space_settings()
-                .and_then(|s| s.execution_role()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
         let mut roles = Vec::new();
-        for arn in role_arns {
+        for arn in domain_roles(&described) {
             let role = self.grant_role(arn).await?;
             if !roles.contains(&role) {
                 roles.push(role);
@@ -289,7 +244,7 @@ impl Onboarder {
                 .tags(tag)
                 .send()
                 .await
-                .map_err(|e| OnboardError::sagemaker("AddTags", &arn, &e))?;
+                .map_err(|e| sagemaker("AddTags", &arn, e))?;
         }
         let project = projects::ensure_project(self, &domain, &tags).await?;
         Ok(DomainOutcome::Onboarded {
@@ -315,13 +270,19 @@ impl Onboarder {
             .await
         {
             Ok(d) => d,
-            Err(e) if is_not_found(&e) => {
+            Err(e) if sagemaker_not_found(&e) => {
                 return Ok(ProfileOutcome::Gone {
                     domain,
                     profile: name,
                 })
             }
-            Err(e) => return Err(OnboardError::sagemaker("DescribeUserProfile", profile, &e)),
+            Err(e) => {
+                return Err(sagemaker(
+                    "DescribeUserProfile",
+                    format!("user profile {domain_id}/{profile}"),
+                    e,
+                ))
+            }
         };
         if let Some(arn) = described.user_profile_arn() {
             if self.opted_out(&self.tags(arn).await?) {
@@ -331,7 +292,7 @@ impl Onboarder {
                 });
             }
         }
-        let role = match described.user_settings().and_then(|s| s.execution_role()) {
+        let role = match profile_role(&described) {
             Some(arn) => Some(self.grant_role(arn).await?),
             None => None,
         };
@@ -341,4 +302,102 @@ impl Onboarder {
             role,
         })
     }
+
+    /// Every domain of the account and region: (id, name).
+    pub async fn domains(&self) -> Result<Vec<(String, Option<String>)>, OnboardError> {
+        let mut ids = Vec::new();
+        let mut pages = self.sagemaker.list_domains().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sagemaker("ListDomains", "", e))?;
+            ids.extend(
+                page.domains
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|d| Some((d.domain_id?, d.domain_name))),
+            );
+        }
+        Ok(ids)
+    }
+
+    /// The user profiles of a domain, by name.
+    pub async fn user_profiles(&self, domain_id: &str) -> Result<Vec<String>, OnboardError> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .sagemaker
+            .list_user_profiles()
+            .domain_id_equals(domain_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| sagemaker("ListUserProfiles", format!("domain {domain_id}"), e))?;
+            names.extend(
+                page.user_profiles
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| p.user_profile_name),
+            );
+        }
+        Ok(names)
+    }
+
+    /// Every execution role a domain's users run as (ARNs): its default user and space roles and each user
+    /// profile's own. A domain or profile that is gone has none; any other failed call fails the whole
+    /// answer, so nobody acts on half a list.
+    pub async fn execution_roles(&self, domain_id: &str) -> Result<BTreeSet<String>, OnboardError> {
+        let described = match self
+            .sagemaker
+            .describe_domain()
+            .domain_id(domain_id)
+            .send()
+            .await
+        {
+            Ok(d) => d,
+            Err(e) if sagemaker_not_found(&e) => return Ok(BTreeSet::new()),
+            Err(e) => {
+                return Err(sagemaker(
+                    "DescribeDomain",
+                    format!("domain {domain_id}"),
+                    e,
+                ))
+            }
+        };
+        let mut arns: BTreeSet<String> = domain_roles(&described).map(str::to_owned).collect();
+        for profile in self.user_profiles(domain_id).await? {
+            match self
+                .sagemaker
+                .describe_user_profile()
+                .domain_id(domain_id)
+                .user_profile_name(&profile)
+                .send()
+                .await
+            {
+                Ok(p) => arns.extend(profile_role(&p).map(str::to_owned)),
+                Err(e) if sagemaker_not_found(&e) => {}
+                Err(e) => {
+                    return Err(sagemaker(
+                        "DescribeUserProfile",
+                        format!("user profile {domain_id}/{profile}"),
+                        e,
+                    ))
+                }
+            }
+        }
+        Ok(arns)
+    }
+}
+
+/// A domain's default user and space execution roles.
+fn domain_roles(d: &DescribeDomainOutput) -> impl Iterator<Item = &str> {
+    [
+        d.default_user_settings().and_then(|s| s.execution_role()),
+        d.default_space_settings().and_then(|s| s.execution_role()),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// A user profile's own execution role, if it has one.
+fn profile_role(p: &DescribeUserProfileOutput) -> Option<&str> {
+    p.user_settings().and_then(|s| s.execution_role())
 }

@@ -145,7 +145,11 @@ pub(super) async fn ensure_project(
         {
             Ok(Some(name))
         }
-        Err(e) => Err(OnboardError::sagemaker("CreateProject", &name, &e)),
+        Err(e) => Err(super::sagemaker(
+            "CreateProject",
+            format!("project {name}"),
+            e,
+        )),
     }
 }
 

@@ -20,40 +20,6 @@ pub struct SweepReport {
     pub errors: Vec<String>,
 }
 
-pub async fn domain_ids(o: &Onboarder) -> Result<Vec<(String, Option<String>)>, OnboardError> {
-    let mut ids = Vec::new();
-    let mut pages = o.sagemaker.list_domains().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| OnboardError::sagemaker("ListDomains", "account", &e))?;
-        for d in page.domains.unwrap_or_default() {
-            if let Some(id) = d.domain_id {
-                ids.push((id, d.domain_name));
-            }
-        }
-    }
-    Ok(ids)
-}
-
-async fn profiles(o: &Onboarder, domain: &str) -> Result<Vec<String>, OnboardError> {
-    let mut names = Vec::new();
-    let mut pages = o
-        .sagemaker
-        .list_user_profiles()
-        .domain_id_equals(domain)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| OnboardError::sagemaker("ListUserProfiles", domain, &e))?;
-        names.extend(
-            page.user_profiles
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|p| p.user_profile_name),
-        );
-    }
-    Ok(names)
-}
-
 /// One domain and its profiles: (domain outcome, profiles onboarded).
 async fn one(o: &Onboarder, domain: &str) -> Result<(DomainOutcome, usize), OnboardError> {
     let outcome = o.onboard_domain(domain).await?;
@@ -66,7 +32,7 @@ async fn one(o: &Onboarder, domain: &str) -> Result<(DomainOutcome, usize), Onbo
         return Ok((outcome, 0));
     }
     let mut onboarded = 0;
-    for profile in profiles(o, domain).await? {
+    for profile in o.user_profiles(domain).await? {
         if let ProfileOutcome::Onboarded { .. } = o.onboard_user_profile(domain, &profile).await? {
             onboarded += 1;
         }
@@ -75,7 +41,7 @@ async fn one(o: &Onboarder, domain: &str) -> Result<(DomainOutcome, usize), Onbo
 }
 
 pub async fn run(o: &Onboarder) -> Result<SweepReport, OnboardError> {
-    let ids = domain_ids(o).await?;
+    let ids = o.domains().await?;
     let mut report = SweepReport {
         domains: ids.len(),
         ..SweepReport::default()

@@ -39,64 +39,22 @@ impl ReconcileDomains {
             .with("Failed", r.failed.to_string()))
     }
 
-    /// Every execution role of every domain and user profile.
+    /// The names of every execution role of every domain and user profile of this account. Any failed
+    /// call fails the whole list: a Delete must not answer SUCCESS with policies left behind.
     async fn roles(&self) -> Result<BTreeSet<String>, OnboardError> {
         let o = &self.onboarder;
         let account = &o.config.launch_role.account;
-        let mut arns = Vec::new();
-        for (domain, _) in sweep::domain_ids(o).await? {
-            if let Ok(d) = o
-                .sagemaker
-                .describe_domain()
-                .domain_id(&domain)
-                .send()
-                .await
-            {
-                arns.extend(
-                    d.default_user_settings()
-                        .and_then(|s| s.execution_role())
-                        .map(str::to_owned),
-                );
-                arns.extend(
-                    d.default_space_settings()
-                        .and_then(|s| s.execution_role())
-                        .map(str::to_owned),
-                );
-            }
-            let mut pages = o
-                .sagemaker
-                .list_user_profiles()
-                .domain_id_equals(&domain)
-                .into_paginator()
-                .send();
-            while let Some(Ok(page)) = pages.next().await {
-                for p in page
-                    .user_profiles
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|p| p.user_profile_name)
-                {
-                    if let Ok(u) = o
-                        .sagemaker
-                        .describe_user_profile()
-                        .domain_id(&domain)
-                        .user_profile_name(p)
-                        .send()
-                        .await
-                    {
-                        arns.extend(
-                            u.user_settings()
-                                .and_then(|s| s.execution_role())
-                                .map(str::to_owned),
-                        );
-                    }
-                }
-            }
+        let mut names = BTreeSet::new();
+        for (domain, _) in o.domains().await? {
+            // a role of another account is not ours to change (names::role_name refuses it)
+            names.extend(
+                o.execution_roles(&domain)
+                    .await?
+                    .iter()
+                    .filter_map(|arn| crate::names::role_name("ExecutionRole", arn, account).ok()),
+            );
         }
-        Ok(arns
-            .iter()
-            .filter_map(|a| crate::names::role_name("ExecutionRole", a, account).ok())
-            .collect())
+        Ok(names)
     }
 }
 
@@ -123,5 +81,99 @@ impl CustomResource for ReconcileDomains {
             policies::revoke(&self.onboarder.iam, &role, owner).await?;
         }
         Ok(Outcome::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::aws::answers::json_error;
+    use crate::onboarding::Config;
+    use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
+    use aws_sdk_sagemaker::operation::list_domains::ListDomainsOutput;
+    use aws_sdk_sagemaker::types::{DomainDetails, UserSettings};
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use aws_smithy_types::retry::RetryConfig;
+    use tokio::time::Instant;
+
+    fn request() -> Request {
+        Request {
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/boot/1".into(),
+            request_id: "r-1".into(),
+            logical_resource_id: "Reconcile".into(),
+            physical_resource_id: Some("p".into()),
+            work_deadline: Instant::now() + std::time::Duration::from_secs(60),
+        }
+    }
+
+    fn one_domain() -> Rule {
+        mock!(aws_sdk_sagemaker::Client::list_domains).then_output(|| {
+            ListDomainsOutput::builder()
+                .domains(DomainDetails::builder().domain_id("d-1").build())
+                .build()
+        })
+    }
+
+    /// Deletes with SageMaker answering by `rules` and IAM refusing every call (nothing may reach it).
+    async fn delete(rules: &[&Rule]) -> Result<Outcome, OnboardError> {
+        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, rules, |c| c
+            .retry_config(RetryConfig::disabled()));
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [] as [&Rule; 0]);
+        let config = Config::from_lookup(|k| match k {
+            "LAUNCH_ROLE_ARN" => Some("arn:aws:iam::123456789012:role/L".into()),
+            "TEMPLATE_BUCKET" => Some("sagemaker-templates".into()),
+            _ => None,
+        })
+        .unwrap();
+        let onboarder = Arc::new(Onboarder::new(sm, iam, config).unwrap());
+        let props = Properties {
+            _any: Default::default(),
+        };
+        ReconcileDomains::new(onboarder)
+            .delete(&request(), &props)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_throttled_describe_domain_fails_the_delete_instead_of_leaving_policies_behind() {
+        let (status, body) = json_error(400, "ThrottlingException", "Rate exceeded");
+        let throttled = mock!(aws_sdk_sagemaker::Client::describe_domain)
+            .sequence()
+            .http_status(status, body)
+            .build();
+        let e = delete(&[&one_domain(), &throttled]).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "SageMaker DescribeDomain on domain d-1 failed: ThrottlingException: Rate exceeded"
+        );
+        assert!(e.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn a_failed_profile_listing_fails_the_delete_too() {
+        let described = mock!(aws_sdk_sagemaker::Client::describe_domain).then_output(|| {
+            DescribeDomainOutput::builder()
+                .domain_id("d-1")
+                .default_user_settings(
+                    UserSettings::builder()
+                        .execution_role("arn:aws:iam::123456789012:role/Studio")
+                        .build(),
+                )
+                .build()
+        });
+        let (status, body) = json_error(500, "InternalFailure", "try later");
+        let failing = mock!(aws_sdk_sagemaker::Client::list_user_profiles)
+            .sequence()
+            .http_status(status, body)
+            .build();
+        let e = delete(&[&one_domain(), &described, &failing])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "SageMaker ListUserProfiles on domain d-1 failed: InternalFailure: try later"
+        );
     }
 }

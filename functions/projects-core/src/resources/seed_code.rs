@@ -25,6 +25,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::time::{timeout_at, Instant};
 
+use crate::aws::CallError;
 use crate::names::{self, NameError};
 
 #[derive(Debug, Deserialize)]
@@ -53,12 +54,8 @@ pub enum Error {
     NoTime { left_ms: u128, margin_ms: u128 },
     #[error("BuildProject: CodeBuild project {project} was not found in this account and region ({message})")]
     NoSuchProject { project: String, message: String },
-    #[error("StartBuild of BuildProject {project} failed: {code}: {message}")]
-    StartBuild {
-        project: String,
-        code: String,
-        message: String,
-    },
+    #[error(transparent)]
+    StartBuild(CallError),
     #[error("StartBuild of BuildProject {project} did not answer within the function's time; no build is known to have started")]
     StartTimedOut { project: String },
     #[error("StartBuild of BuildProject {project} answered without a build id")]
@@ -74,11 +71,10 @@ pub enum Error {
     },
     #[error("seed build {id} is unknown to CodeBuild (BatchGetBuilds lists it as not found)")]
     BuildNotFound { id: String },
-    #[error("could not follow seed build {id}: BatchGetBuilds failed: {code}: {message}; {stop}")]
+    #[error("could not follow seed build {id}: {source}; {stop}")]
     Follow {
         id: String,
-        code: String,
-        message: String,
+        source: CallError,
         /// what became of the build
         stop: String,
     },
@@ -463,21 +459,22 @@ impl SeedCode {
                 })
             }
             Ok(Err(e)) => {
-                let (code, message) = crate::aws::error_parts(&e);
                 let not_found = e
                     .as_service_error()
                     .is_some_and(|se| se.is_resource_not_found_exception());
+                let call = CallError::new(
+                    "CodeBuild",
+                    "StartBuild",
+                    format!("BuildProject {}", plan.project),
+                    e,
+                );
                 return Err(if not_found {
                     Error::NoSuchProject {
                         project: plan.project.clone(),
-                        message,
+                        message: call.message.clone(),
                     }
                 } else {
-                    Error::StartBuild {
-                        project: plan.project.clone(),
-                        code,
-                        message,
-                    }
+                    Error::StartBuild(call)
                 });
             }
             Ok(Ok(out)) => out,
@@ -516,15 +513,14 @@ impl SeedCode {
             let out = match timeout_at(stop_at, poll).await {
                 Err(_) => return self.give_up(id, last_phase, work_deadline).await,
                 Ok(Err(e)) => {
-                    let (code, message) = crate::aws::error_parts(&e);
+                    let source = CallError::new("CodeBuild", "BatchGetBuilds", "", e);
                     let stop = match self.stop(id, work_deadline).await {
                         Ok(_) => "the build was stopped".to_owned(),
                         Err(reason) => format!("the build could not be stopped ({reason})"),
                     };
                     return Err(Error::Follow {
                         id: id.to_owned(),
-                        code,
-                        message,
+                        source,
                         stop,
                     });
                 }
@@ -549,10 +545,7 @@ impl SeedCode {
             .unwrap_or(work_deadline);
         match timeout_at(answer_by, self.codebuild.stop_build().id(id).send()).await {
             Err(_) => Err("StopBuild did not answer in time".to_owned()),
-            Ok(Err(e)) => {
-                let (code, message) = crate::aws::error_parts(&e);
-                Err(format!("StopBuild failed: {code}: {message}"))
-            }
+            Ok(Err(e)) => Err(CallError::new("CodeBuild", "StopBuild", "", e).to_string()),
             Ok(Ok(out)) => Ok(out.build_value().cloned()),
         }
     }
@@ -643,6 +636,8 @@ mod tests {
     use aws_sdk_codebuild::types::{BuildPhase, BuildPhaseType, LogsLocation, PhaseContext};
     use aws_sdk_codebuild::Client;
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+    use crate::aws::answers::json_error;
 
     const STACK: &str = "arn:aws:cloudformation:eu-west-1:123456789012:stack/SP-demo/4a1b2c3d";
     const PROJECT: &str = "sagemaker-demo-p-abcdefghijkl-seedcode";
@@ -794,13 +789,6 @@ mod tests {
                     .build_value(build(StatusType::Stopped))
                     .build()
             })
-    }
-
-    fn json_error(status: u16, kind: &str, message: &str) -> (u16, Option<String>) {
-        (
-            status,
-            Some(format!(r#"{{"__type":"{kind}","message":"{message}"}}"#)),
-        )
     }
 
     #[tokio::test(start_paused = true)]
@@ -962,7 +950,7 @@ mod tests {
         assert!(
             err.starts_with(&format!(
                 "seed build {BUILD_ID} did not finish within the function's time and could not be stopped \
-                 (StopBuild failed: AccessDeniedException: not allowed to stop) — stop it in the CodeBuild console"
+                 (CodeBuild StopBuild failed: AccessDeniedException: not allowed to stop) — stop it in the CodeBuild console"
             )),
             "{err}"
         );
@@ -1033,7 +1021,7 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "StartBuild of BuildProject {PROJECT} failed: ThrottlingException: Rate exceeded"
+                "CodeBuild StartBuild on BuildProject {PROJECT} failed: ThrottlingException: Rate exceeded"
             )
         );
         assert_eq!(throttled.num_calls(), 3);
@@ -1082,7 +1070,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            format!("could not follow seed build {BUILD_ID}: BatchGetBuilds failed: AccessDeniedException: no BatchGetBuilds; the build was stopped")
+            format!("could not follow seed build {BUILD_ID}: CodeBuild BatchGetBuilds failed: AccessDeniedException: no BatchGetBuilds; the build was stopped")
         );
         assert_eq!(stop.num_calls(), 1);
     }

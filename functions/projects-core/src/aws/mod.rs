@@ -1,6 +1,14 @@
 //! SDK configuration in one place: from the environment, honouring `AWS_ENDPOINT_URL` (the local emulator),
 //! adaptive retries for throttling, path-style S3 when an endpoint is overridden.
 
+#[cfg(test)]
+pub(crate) mod answers;
+mod error;
+
+pub use error::{
+    iam_no_such_entity, sagemaker_not_found, AwsSdkError, CallDetails, CallError, OperationError,
+};
+
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -40,24 +48,5 @@ impl Clients {
 
     pub async fn from_env() -> Self {
         Self::new(&config().await)
-    }
-}
-
-/// An SDK error as (code, message): the service's own code and message, or `RequestFailed` with the whole
-/// cause chain for transport errors (timeouts, connection resets) — one line for a Reason or a log.
-pub fn error_parts<E, R>(e: &aws_sdk_iam::error::SdkError<E, R>) -> (String, String)
-where
-    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.as_service_error() {
-        Some(se) => (
-            se.code().unwrap_or("Unknown").to_owned(),
-            se.message().unwrap_or("").to_owned(),
-        ),
-        None => (
-            "RequestFailed".to_owned(),
-            aws_sdk_iam::error::DisplayErrorContext(e).to_string(),
-        ),
     }
 }
