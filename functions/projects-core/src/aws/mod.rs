@@ -12,12 +12,19 @@ pub use error::{
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-/// The shared SDK configuration. Retries are adaptive: IAM throttles hard and every caller here is bursty.
+/// The shared SDK configuration, with [`retry_config`].
 pub async fn config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(6))
+        .retry_config(retry_config())
         .load()
         .await
+}
+
+/// How every call is retried inside the SDK before a [`CallError`] reaches our code: adaptive (IAM throttles
+/// hard and every caller here is bursty), six attempts, for what the SDK classifies as transient — the same
+/// kinds [`CallError::retryable`] names.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive().with_max_attempts(6)
 }
 
 /// The clients the functions use, built once per process.
@@ -48,5 +55,50 @@ impl Clients {
 
     pub async fn from_env() -> Self {
         Self::new(&config().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answers::iam_error;
+    use super::retry_config;
+    use aws_sdk_iam::operation::tag_role::TagRoleOutput;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn tag_role(
+        iam: &aws_sdk_iam::Client,
+    ) -> aws_sdk_iam::operation::tag_role::builders::TagRoleFluentBuilder {
+        iam.tag_role().role_name("R")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_function_outlasts_throttling_and_server_errors_inside_the_sdk() {
+        let (throttled, throttle_body) = iam_error(400, "Throttling", "Rate exceeded");
+        let (failed, fail_body) = iam_error(500, "ServiceFailure", "try later");
+        let rule = mock!(aws_sdk_iam::Client::tag_role)
+            .sequence()
+            .http_status(throttled, throttle_body)
+            .times(3)
+            .http_status(failed, fail_body)
+            .output(|| TagRoleOutput::builder().build())
+            .build();
+        let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule], |c| c
+            .retry_config(retry_config()));
+        assert!(tag_role(&iam).send().await.is_ok());
+        assert_eq!(rule.num_calls(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn access_denied_is_asked_once() {
+        let (status, body) = iam_error(403, "AccessDenied", "no");
+        let rule = mock!(aws_sdk_iam::Client::tag_role)
+            .sequence()
+            .http_status(status, body)
+            .times(6)
+            .build();
+        let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule], |c| c
+            .retry_config(retry_config()));
+        assert!(tag_role(&iam).send().await.is_err());
+        assert_eq!(rule.num_calls(), 1);
     }
 }
