@@ -156,6 +156,19 @@ pub fn prefix(field: &'static str, value: &str) -> Result<String, NameError> {
     })
 }
 
+/// An AWS region code: `us-east-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-5`…
+pub fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1]
+            .parse::<u8>()
+            .is_ok_and(|n| n > 0 && parts[parts.len() - 1].len() <= 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

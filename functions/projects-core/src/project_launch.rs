@@ -20,7 +20,7 @@ use serde_yaml_ng::Value;
 use tokio::time::Instant;
 
 use crate::aws::{sagemaker_not_found, AwsSdkError, CallError, OperationError};
-use crate::names::RoleArn;
+use crate::names::{self, RoleArn};
 use crate::onboarding::projects::template_label;
 use crate::templates::{self, MAX_TEMPLATE_BYTES, REQUIRED_PARAMETERS};
 
@@ -213,11 +213,15 @@ pub fn parse_s3_url(url: &str) -> Result<S3Object, String> {
             let after = &labels[i + 1..];
             let tail_ok = match after {
                 [] => true,
-                [r] => is_region(r),
-                ["dualstack", r] => is_region(r),
+                [r] => names::is_region(r),
+                ["dualstack", r] => names::is_region(r),
                 _ => false,
             };
-            tail_ok && (labels[i] == "s3" || labels[i].strip_prefix("s3-").is_some_and(is_region))
+            // s3-external-1: us-east-1's legacy endpoint
+            tail_ok
+                && (labels[i] == "s3"
+                    || labels[i] == "s3-external-1"
+                    || labels[i].strip_prefix("s3-").is_some_and(names::is_region))
         })
         .ok_or_else(|| bad("no s3 endpoint in the host"))?;
     let region = labels[s3_at]
@@ -249,20 +253,6 @@ pub fn parse_s3_url(url: &str) -> Result<S3Object, String> {
         key,
         region,
     })
-}
-
-fn is_region(label: &str) -> bool {
-    let parts: Vec<&str> = label.split('-').collect();
-    parts.len() >= 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        && !matches!(parts[0], "website" | "accesspoint" | "object")
 }
 
 /// A template's name: its object's file name without the extension (`…/deploy-codepipeline.yaml` →

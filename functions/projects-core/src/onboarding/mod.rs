@@ -181,22 +181,8 @@ impl Onboarder {
     /// One pass over a domain. Safe to repeat at any time.
     pub async fn onboard_domain(&self, domain_id: &str) -> Result<DomainOutcome, OnboardError> {
         let domain = domain_id.to_owned();
-        let described = match self
-            .sagemaker
-            .describe_domain()
-            .domain_id(domain_id)
-            .send()
-            .await
-        {
-            Ok(d) => d,
-            Err(e) if sagemaker_not_found(&e) => return Ok(DomainOutcome::Gone { domain }),
-            Err(e) => {
-                return Err(sagemaker(
-                    "DescribeDomain",
-                    format!("domain {domain_id}"),
-                    e,
-                ))
-            }
+        let Some(described) = self.describe_domain(domain_id).await? else {
+            return Ok(DomainOutcome::Gone { domain });
         };
         let status = described.status().cloned().unwrap_or(DomainStatus::Pending);
         if matches!(
@@ -303,6 +289,28 @@ impl Onboarder {
         })
     }
 
+    /// DescribeDomain; `None` when the domain is gone.
+    async fn describe_domain(
+        &self,
+        domain_id: &str,
+    ) -> Result<Option<DescribeDomainOutput>, OnboardError> {
+        match self
+            .sagemaker
+            .describe_domain()
+            .domain_id(domain_id)
+            .send()
+            .await
+        {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if sagemaker_not_found(&e) => Ok(None),
+            Err(e) => Err(sagemaker(
+                "DescribeDomain",
+                format!("domain {domain_id}"),
+                e,
+            )),
+        }
+    }
+
     /// Every domain of the account and region: (id, name).
     pub async fn domains(&self) -> Result<Vec<(String, Option<String>)>, OnboardError> {
         let mut ids = Vec::new();
@@ -345,22 +353,8 @@ impl Onboarder {
     /// profile's own. A domain or profile that is gone has none; any other failed call fails the whole
     /// answer, so nobody acts on half a list.
     pub async fn execution_roles(&self, domain_id: &str) -> Result<BTreeSet<String>, OnboardError> {
-        let described = match self
-            .sagemaker
-            .describe_domain()
-            .domain_id(domain_id)
-            .send()
-            .await
-        {
-            Ok(d) => d,
-            Err(e) if sagemaker_not_found(&e) => return Ok(BTreeSet::new()),
-            Err(e) => {
-                return Err(sagemaker(
-                    "DescribeDomain",
-                    format!("domain {domain_id}"),
-                    e,
-                ))
-            }
+        let Some(described) = self.describe_domain(domain_id).await? else {
+            return Ok(BTreeSet::new());
         };
         let mut arns: BTreeSet<String> = domain_roles(&described).map(str::to_owned).collect();
         for profile in self.user_profiles(domain_id).await? {

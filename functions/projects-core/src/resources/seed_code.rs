@@ -232,7 +232,7 @@ fn connection(value: &str) -> Result<Connection<'_>, Error> {
     let id = resource.strip_prefix("connection/").ok_or_else(err)?;
     let ok = arn == "arn"
         && matches!(service, "codeconnections" | "codestar-connections")
-        && is_region(region)
+        && names::is_region(region)
         && account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())
         && (1..=64).contains(&id.len())
@@ -247,19 +247,6 @@ fn connection(value: &str) -> Result<Connection<'_>, Error> {
         id,
         dns_suffix,
     })
-}
-
-/// `us-east-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-5`…
-fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .parse::<u8>()
-            .is_ok_and(|n| n > 0 && parts[parts.len() - 1].len() <= 2)
 }
 
 fn full_name(value: &str) -> Result<&str, Error> {
