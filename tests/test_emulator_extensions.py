@@ -14,6 +14,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
+from harness import emulator as emu
 from harness import ext_lambda, ext_sagemaker
 
 BUCKET = "sagemaker-templates-test"
@@ -789,3 +790,17 @@ def test_project_fails_when_its_stack_fails(aws, double):
     assert described["ProjectStatus"] == "CreateFailed"
     detail = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
     assert detail["StatusMessage"].startswith("ROLLBACK_COMPLETE") and "Seed" in detail["StatusMessage"]
+
+
+# ------------------------------------------------------------------------------------------------- installing
+
+
+def test_an_extension_is_installed_after_those_it_requires():
+    assert emu.install_order({"ext_b": (), "ext_a": ("ext_c",), "ext_c": ()}) == ["ext_c", "ext_a", "ext_b"]
+
+
+def test_extensions_that_require_each_other_or_a_missing_one_are_refused():
+    with pytest.raises(RuntimeError, match="require each other"):
+        emu.install_order({"ext_a": ("ext_b",), "ext_b": ("ext_a",)})
+    with pytest.raises(RuntimeError, match="no harness extension"):
+        emu.install_order({"ext_a": ("ext_gone",)})
