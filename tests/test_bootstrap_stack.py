@@ -16,8 +16,8 @@ What the emulator cannot take, and how this module copes (see also harness/stack
   together, so the install sweep (Custom::ReconcileDomains, DependsOn the templates) may run before the templates
   are published; for a domain that exists at install this test checks the grants and the domain tag, not its
   project (the hourly schedule retries a project that failed).
-- A project's own stack (SP-…) completes only thanks to the harness: ext_lambda resolves `{{resolve:ssm:…}}` (the
-  templates find the seed-code function through the stack's SSM parameter) and ext_cloudformation models
+- A project's own stack (SP-…) completes only thanks to the harness: ext_cloudformation resolves
+  `{{resolve:ssm:…}}` (the templates find the seed-code function through the stack's SSM parameter) and models
   AWS::CodeBuild::Project, whose moto builds succeed at once; no Git repository is seeded.
 - Resources moto has no model for (bucket and queue policies, EventInvokeConfig, the optional trail) are skipped
   by moto; their content is checked in the template (cfn-lint, cfn-guard) rather than here.

@@ -1,4 +1,5 @@
-"""The emulator extensions' own behaviour (harness/ext_sagemaker.py, harness/ext_lambda.py), through boto3.
+"""The emulator extensions' own behaviour (harness/ext_sagemaker.py, ext_lambda.py, ext_events.py,
+ext_cloudformation.py), through boto3.
 
 What AWS does is the specification; where AWS's exact words are not documented, the tests pin the error code
 and that the message names the culprit."""
@@ -15,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness import emulator as emu
-from harness import ext_lambda, ext_sagemaker
+from harness import ext_cloudformation, ext_events, ext_lambda, ext_sagemaker
 
 BUCKET = "sagemaker-templates-test"
 ACCOUNT = "123456789012"
@@ -505,7 +506,7 @@ def test_custom_resource_runs_the_real_binary_through_cargo_lambda(aws):
     cf.delete_stack(StackName=stack_id)
     assert wait_stack(cf, stack_id, timeout=300)["StackStatus"] == "DELETE_COMPLETE"
     assert iam.list_role_policies(RoleName="Exec")["PolicyNames"] == []
-    assert ext_lambda.contract_violations() == []
+    assert ext_cloudformation.contract_violations() == []
     delete = ext_lambda.wait_for_invocations(2, "execution-role-policies")[1].event
     assert (delete["RequestType"], delete["PhysicalResourceId"]) == ("Delete", resource["PhysicalResourceId"])
 
@@ -618,7 +619,7 @@ def test_lambda_target_needs_the_functions_permission(aws):
     assert resp["FailedEntryCount"] == 0  # PutEvents accepted it; the delivery is what fails
     time.sleep(0.3)
     assert ext_lambda.invocations("locked") == []
-    assert [(d.rule_arn, d.target_arn) for d in ext_lambda.dropped_deliveries()] == [(rule_arn, fn)]
+    assert [(d.rule_arn, d.target_arn) for d in ext_events.dropped_deliveries()] == [(rule_arn, fn)]
 
 
 def test_s3_object_created_reaches_a_lambda_target_through_eventbridge(aws):
@@ -645,7 +646,7 @@ def test_put_events_to_a_target_moto_cannot_deliver_to_no_longer_fails(aws):
         {"Id": "p", "Arn": pipeline, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/Events"}])
     resp = events.put_events(Entries=[{"Source": "acme.app", "DetailType": "T", "Detail": "{}"}])
     assert resp["FailedEntryCount"] == 0
-    assert [(d.rule_arn, d.target_arn) for d in ext_lambda.dropped_deliveries()] == [(rule_arn, pipeline)]
+    assert [(d.rule_arn, d.target_arn) for d in ext_events.dropped_deliveries()] == [(rule_arn, pipeline)]
 
 
 class FunctionDouble:
@@ -714,7 +715,7 @@ def test_a_failed_response_rolls_back_and_deletes_what_was_created(aws, double):
     failed = [e for e in cf.describe_stack_events(StackName=stack_id)["StackEvents"]
               if e["ResourceStatus"] == "CREATE_FAILED"]
     assert [(e["LogicalResourceId"], e["ResourceStatusReason"]) for e in failed] == [("Second", "quota exceeded")]
-    assert ext_lambda.contract_violations() == []
+    assert ext_cloudformation.contract_violations() == []
 
 
 def test_responses_that_break_the_protocol_are_reported(aws, double):
@@ -724,7 +725,7 @@ def test_responses_that_break_the_protocol_are_reported(aws, double):
     cf.create_stack(StackName="sloppy", TemplateBody=json.dumps(template))
     [event] = double.wait_for(1)
     put_response(aws, event, {"Status": "FAILED", "PhysicalResourceId": "x"})  # FAILED without a Reason
-    [violation] = ext_lambda.contract_violations()
+    [violation] = ext_cloudformation.contract_violations()
     assert "Reason" in violation and "Thing" in violation
 
 

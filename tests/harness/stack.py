@@ -24,7 +24,7 @@ the first stack created through it; they belong with the other emulator extensio
   (BatchSize) with the SQS event, and deletes what succeeded — all but the `batchItemFailures` when the mapping
   has FunctionResponseTypes [ReportBatchItemFailures]; nothing on a function error (the messages come back after
   the visibility timeout, as on AWS).
-- A rule with only a ScheduleExpression: moto (and ext_lambda) hand it every event put on its bus, as if it had
+- A rule with only a ScheduleExpression: moto (and ext_events) hand it every event put on its bus, as if it had
   an empty pattern; on AWS it only fires on its schedule. Here such a rule receives no events (the onboarder would
   otherwise get every CloudTrail event twice: through its queue and straight from the schedule rule).
 - Stack deletion: moto deletes resources in no particular order, so a Lambda function can go before the custom
@@ -378,7 +378,7 @@ def _deliver_batch(account_id: str, region: str, backend, queue, esm, messages) 
 def _install_schedule_rules_take_no_events() -> None:
     from moto.events.models import Rule
 
-    send_to_targets = Rule.send_to_targets  # ext_lambda's, which wraps moto's
+    send_to_targets = Rule.send_to_targets  # ext_events', which wraps moto's
 
     def send_unless_schedule_only(self, event, transform_input: bool = True):
         if self.scheduled_expression and not self.event_pattern.get_pattern():
