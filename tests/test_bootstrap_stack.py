@@ -5,12 +5,12 @@ One deployment serves the whole module (tests run in file order; the last one de
 completes only once its custom resources were answered by the functions, so CREATE_COMPLETE already says that
 the templates were published, the listed execution roles granted and the install sweep run.
 
-What the emulator cannot take, and how this module copes (see also harness/stack.py):
+What the emulator cannot take, and how this module copes (see also harness/stack.py and harness/ext_*.py):
 - CloudTrail: moto emits no CloudTrail events, so the test puts a CloudTrail-shaped CreateDomain event on the
   default bus with PutEvents; the rule → SQS → event source mapping → onboarder path after that is the stack's.
   (AWS refuses PutEvents with an `aws.*` source; moto does not.)
 - SQS event source mapping: moto 5.2.5 invokes the function synchronously inside SendMessage and never delivers
-  delayed messages; harness/stack.py replaces that with a poller thread that behaves like Lambda's (batches,
+  delayed messages; harness/ext_sqs.py replaces that with a poller thread that behaves like Lambda's (batches,
   ReportBatchItemFailures, DelaySeconds honoured), so the delayed re-check path runs too.
 - Custom resources and DependsOn: moto creates every resource in one pass and starts all custom resources
   together, so the install sweep (Custom::ReconcileDomains, DependsOn the templates) may run before the templates
@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from harness import ext_lambda, ext_sagemaker, stack
+from harness import ext_lambda, ext_sagemaker, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -366,7 +366,7 @@ def test_events_the_rule_does_not_select_never_reach_the_queue(deployed):
     # the one the rule selects is delivered; by then the others would have been too
     eventually(lambda: queue_deliveries(d, lambda b: (b.get("detail") or {}).get("eventName") == "UpdateUserProfile"),
                "UpdateUserProfile was not delivered")
-    time.sleep(2 * stack.SQS_POLL_SECONDS)
+    time.sleep(2 * ext_sqs.SQS_POLL_SECONDS)
     bodies = delivered_bodies(d)
     assert not [b for b in bodies if b.get("detail-type") == "SageMaker Model Package State Change"]
     assert not [b for b in bodies if (b.get("detail") or {}).get("eventName") == "DeleteDomain"]

@@ -5,7 +5,8 @@
    `ResourceMap.delete` / `_delete_resource`, `Stack.delete`): a Create event with all property values as strings
    and a ResponseURL on the emulator's loopback endpoint, sent to the function through ext_lambda; a FAILED response
    fails the stack and rolls it back; the response's PhysicalResourceId becomes the resource's; deleting the stack (or
-   rolling it back) sends Delete events; the stack stays DELETE_IN_PROGRESS
+   rolling it back) deletes the `Custom::` resources first — moto deletes in no particular order, so a function
+   could go before the resource it serves — and sends them Delete events; the stack stays DELETE_IN_PROGRESS
    (ROLLBACK_IN_PROGRESS) until they are answered. Every response PUT to the emulator is checked against the
    protocol (`contract_violations()`). A function that cannot be run at all (not built, does not compile, crashed,
    not a function) fails its resource at once instead of leaving the stack waiting for CloudFormation's one-hour
@@ -334,6 +335,24 @@ def _install_lifecycle() -> None:
             delete_resource(self, parsed_resource, resource_json)
 
     ResourceMap._delete_resource = _delete_resource
+
+    # CloudFormation deletes dependents first: the custom resources go before the functions that serve them
+    delete_resources = ResourceMap.delete
+
+    def delete_custom_resources_first(self) -> None:
+        for logical_id, resource_json in list(self._resource_json_map.items()):
+            if not str(resource_json.get("Type", "")).startswith("Custom::"):
+                continue
+            if resource_json.get("DeletionPolicy") == "Retain":
+                continue
+            resource = self._parsed_resources.get(logical_id)
+            if resource is None or isinstance(resource, str):
+                continue
+            self._delete_resource(resource, resource_json)
+            self._parsed_resources.pop(logical_id, None)
+        delete_resources(self)
+
+    ResourceMap.delete = delete_custom_resources_first
 
     # moto finishes DeleteStack synchronously; CloudFormation waits for the custom resources' answers
     delete_stack = Stack.delete

@@ -1,14 +1,17 @@
-"""EventBridge delivers to Lambda targets.
+"""EventBridge delivers to Lambda targets; a rule with only a schedule receives no events.
 
 moto 5.2.5's `moto.events.models.Rule.send_to_targets` raises NotImplementedError for a Lambda target (PutEvents
-answers 500). This extension (see README: "What the emulator lacks and how the harness fills it") replaces it:
+answers 500), and hands a rule that has only a ScheduleExpression every event put on its bus, as if it had an empty
+pattern. This extension (see README: "What the emulator lacks and how the harness fills it") replaces it:
 
 - Lambda targets are invoked asynchronously (through ext_lambda), honouring Input / InputPath / InputTransformer, the
   rule's state and the function's resource policy (events.amazonaws.com must be allowed to invoke it, as on AWS);
   the event has AWS's shape (`account`, ISO-8601 `time`). S3 "Object Created" events, which moto already routes to
   rules when a bucket has EventBridge notifications on, reach Lambda targets by the same path;
 - targets moto cannot deliver to (CodePipeline, CodeBuild, SNS …) are recorded as dropped instead of failing
-  PutEvents (`dropped_deliveries()`), as are deliveries to a function that is gone or does not allow EventBridge.
+  PutEvents (`dropped_deliveries()`), as are deliveries to a function that is gone or does not allow EventBridge;
+- a rule with only a ScheduleExpression receives no events: on AWS it fires only on its schedule (the onboarder would
+  otherwise get every CloudTrail event twice: through its queue and straight from its schedule rule).
 
 What was dropped is cleared with moto's state.
 """
@@ -164,10 +167,16 @@ def _target_service(target: dict) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
+def _schedule_only(rule) -> bool:
+    return bool(rule.scheduled_expression) and not rule.event_pattern.get_pattern()
+
+
 def _make_send_to_targets(original):
     moto_delivers = {"logs", "sqs", "events"}
 
     def send_to_targets(self, original_event, transform_input: bool = True) -> None:
+        if _schedule_only(self):
+            return None  # on AWS such a rule fires on its schedule only
         ours = [t for t in self.targets if _target_service(t) not in moto_delivers]
         if not ours:
             return original(self, original_event, transform_input)
