@@ -716,11 +716,6 @@ def delete_project(resp) -> ActionResult:
     return EmptyResult()
 
 
-def _clear_projects() -> None:
-    with _store.lock:
-        _store.projects.clear()
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Tags (moto: `tags` is None on resources created without tags → AttributeError → 500; no project ARNs)
 
@@ -831,7 +826,10 @@ def domains_start(status: str):
         DOMAIN_INITIAL_STATUS = previous
 
 
-def _reset_settings() -> None:
+def _reset() -> None:
+    """Clears the projects and restores the settings the tests may change."""
+    with _store.lock:
+        _store.projects.clear()
     g = globals()
     for name, value in _DEFAULTS.items():
         g[name] = value
@@ -879,5 +877,4 @@ def install(emulator) -> None:
 
     from harness.emulator import on_reset
 
-    on_reset(_clear_projects)
-    on_reset(_reset_settings)
+    on_reset(_reset)
