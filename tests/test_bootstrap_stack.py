@@ -35,6 +35,7 @@ import pytest
 
 from harness import ext_lambda, ext_sagemaker, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
+from harness.fixtures import make_role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
@@ -42,8 +43,6 @@ PREFIX = "templates/"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 VISIBILITY_TAG = "sagemaker:studio-visibility"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 DEPLOY_PARAMS = {
     "SourceModelPackageGroupName": "models",
     "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-1111-2222-3333-444455556666",
@@ -87,10 +86,9 @@ def deployed(emulator):
     packages, then the bootstrap stack with a default template."""
     emulator.reset()
     iam, sm = emulator.client("iam"), emulator.client("sagemaker")
-    listed_arn = iam.create_role(RoleName="AmazonSageMaker-ExecutionRole-listed", Path="/service-role/",
-                                 AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-    iam.create_role(RoleName="ListedByName", AssumeRolePolicyDocument=TRUST)
-    early_role = iam.create_role(RoleName="EarlyDomainRole", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    listed_arn = make_role(iam, "AmazonSageMaker-ExecutionRole-listed", "/service-role/")
+    make_role(iam, "ListedByName")
+    early_role = make_role(iam, "EarlyDomainRole")
     early_domain = sm.create_domain(DomainName="early", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": early_role},
                                     SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
     iam_outputs = stack.deploy_iam_roles(emulator)
@@ -302,7 +300,7 @@ def test_a_template_uploaded_later_is_tagged_through_s3_eventbridge_and_the_tagg
 
 def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and_its_project(deployed):
     d = deployed
-    role = d.iam.create_role(RoleName="TeamRole", Path="/service-role/", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = make_role(d.iam, "TeamRole", "/service-role/")
     arn = d.sm.create_domain(DomainName="team", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
                              SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
     domain = arn.rsplit("/", 1)[1]
@@ -334,7 +332,7 @@ def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and
 
 def test_a_pending_domain_is_rechecked_through_the_queue_until_it_is_in_service(deployed):
     d = deployed
-    role = d.iam.create_role(RoleName="SlowRole", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = make_role(d.iam, "SlowRole")
     with ext_sagemaker.domains_start("Pending"):
         arn = d.sm.create_domain(DomainName="slow", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
                                  SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]

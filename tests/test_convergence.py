@@ -21,6 +21,7 @@ import pytest
 
 from harness.buckets import create_template_bucket, object_tags
 from harness.faults import FaultProxy, Watches
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
 from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,15 +29,12 @@ SEED = int(os.environ.get("FAULT_SEED", "20261129"))
 RATE = float(os.environ.get("FAULT_RATE", "0.2"))
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
-LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMakerProjectsLaunchRole"
 TEMPLATES = {p.name: p.read_bytes() for p in sorted((ROOT / "templates").glob("*.yaml"))}
 VISIBLE = "sagemaker:studio-visibility"
 PUBLISHED_BY = "sagemaker-projects-bootstrap:published-by"
 REJECTED = "sagemaker-projects-bootstrap:rejected"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 FOREIGN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
 CLEAR_FAILURE = re.compile(r"(S3|IAM|SageMaker) \w+ (on|for) .+ failed: \w+|timed out")
@@ -114,8 +112,7 @@ def faults(proxy):
 
 
 def custom_resource(sink, invoke, function, request_type, logical, props, stack, request_id, env=None):
-    ev = {"RequestType": request_type, "StackId": stack, "RequestId": request_id, "LogicalResourceId": logical,
-          "ResourceType": "Custom::X", "ResourceProperties": {"ServiceToken": "arn:x", **props}}
+    ev = cr_event("Custom::X", props, request_type, stack=stack, logical=logical, request_id=request_id)
     addressed, token = sink.address(ev)
     invoke(function, addressed, env)
     return sink.response(token)
@@ -204,15 +201,14 @@ def test_execution_role_policies_converge(aws, faults, faulty, replay, sink):
     roles = [f"ConvergeRole{i}" for i in range(8)]
     arns = {}
     for i, r in enumerate(roles):
-        arns[r] = iam.create_role(RoleName=r, Path="/service-role/" if i % 2 else "/",
-                                  AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        arns[r] = make_role(iam, r, "/service-role/" if i % 2 else "/")
         iam.put_role_policy(RoleName=r, PolicyName="TeamPolicy", PolicyDocument=FOREIGN_POLICY)
         iam.tag_role(RoleName=r, Tags=[{"Key": "team", "Value": f"t{i}"}])
     # three resources over overlapping sets of roles
     resources = [(stack_id(f"grants{i}"), roles[i * 2:i * 2 + 4]) for i in range(3)]
 
     def run(invoke, stack, members):
-        props = {"ExecutionRoles": [arns[m] for m in members], "LaunchRoleArn": LAUNCH,
+        props = {"ExecutionRoles": [arns[m] for m in members], "LaunchRoleArn": LAUNCH_ROLE_ARN,
                  "TemplateBucket": BUCKET, "TemplatePrefix": "templates/"}
         return custom_resource(sink, invoke, "execution-role-policies", "Create", "RolePolicies", props, stack, "c-1")
 
@@ -305,7 +301,7 @@ DEPLOY_PARAMS = {
     "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
 }
 ONBOARDER_ENV = {
-    "LAUNCH_ROLE_ARN": LAUNCH, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
+    "LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
     "DEFAULT_TEMPLATE": "deploy-codepipeline", "DEFAULT_TEMPLATE_PARAMETERS": json.dumps(DEPLOY_PARAMS),
     "POLICY_OWNER": "onboarder-converge",
 }
@@ -332,7 +328,7 @@ def test_domain_onboarder_and_the_sweep_converge(aws, faults, faulty, replay, si
     assert published["Status"] == "SUCCESS"
     roles = {}
     for name in ("SharedRole", "RoleA", "RoleB", "UnusedRole", "ProfileRole"):
-        roles[name] = iam.create_role(RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        roles[name] = make_role(iam, name, "/service-role/")
         iam.put_role_policy(RoleName=name, PolicyName="TeamPolicy", PolicyDocument=FOREIGN_POLICY)
         iam.tag_role(RoleName=name, Tags=[{"Key": "team", "Value": "ml"}])
     domains = {}
@@ -403,11 +399,11 @@ def test_a_fault_beyond_the_retries_fails_clearly_is_undone_and_the_replay_conve
     iam = aws.client("iam")
     roles = [f"BeyondRole{i}" for i in range(3)]
     for r in roles:
-        iam.create_role(RoleName=r, AssumeRolePolicyDocument=TRUST)
+        make_role(iam, r)
         iam.put_role_policy(RoleName=r, PolicyName="TeamPolicy", PolicyDocument=FOREIGN_POLICY)
     faults.rule("http503", service="iam", operation="PutRolePolicy", contains=b"RoleName=BeyondRole2", times=6)
     stack = stack_id("beyond")
-    props = {"ExecutionRoles": roles, "LaunchRoleArn": LAUNCH, "TemplateBucket": BUCKET}
+    props = {"ExecutionRoles": roles, "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET}
     answer = custom_resource(sink, through(faulty), "execution-role-policies", "Create", "RolePolicies", props, stack, "c")
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("IAM PutRolePolicy on role BeyondRole2 failed: ServiceUnavailable"), answer["Reason"]
@@ -447,9 +443,8 @@ def test_a_failed_publish_is_undone_so_the_rollback_leaves_no_template_behind(aw
     assert created["Status"] == "FAILED"
     assert created["Reason"].startswith(f"S3 PutObject on s3://{BUCKET}/templates/deploy-codepipeline.yaml failed: "
                                         "AccessDenied"), created["Reason"]
-    ev = {"PhysicalResourceId": created["PhysicalResourceId"]}
-    rollback = {"RequestType": "Delete", "StackId": stack, "RequestId": "d", "LogicalResourceId": "Templates",
-                "ResourceType": "Custom::ProjectTemplates", "ResourceProperties": {"ServiceToken": "x", **props}, **ev}
+    rollback = cr_event("Custom::ProjectTemplates", props, "Delete", stack=stack, logical="Templates", request_id="d",
+                        physical_id=created["PhysicalResourceId"])
     addressed, token = sink.address(rollback)
     through(faulty)("template-publisher", addressed)
     assert sink.response(token)["Status"] == "SUCCESS"
@@ -459,10 +454,9 @@ def test_a_failed_publish_is_undone_so_the_rollback_leaves_no_template_behind(aw
 
 # --------------------------------------------------------------------------------------------- the response URL fails
 
-NOTHING_TO_DO = {"RequestType": "Delete", "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/s/1",
-                 "RequestId": "r", "LogicalResourceId": "Templates", "ResourceType": "Custom::ProjectTemplates",
-                 "PhysicalResourceId": "an-id-this-function-never-issued",
-                 "ResourceProperties": {"ServiceToken": "x", "Bucket": BUCKET}}
+NOTHING_TO_DO = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET}, "Delete",
+                         stack=f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/s/1", logical="Templates",
+                         request_id="r", physical_id="an-id-this-function-never-issued")
 
 
 @pytest.fixture(scope="module")

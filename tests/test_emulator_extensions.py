@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from harness import emulator as emu
 from harness import ext_cloudformation, ext_events, ext_lambda, ext_sagemaker
+from harness.fixtures import LAMBDA_TRUST, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, make_role
 
 BUCKET = "sagemaker-templates-test"
 ACCOUNT = "123456789012"
@@ -65,13 +66,8 @@ def put_template(aws, key="templates/build-train.yaml", body=TEMPLATE, visible: 
     return f"https://{BUCKET}.s3.{aws.region}.amazonaws.com/{key}"
 
 
-def launch_role(aws, name="AmazonSageMakerProjectsLaunchRole") -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
-                       "Action": "sts:AssumeRole"}],
-    }
-    return aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+def launch_role(aws, name=LAUNCH_ROLE_NAME) -> str:
+    return make_role(aws.client("iam"), name, trust=LAUNCH_ROLE_TRUST)
 
 
 def provider(url, params=None, role=None, name="build-train"):
@@ -449,13 +445,11 @@ def test_describe_unknown_domain_is_resource_not_found(aws):
 
 
 def lambda_function(aws, name, handler, env=None) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     iam = aws.client("iam")
     try:
         role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
     except ClientError:
-        role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        role = make_role(iam, "fn-role", trust=LAMBDA_TRUST)
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as z:
         z.writestr("bootstrap", "built by cargo")
@@ -478,9 +472,7 @@ def test_custom_resource_runs_the_real_binary_through_cargo_lambda(aws):
     iam, cf = aws.client("iam"), aws.client("cloudformation")
     fn = lambda_function(aws, "execution-role-policies", "execution-role-policies")
     launch = launch_role(aws)
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    iam.create_role(RoleName="Exec", Path="/service-role/", AssumeRolePolicyDocument=json.dumps(trust))
+    make_role(iam, "Exec", "/service-role/")
     template = {
         "Resources": {"Policies": {"Type": "Custom::ExecutionRolePolicies", "Properties": {
             "ServiceToken": fn,

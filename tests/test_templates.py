@@ -39,6 +39,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.fixtures import LAMBDA_TRUST, make_role
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = ROOT / "templates"
 IAM_ROLES = ROOT / "iam" / "roles.yaml"
@@ -855,16 +857,13 @@ def seed_function(aws, monkeypatch):
     double = SeedFunctionDouble()
     monkeypatch.setattr(lambda_models.LambdaFunction, "invoke",
                         lambda self, body, *a, **kw: double.invoke(self, body, *a, **kw))
-    role = aws.client("iam").create_role(
-        RoleName="seedcode-double",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    role = make_role(aws.client("iam"), "seedcode-double", trust=LAMBDA_TRUST)
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as zf:
         zf.writestr("bootstrap", "")
     fn = aws.client("lambda").create_function(
         FunctionName="sagemaker-projects-seedcode-double", Runtime="provided.al2023",
-        Role=role["Role"]["Arn"], Handler="bootstrap", Code={"ZipFile": code.getvalue()})
+        Role=role, Handler="bootstrap", Code={"ZipFile": code.getvalue()})
     aws.client("ssm").put_parameter(Name=SEED_PARAMETER, Value=fn["FunctionArn"], Type="String")
     double.arn = fn["FunctionArn"]
     return double
