@@ -39,6 +39,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness import cfn_yaml
 from harness.fixtures import LAMBDA_TRUST, make_role
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,34 +55,8 @@ TEMPLATES = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# A YAML loader that understands CloudFormation's short-form tags (!Ref, !Sub, !GetAtt, !If, ...).
-# ---------------------------------------------------------------------------------------------------------------
-class CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def load_cfn(path: Path) -> dict:
-    return yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return cfn_yaml.load(path.read_text())
 
 
 _cache: dict[str, dict] = {}

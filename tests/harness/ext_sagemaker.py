@@ -33,6 +33,8 @@ import yaml
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import SagemakerClientError
 
+from harness import cfn_yaml
+
 # ---------------------------------------------------------------------------------------------------------------
 # Settings the tests may change (restored to these defaults on every emulator reset)
 
@@ -118,33 +120,13 @@ class _Constraints:
 # CloudFormation templates
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that understands CloudFormation's short-form intrinsic functions (!Ref, !Sub, !GetAtt …)."""
-
-
-def _construct_intrinsic(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def parse_template(body: str) -> dict:
     """A CloudFormation template (JSON, or YAML with short-form tags) as a dict; ValueError if it is not one."""
     try:
         doc = json.loads(body)
     except ValueError:
         try:
-            doc = yaml.load(body, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+            doc = cfn_yaml.load(body)
         except yaml.YAMLError as e:
             raise ValueError(f"Template format error: {e}") from None
     if not isinstance(doc, dict):
