@@ -18,7 +18,7 @@ import pytest
 
 from harness.buckets import create_template_bucket
 from harness.faults import Listener, Watches
-from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
 
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
@@ -265,8 +265,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def fns(emulator):
-    f = Watches({**emulator.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000"},
-                name="bad-inputs")
+    f = Watches(runtime_env(emulator), name="bad-inputs")
     # start every function once, untimed: a first start runs `cargo run`, which may wait for a build lock
     for function in (ERP, PUB, SEED, ONB, TAG):
         f.watch(ENVS.get(function)).invoke(function, b"null", timeout=600)

@@ -21,7 +21,7 @@ import pytest
 
 from harness.buckets import create_template_bucket, object_tags
 from harness.faults import FaultProxy, Watches
-from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
 from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,13 +85,10 @@ class _Summary:
                 terminalreporter.write_line(line)
 
 
-RUNTIME_ENV = {"CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000"}
-
-
 @pytest.fixture(scope="module")
 def faulty(emulator, proxy):
     """The binaries with every AWS request going through the fault proxy."""
-    f = Watches({**emulator.child_env(), "AWS_ENDPOINT_URL": proxy.endpoint, **RUNTIME_ENV}, name="faulty")
+    f = Watches(runtime_env(emulator, AWS_ENDPOINT_URL=proxy.endpoint), name="faulty")
     yield f
     f.stop()
 
@@ -99,7 +96,7 @@ def faulty(emulator, proxy):
 @pytest.fixture(scope="module")
 def replay(emulator):
     """The same binaries straight to the emulator, for the replay (this module's own: its runs are long)."""
-    f = Watches({**emulator.child_env(), **RUNTIME_ENV}, name="replay")
+    f = Watches(runtime_env(emulator), name="replay")
     yield f
     f.stop()
 

@@ -24,6 +24,7 @@ import test_guard as guard_rules
 from harness.buckets import create_template_bucket
 from harness.emulator import Emulator
 from harness.faults import FaultySink, Listener, Watches
+from harness import fixtures
 from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
 from harness.functions import LOG_DIR
 
@@ -83,9 +84,9 @@ def scan_at_session_end(request, emulator):
 
 
 def runtime_env(emulator: Emulator, **extra) -> dict:
-    return {**emulator.child_env(), "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-            "AWS_SESSION_TOKEN": SESSION_TOKEN,
-            "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000", **extra}
+    """The functions' environment under test, with credentials of their own (distinctive, so a leak shows)."""
+    return fixtures.runtime_env(emulator, AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+                                AWS_SESSION_TOKEN=SESSION_TOKEN, **extra)
 
 
 @pytest.fixture(scope="module", params=["info", "debug"])

@@ -1,5 +1,6 @@
 """What many tests share: a SageMaker execution role's trust policy and a factory for such roles, the projects'
-launch role, and CloudFormation's custom-resource request as a function receives it.
+launch role, CloudFormation's custom-resource request as a function receives it, and the environment the
+functions run with under test.
 
     from harness.fixtures import LAUNCH_ROLE_ARN, TRUST, cr_event, make_role
     role = make_role(aws.client("iam"), "TeamRole", path="/service-role/")
@@ -31,6 +32,16 @@ LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
 #: The stack and function a custom-resource request comes from unless a test names its own.
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/tests/1"
 SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:f"
+
+
+#: What the functions run with under test besides the emulator's endpoint and credentials: the sink's plain-http
+#: loopback ResponseURL is allowed, and a response is due 3 s before the invocation's deadline.
+RUNTIME_ENV = {"CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000"}
+
+
+def runtime_env(emulator, **extra: str) -> dict[str, str]:
+    """The environment of the functions run under test against `emulator` (the SDK pointed at it), with `extra`."""
+    return {**emulator.child_env(), **RUNTIME_ENV, **extra}
 
 
 def make_role(iam, name: str, path: str = "/", trust: str = TRUST) -> str:
