@@ -121,12 +121,28 @@ def through(functions: Watches):
     return invoke
 
 
+def faults_injected(faults) -> int:
+    """How many faults the proxy injected in this test (added, by kind, to the summary)."""
+    KINDS.update(faults.faults())
+    return sum(faults.faults().values())
+
+
 def judge_custom_resource(response: dict) -> str:
     """completed | failed; a FAILED answer must say which AWS call failed (or that time ran out)."""
     if response["Status"] == "SUCCESS":
         return "completed"
     assert CLEAR_FAILURE.search(response["Reason"]), f"unclear failure: {response['Reason']}"
     return "failed"
+
+
+def under_faults_then_replayed(run, resources, faults, faulty, replay) -> tuple[Counter, int]:
+    """`run(invoke, *resource)` for each of `resources` under faults, then again straight to the emulator (the
+    replay, which must succeed): the outcomes under faults and how many faults were injected."""
+    outcomes = Counter(judge_custom_resource(run(through(faulty), *r)) for r in resources)
+    injected = faults_injected(faults)
+    replays = [run(through(replay), *r) for r in resources]
+    assert all(r["Status"] == "SUCCESS" for r in replays), replays
+    return outcomes, injected
 
 
 # --------------------------------------------------------------------------------------------- publisher
@@ -145,11 +161,7 @@ def test_template_publisher_converges(aws, faults, faulty, replay, sink):
         return custom_resource(sink, invoke, "template-publisher", "Create", "Templates",
                                {"Bucket": BUCKET, "Prefix": prefix}, stack, "create-1")
 
-    outcomes = Counter(judge_custom_resource(run(through(faulty), *s)) for s in stacks)
-    injected = sum(faults.faults().values())
-    KINDS.update(faults.faults())
-    replays = [run(through(replay), *s) for s in stacks]
-    assert all(r["Status"] == "SUCCESS" for r in replays), replays
+    outcomes, injected = under_faults_then_replayed(run, stacks, faults, faulty, replay)
 
     lost = 0
     for stack, prefix in stacks:
@@ -209,11 +221,7 @@ def test_execution_role_policies_converge(aws, faults, faulty, replay, sink):
                  "TemplateBucket": BUCKET, "TemplatePrefix": "templates/"}
         return custom_resource(sink, invoke, "execution-role-policies", "Create", "RolePolicies", props, stack, "c-1")
 
-    outcomes = Counter(judge_custom_resource(run(through(faulty), *r)) for r in resources)
-    injected = sum(faults.faults().values())
-    KINDS.update(faults.faults())
-    replays = [run(through(replay), *r) for r in resources]
-    assert all(r["Status"] == "SUCCESS" for r in replays), replays
+    outcomes, injected = under_faults_then_replayed(run, resources, faults, faulty, replay)
 
     lost = 0
     for i, r in enumerate(roles):
@@ -271,8 +279,7 @@ def test_template_tagger_converges(aws, faults, faulty, replay):
             # an AWS failure fails the invocation (Lambda retries it): the error names the S3 call
             assert re.search(r"S3 \w+ on uploads/t\d+\.yaml failed", json.dumps(out)), out
             outcomes["failed"] += 1
-    injected = sum(faults.faults().values())
-    KINDS.update(faults.faults())
+    injected = faults_injected(faults)
     for key, (put, _, _) in uploads.items():
         assert "Visible" in replay.invoke("template-tagger", s3_event(key, put), extra_env=env, timeout=300)
 
@@ -357,8 +364,7 @@ def test_domain_onboarder_and_the_sweep_converge(aws, faults, faulty, replay, si
     outcomes[judge_custom_resource(sweep)] += 1
     if sweep["Status"] == "SUCCESS":
         assert int(sweep["Data"]["Onboarded"]) + int(sweep["Data"]["Failed"]) == len(domains), sweep
-    injected = sum(faults.faults().values())
-    KINDS.update(faults.faults())
+    injected = faults_injected(faults)
 
     # the scheduled sweep, without faults
     out = replay.invoke("domain-onboarder", SCHEDULE, extra_env=ONBOARDER_ENV, timeout=300)
@@ -416,8 +422,7 @@ def test_a_fault_beyond_the_retries_fails_clearly_is_undone_and_the_replay_conve
         lost += len([n for n in policies if n.startswith("SageMakerProjects-")]) != 3
         lost += policies.get("TeamPolicy") != json.loads(FOREIGN_POLICY)
         lost += role_tags(iam, r) != {LAUNCH_TAG: "true"}
-    KINDS.update(faults.faults())
-    tally("beyond the SDK retries", faults=sum(faults.faults().values()), operations=1, failed=1, lost=lost,
+    tally("beyond the SDK retries", faults=faults_injected(faults), operations=1, failed=1, lost=lost,
           converged=0 if lost else 1)
     assert lost == 0
 
