@@ -10,8 +10,9 @@ bare Git repositories (git's `url.<base>.insteadOf` maps the CodeConnections git
 stand-in `aws` serves `s3 cp` from a directory), so its push / leave-alone / fail decisions are exercised for real.
 
 Emulator part: each template is created as a stack in moto's CloudFormation. What moto can and cannot show:
-- moto does not resolve dynamic references, so the test resolves `{{resolve:ssm:...}}` from the emulator's SSM
-  before CreateStack, as CloudFormation does on AWS (the SSM parameter holds the ARN of a Lambda created here);
+- moto does not resolve dynamic references; the emulator (harness/ext_cloudformation.py) resolves
+  `{{resolve:ssm:...}}` at CreateStack, as CloudFormation does on AWS (the SSM parameter holds the ARN of a Lambda
+  created here);
 - moto skips CodeBuild, CodePipeline, S3 bucket policies and SageMaker code repositories silently (so it cannot
   prove their properties: the static tests do), but creates the S3 bucket and the EventBridge rules for real;
 - a `Custom::SeedCode` makes moto invoke the function behind ServiceToken. moto cannot run Lambda code, so the
@@ -844,12 +845,6 @@ def seed_function(aws, monkeypatch):
     return double
 
 
-def resolve_ssm_references(body: str, ssm) -> str:
-    """CloudFormation resolves {{resolve:ssm:name}} before creating resources; moto does not, so do it here."""
-    return re.sub(r"\{\{resolve:ssm:([^}:]+)\}\}",
-                  lambda m: ssm.get_parameter(Name=m.group(1))["Parameter"]["Value"], body)
-
-
 def answer(aws, event: dict, data: dict) -> int:
     """PUT a SUCCESS response to the event's ResponseURL, as the seed function does (empty Content-Type)."""
     url = urllib.parse.urlsplit(event["ResponseURL"])
@@ -906,8 +901,7 @@ def test_template_creates_as_a_stack_in_the_emulator(case, aws, seed_function):
     _, name, extra, seeded = case
     cfn = aws.client("cloudformation")
     params = {**PROJECT, **extra}
-    body = resolve_ssm_references((TEMPLATE_DIR / name).read_text(), aws.client("ssm"))
-    assert "{{resolve:" not in body
+    body = (TEMPLATE_DIR / name).read_text()  # its {{resolve:ssm:…}} ServiceToken resolved by the emulator
     stack_id = cfn.create_stack(
         StackName=f"SP-{PROJECT['SageMakerProjectName']}-{PROJECT['SageMakerProjectId']}", TemplateBody=body,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])["StackId"]
