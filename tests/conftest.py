@@ -5,6 +5,7 @@ the sink against the protocol; a session with any violation fails (see `pytest_s
 import pytest
 
 from harness import emulator as emu
+from harness.fixtures import runtime_env
 from harness.functions import Functions
 from harness.sink import ResponseSink
 
@@ -36,14 +37,7 @@ def sink():
 @pytest.fixture(scope="session")
 def functions(emulator):
     """The real binaries through cargo-lambda, talking to the emulator."""
-    f = Functions(
-        {
-            **emulator.child_env(),
-            # the sink is plain http on loopback: allowed only because this says so
-            "CFN_RESPONSE_ALLOW_LOOPBACK": "true",
-            "CFN_DEADLINE_HEADROOM_MS": "3000",
-        }
-    )
+    f = Functions(runtime_env(emulator))
     yield f
     f.stop()
 

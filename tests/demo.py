@@ -23,10 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import emulator as emu  # noqa: E402
 from harness import ext_lambda, ext_sagemaker, stack  # noqa: E402
+from harness.fixtures import make_role  # noqa: E402
 from harness.functions import ROOT  # noqa: E402
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 DEPLOY_PARAMS = {
     "SourceModelPackageGroupName": "churn-models",
     "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-1111-2222-3333-444455556666",
@@ -87,8 +86,7 @@ def run(demo: Demo, aws) -> None:
     iam_outputs = stack.deploy_iam_roles(aws)
     demo.check("IAM roles stack", "LaunchRoleArn" in iam_outputs, iam_outputs.get("LaunchRoleArn", "no launch role"))
 
-    existing = iam.create_role(RoleName="AmazonSageMaker-ExecutionRole-existing", Path="/service-role/",
-                               AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    existing = make_role(iam, "AmazonSageMaker-ExecutionRole-existing", "/service-role/")
     demo.say("deploying the bootstrap stack (infra/bootstrap.yaml); its custom resources run the real functions…")
     outputs = stack.deploy_bootstrap(aws, parameters={
         "ExistingExecutionRoles": [existing],
@@ -109,8 +107,7 @@ def run(demo: Demo, aws) -> None:
     demo.check("policies on the listed role", len(granted) == 3, ", ".join(p.rsplit("-", 1)[0] for p in granted))
 
     demo.say("a data scientist's admin creates a SageMaker domain (it starts Pending)…")
-    role = iam.create_role(RoleName="AmazonSageMaker-ExecutionRole-team", Path="/service-role/",
-                           AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = make_role(iam, "AmazonSageMaker-ExecutionRole-team", "/service-role/")
     with ext_sagemaker.domains_start("Pending"):
         arn = sm.create_domain(DomainName="team", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
                                SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]

@@ -32,14 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import emulator as emu  # noqa: E402
 from harness.buckets import create_template_bucket  # noqa: E402
 from harness.faults import Watches, peak_rss_kib  # noqa: E402
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role  # noqa: E402
 from harness.functions import LOG_DIR  # noqa: E402
 from harness.sink import ResponseSink  # noqa: E402
 
 ACCOUNT = "123456789012"
-LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMakerProjectsLaunchRole"
 BUCKET = "sagemaker-projects-templates-123456789012"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 VALID = b"""Parameters:
   SageMakerProjectName: {Type: String}
   SageMakerProjectId: {Type: String}
@@ -106,22 +104,21 @@ def spread(calls: list, watches_: list, per_router: int) -> list:
 
 def custom_resources(e, watches: Watches, sink: ResponseSink, n: int, router_count: int) -> dict:
     iam = e.client("iam")
-    roles = [iam.create_role(RoleName=f"LoadRole{i:04d}", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-             for i in range(n)]
+    roles = [make_role(iam, f"LoadRole{i:04d}") for i in range(n)]
     progress(f"{n} roles made")
     shards = routers(watches, router_count)
     for watch in shards:  # warm: one instance up per router (its start is not what this measures)
-        warm, _ = sink.address({"RequestType": "Delete", "StackId": "arn:aws:cloudformation:us-east-1:1:stack/w/1",
-                                "RequestId": "w", "LogicalResourceId": "W", "PhysicalResourceId": "not-ours",
-                                "ResourceProperties": {}})
+        warm, _ = sink.address(cr_event("Custom::ExecutionRolePolicies", {}, "Delete",
+                                        stack="arn:aws:cloudformation:us-east-1:1:stack/w/1", logical="W",
+                                        request_id="w", physical_id="not-ours"))
         watch.invoke("execution-role-policies", warm)
     events = []
     for i, role in enumerate(roles):
-        ev = {"RequestType": "Create", "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/load{i}/{uuid.uuid4()}",
-              "RequestId": str(uuid.uuid4()), "LogicalResourceId": "RolePolicies",
-              "ResourceType": "Custom::ExecutionRolePolicies",
-              "ResourceProperties": {"ServiceToken": "arn:x", "ExecutionRoles": [role], "LaunchRoleArn": LAUNCH,
-                                     "TemplateBucket": BUCKET, "TemplatePrefix": "templates/"}}
+        ev = cr_event("Custom::ExecutionRolePolicies",
+                      {"ExecutionRoles": [role], "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET,
+                       "TemplatePrefix": "templates/"},
+                      stack=f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/load{i}/{uuid.uuid4()}",
+                      logical="RolePolicies")
         events.append(sink.address(ev))
     per_router = -(-n // router_count)
     if per_router > ROUTER_IN_FLIGHT:

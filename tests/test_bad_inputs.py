@@ -18,18 +18,16 @@ import pytest
 
 from harness.buckets import create_template_bucket
 from harness.faults import Listener, Watches
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
 
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
-LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMakerProjectsLaunchRole"
 STACK = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bad-inputs/5e1f"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 MB = 1024 * 1024
 #: no outcome may take longer than this (cargo-lambda's own deadline is 600 s)
 PROMPT = 30.0
 
-ONBOARDER_ENV = {"LAUNCH_ROLE_ARN": LAUNCH, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
+ONBOARDER_ENV = {"LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
                  "DEFAULT_TEMPLATE": "build-train-codepipeline", "POLICY_OWNER": "bad-inputs"}
 TAGGER_ENV = {"TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "uploads/"}
 ENVS = {"domain-onboarder": ONBOARDER_ENV, "template-tagger": TAGGER_ENV}
@@ -53,18 +51,11 @@ class Case:
 
 
 def cr(resource_type: str, props: Any, request_type: Any = "Create", **extra) -> dict:
-    ev = {"RequestType": request_type, "ResponseURL": "(sink)", "StackId": STACK, "RequestId": str(uuid.uuid4()),
-          "LogicalResourceId": "Resource", "ResourceType": resource_type,
-          "ResourceProperties": ({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f", **props}
-                                 if isinstance(props, dict) else props)}
-    ev.update(extra)
-    if request_type is None:
-        del ev["RequestType"]
-    return ev
+    return cr_event(resource_type, props, request_type, stack=STACK, **{"ResponseURL": "(sink)", **extra})
 
 
 def role_props(**over) -> dict:
-    return {"ExecutionRoles": ["BystanderRole"], "LaunchRoleArn": LAUNCH, "TemplateBucket": BUCKET,
+    return {"ExecutionRoles": ["BystanderRole"], "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET,
             "TemplatePrefix": "templates/", **over}
 
 
@@ -274,8 +265,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def fns(emulator):
-    f = Watches({**emulator.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000"},
-                name="bad-inputs")
+    f = Watches(runtime_env(emulator), name="bad-inputs")
     # start every function once, untimed: a first start runs `cargo run`, which may wait for a build lock
     for function in (ERP, PUB, SEED, ONB, TAG):
         f.watch(ENVS.get(function)).invoke(function, b"null", timeout=600)
@@ -336,7 +326,7 @@ def test_the_catalogue_is_large_and_covers_every_function():
 def test_bad_input_gets_one_clear_outcome(aws, fns, sink, listener, case):
     s3, iam, sm = aws.client("s3"), aws.client("iam"), aws.client("sagemaker")
     create_template_bucket(s3, BUCKET)
-    role = iam.create_role(RoleName="BystanderRole", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = make_role(iam, "BystanderRole")
     iam.put_role_policy(RoleName="BystanderRole", PolicyName="TeamPolicy", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}))
     sm.create_domain(DomainName="bystander", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
@@ -389,7 +379,7 @@ def test_a_launch_role_of_another_account_is_refused(aws, fns, sink):
     the stack's can never work; worse, bare role names are then taken to be in that account's scope. The
     stack's account is in its StackId: the resource must fail naming LaunchRoleArn, and write nothing."""
     iam = aws.client("iam")
-    iam.create_role(RoleName="BystanderRole", AssumeRolePolicyDocument=TRUST)
+    make_role(iam, "BystanderRole")
     event, token = sink.address(cr(ERP_T, role_props(LaunchRoleArn="arn:aws:iam::999999999999:role/TheirLaunchRole")))
     fns.watch().invoke(ERP, event, timeout=PROMPT)
     answer = sink.response(token)

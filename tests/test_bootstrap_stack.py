@@ -5,19 +5,19 @@ One deployment serves the whole module (tests run in file order; the last one de
 completes only once its custom resources were answered by the functions, so CREATE_COMPLETE already says that
 the templates were published, the listed execution roles granted and the install sweep run.
 
-What the emulator cannot take, and how this module copes (see also harness/stack.py):
+What the emulator cannot take, and how this module copes (see also harness/stack.py and harness/ext_*.py):
 - CloudTrail: moto emits no CloudTrail events, so the test puts a CloudTrail-shaped CreateDomain event on the
   default bus with PutEvents; the rule → SQS → event source mapping → onboarder path after that is the stack's.
   (AWS refuses PutEvents with an `aws.*` source; moto does not.)
 - SQS event source mapping: moto 5.2.5 invokes the function synchronously inside SendMessage and never delivers
-  delayed messages; harness/stack.py replaces that with a poller thread that behaves like Lambda's (batches,
+  delayed messages; harness/ext_sqs.py replaces that with a poller thread that behaves like Lambda's (batches,
   ReportBatchItemFailures, DelaySeconds honoured), so the delayed re-check path runs too.
 - Custom resources and DependsOn: moto creates every resource in one pass and starts all custom resources
   together, so the install sweep (Custom::ReconcileDomains, DependsOn the templates) may run before the templates
   are published; for a domain that exists at install this test checks the grants and the domain tag, not its
   project (the hourly schedule retries a project that failed).
-- A project's own stack (SP-…) completes only thanks to the harness: ext_lambda resolves `{{resolve:ssm:…}}` (the
-  templates find the seed-code function through the stack's SSM parameter) and ext_cloudformation models
+- A project's own stack (SP-…) completes only thanks to the harness: ext_cloudformation resolves
+  `{{resolve:ssm:…}}` (the templates find the seed-code function through the stack's SSM parameter) and models
   AWS::CodeBuild::Project, whose moto builds succeed at once; no Git repository is seeded.
 - Resources moto has no model for (bucket and queue policies, EventInvokeConfig, the optional trail) are skipped
   by moto; their content is checked in the template (cfn-lint, cfn-guard) rather than here.
@@ -33,8 +33,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from harness import ext_lambda, ext_sagemaker, stack
+from harness import ext_lambda, ext_sagemaker, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
+from harness.fixtures import make_role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
@@ -42,8 +43,6 @@ PREFIX = "templates/"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 VISIBILITY_TAG = "sagemaker:studio-visibility"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 DEPLOY_PARAMS = {
     "SourceModelPackageGroupName": "models",
     "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-1111-2222-3333-444455556666",
@@ -87,10 +86,9 @@ def deployed(emulator):
     packages, then the bootstrap stack with a default template."""
     emulator.reset()
     iam, sm = emulator.client("iam"), emulator.client("sagemaker")
-    listed_arn = iam.create_role(RoleName="AmazonSageMaker-ExecutionRole-listed", Path="/service-role/",
-                                 AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-    iam.create_role(RoleName="ListedByName", AssumeRolePolicyDocument=TRUST)
-    early_role = iam.create_role(RoleName="EarlyDomainRole", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    listed_arn = make_role(iam, "AmazonSageMaker-ExecutionRole-listed", "/service-role/")
+    make_role(iam, "ListedByName")
+    early_role = make_role(iam, "EarlyDomainRole")
     early_domain = sm.create_domain(DomainName="early", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": early_role},
                                     SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
     iam_outputs = stack.deploy_iam_roles(emulator)
@@ -302,7 +300,7 @@ def test_a_template_uploaded_later_is_tagged_through_s3_eventbridge_and_the_tagg
 
 def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and_its_project(deployed):
     d = deployed
-    role = d.iam.create_role(RoleName="TeamRole", Path="/service-role/", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = make_role(d.iam, "TeamRole", "/service-role/")
     arn = d.sm.create_domain(DomainName="team", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
                              SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
     domain = arn.rsplit("/", 1)[1]
@@ -334,7 +332,7 @@ def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and
 
 def test_a_pending_domain_is_rechecked_through_the_queue_until_it_is_in_service(deployed):
     d = deployed
-    role = d.iam.create_role(RoleName="SlowRole", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = make_role(d.iam, "SlowRole")
     with ext_sagemaker.domains_start("Pending"):
         arn = d.sm.create_domain(DomainName="slow", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
                                  SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
@@ -366,7 +364,7 @@ def test_events_the_rule_does_not_select_never_reach_the_queue(deployed):
     # the one the rule selects is delivered; by then the others would have been too
     eventually(lambda: queue_deliveries(d, lambda b: (b.get("detail") or {}).get("eventName") == "UpdateUserProfile"),
                "UpdateUserProfile was not delivered")
-    time.sleep(2 * stack.SQS_POLL_SECONDS)
+    time.sleep(2 * ext_sqs.SQS_POLL_SECONDS)
     bodies = delivered_bodies(d)
     assert not [b for b in bodies if b.get("detail-type") == "SageMaker Model Package State Change"]
     assert not [b for b in bodies if (b.get("detail") or {}).get("eventName") == "DeleteDomain"]

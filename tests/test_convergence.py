@@ -21,6 +21,7 @@ import pytest
 
 from harness.buckets import create_template_bucket, object_tags
 from harness.faults import FaultProxy, Watches
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
 from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,15 +29,12 @@ SEED = int(os.environ.get("FAULT_SEED", "20261129"))
 RATE = float(os.environ.get("FAULT_RATE", "0.2"))
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
-LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMakerProjectsLaunchRole"
 TEMPLATES = {p.name: p.read_bytes() for p in sorted((ROOT / "templates").glob("*.yaml"))}
 VISIBLE = "sagemaker:studio-visibility"
 PUBLISHED_BY = "sagemaker-projects-bootstrap:published-by"
 REJECTED = "sagemaker-projects-bootstrap:rejected"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 FOREIGN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
 CLEAR_FAILURE = re.compile(r"(S3|IAM|SageMaker) \w+ (on|for) .+ failed: \w+|timed out")
@@ -87,13 +85,10 @@ class _Summary:
                 terminalreporter.write_line(line)
 
 
-RUNTIME_ENV = {"CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000"}
-
-
 @pytest.fixture(scope="module")
 def faulty(emulator, proxy):
     """The binaries with every AWS request going through the fault proxy."""
-    f = Watches({**emulator.child_env(), "AWS_ENDPOINT_URL": proxy.endpoint, **RUNTIME_ENV}, name="faulty")
+    f = Watches(runtime_env(emulator, AWS_ENDPOINT_URL=proxy.endpoint), name="faulty")
     yield f
     f.stop()
 
@@ -101,7 +96,7 @@ def faulty(emulator, proxy):
 @pytest.fixture(scope="module")
 def replay(emulator):
     """The same binaries straight to the emulator, for the replay (this module's own: its runs are long)."""
-    f = Watches({**emulator.child_env(), **RUNTIME_ENV}, name="replay")
+    f = Watches(runtime_env(emulator), name="replay")
     yield f
     f.stop()
 
@@ -114,8 +109,7 @@ def faults(proxy):
 
 
 def custom_resource(sink, invoke, function, request_type, logical, props, stack, request_id, env=None):
-    ev = {"RequestType": request_type, "StackId": stack, "RequestId": request_id, "LogicalResourceId": logical,
-          "ResourceType": "Custom::X", "ResourceProperties": {"ServiceToken": "arn:x", **props}}
+    ev = cr_event("Custom::X", props, request_type, stack=stack, logical=logical, request_id=request_id)
     addressed, token = sink.address(ev)
     invoke(function, addressed, env)
     return sink.response(token)
@@ -127,12 +121,28 @@ def through(functions: Watches):
     return invoke
 
 
+def faults_injected(faults) -> int:
+    """How many faults the proxy injected in this test (added, by kind, to the summary)."""
+    KINDS.update(faults.faults())
+    return sum(faults.faults().values())
+
+
 def judge_custom_resource(response: dict) -> str:
     """completed | failed; a FAILED answer must say which AWS call failed (or that time ran out)."""
     if response["Status"] == "SUCCESS":
         return "completed"
     assert CLEAR_FAILURE.search(response["Reason"]), f"unclear failure: {response['Reason']}"
     return "failed"
+
+
+def under_faults_then_replayed(run, resources, faults, faulty, replay) -> tuple[Counter, int]:
+    """`run(invoke, *resource)` for each of `resources` under faults, then again straight to the emulator (the
+    replay, which must succeed): the outcomes under faults and how many faults were injected."""
+    outcomes = Counter(judge_custom_resource(run(through(faulty), *r)) for r in resources)
+    injected = faults_injected(faults)
+    replays = [run(through(replay), *r) for r in resources]
+    assert all(r["Status"] == "SUCCESS" for r in replays), replays
+    return outcomes, injected
 
 
 # --------------------------------------------------------------------------------------------- publisher
@@ -151,11 +161,7 @@ def test_template_publisher_converges(aws, faults, faulty, replay, sink):
         return custom_resource(sink, invoke, "template-publisher", "Create", "Templates",
                                {"Bucket": BUCKET, "Prefix": prefix}, stack, "create-1")
 
-    outcomes = Counter(judge_custom_resource(run(through(faulty), *s)) for s in stacks)
-    injected = sum(faults.faults().values())
-    KINDS.update(faults.faults())
-    replays = [run(through(replay), *s) for s in stacks]
-    assert all(r["Status"] == "SUCCESS" for r in replays), replays
+    outcomes, injected = under_faults_then_replayed(run, stacks, faults, faulty, replay)
 
     lost = 0
     for stack, prefix in stacks:
@@ -204,23 +210,18 @@ def test_execution_role_policies_converge(aws, faults, faulty, replay, sink):
     roles = [f"ConvergeRole{i}" for i in range(8)]
     arns = {}
     for i, r in enumerate(roles):
-        arns[r] = iam.create_role(RoleName=r, Path="/service-role/" if i % 2 else "/",
-                                  AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        arns[r] = make_role(iam, r, "/service-role/" if i % 2 else "/")
         iam.put_role_policy(RoleName=r, PolicyName="TeamPolicy", PolicyDocument=FOREIGN_POLICY)
         iam.tag_role(RoleName=r, Tags=[{"Key": "team", "Value": f"t{i}"}])
     # three resources over overlapping sets of roles
     resources = [(stack_id(f"grants{i}"), roles[i * 2:i * 2 + 4]) for i in range(3)]
 
     def run(invoke, stack, members):
-        props = {"ExecutionRoles": [arns[m] for m in members], "LaunchRoleArn": LAUNCH,
+        props = {"ExecutionRoles": [arns[m] for m in members], "LaunchRoleArn": LAUNCH_ROLE_ARN,
                  "TemplateBucket": BUCKET, "TemplatePrefix": "templates/"}
         return custom_resource(sink, invoke, "execution-role-policies", "Create", "RolePolicies", props, stack, "c-1")
 
-    outcomes = Counter(judge_custom_resource(run(through(faulty), *r)) for r in resources)
-    injected = sum(faults.faults().values())
-    KINDS.update(faults.faults())
-    replays = [run(through(replay), *r) for r in resources]
-    assert all(r["Status"] == "SUCCESS" for r in replays), replays
+    outcomes, injected = under_faults_then_replayed(run, resources, faults, faulty, replay)
 
     lost = 0
     for i, r in enumerate(roles):
@@ -278,8 +279,7 @@ def test_template_tagger_converges(aws, faults, faulty, replay):
             # an AWS failure fails the invocation (Lambda retries it): the error names the S3 call
             assert re.search(r"S3 \w+ on uploads/t\d+\.yaml failed", json.dumps(out)), out
             outcomes["failed"] += 1
-    injected = sum(faults.faults().values())
-    KINDS.update(faults.faults())
+    injected = faults_injected(faults)
     for key, (put, _, _) in uploads.items():
         assert "Visible" in replay.invoke("template-tagger", s3_event(key, put), extra_env=env, timeout=300)
 
@@ -305,7 +305,7 @@ DEPLOY_PARAMS = {
     "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
 }
 ONBOARDER_ENV = {
-    "LAUNCH_ROLE_ARN": LAUNCH, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
+    "LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
     "DEFAULT_TEMPLATE": "deploy-codepipeline", "DEFAULT_TEMPLATE_PARAMETERS": json.dumps(DEPLOY_PARAMS),
     "POLICY_OWNER": "onboarder-converge",
 }
@@ -332,7 +332,7 @@ def test_domain_onboarder_and_the_sweep_converge(aws, faults, faulty, replay, si
     assert published["Status"] == "SUCCESS"
     roles = {}
     for name in ("SharedRole", "RoleA", "RoleB", "UnusedRole", "ProfileRole"):
-        roles[name] = iam.create_role(RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+        roles[name] = make_role(iam, name, "/service-role/")
         iam.put_role_policy(RoleName=name, PolicyName="TeamPolicy", PolicyDocument=FOREIGN_POLICY)
         iam.tag_role(RoleName=name, Tags=[{"Key": "team", "Value": "ml"}])
     domains = {}
@@ -364,8 +364,7 @@ def test_domain_onboarder_and_the_sweep_converge(aws, faults, faulty, replay, si
     outcomes[judge_custom_resource(sweep)] += 1
     if sweep["Status"] == "SUCCESS":
         assert int(sweep["Data"]["Onboarded"]) + int(sweep["Data"]["Failed"]) == len(domains), sweep
-    injected = sum(faults.faults().values())
-    KINDS.update(faults.faults())
+    injected = faults_injected(faults)
 
     # the scheduled sweep, without faults
     out = replay.invoke("domain-onboarder", SCHEDULE, extra_env=ONBOARDER_ENV, timeout=300)
@@ -403,11 +402,11 @@ def test_a_fault_beyond_the_retries_fails_clearly_is_undone_and_the_replay_conve
     iam = aws.client("iam")
     roles = [f"BeyondRole{i}" for i in range(3)]
     for r in roles:
-        iam.create_role(RoleName=r, AssumeRolePolicyDocument=TRUST)
+        make_role(iam, r)
         iam.put_role_policy(RoleName=r, PolicyName="TeamPolicy", PolicyDocument=FOREIGN_POLICY)
     faults.rule("http503", service="iam", operation="PutRolePolicy", contains=b"RoleName=BeyondRole2", times=6)
     stack = stack_id("beyond")
-    props = {"ExecutionRoles": roles, "LaunchRoleArn": LAUNCH, "TemplateBucket": BUCKET}
+    props = {"ExecutionRoles": roles, "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET}
     answer = custom_resource(sink, through(faulty), "execution-role-policies", "Create", "RolePolicies", props, stack, "c")
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("IAM PutRolePolicy on role BeyondRole2 failed: ServiceUnavailable"), answer["Reason"]
@@ -423,8 +422,7 @@ def test_a_fault_beyond_the_retries_fails_clearly_is_undone_and_the_replay_conve
         lost += len([n for n in policies if n.startswith("SageMakerProjects-")]) != 3
         lost += policies.get("TeamPolicy") != json.loads(FOREIGN_POLICY)
         lost += role_tags(iam, r) != {LAUNCH_TAG: "true"}
-    KINDS.update(faults.faults())
-    tally("beyond the SDK retries", faults=sum(faults.faults().values()), operations=1, failed=1, lost=lost,
+    tally("beyond the SDK retries", faults=faults_injected(faults), operations=1, failed=1, lost=lost,
           converged=0 if lost else 1)
     assert lost == 0
 
@@ -447,9 +445,8 @@ def test_a_failed_publish_is_undone_so_the_rollback_leaves_no_template_behind(aw
     assert created["Status"] == "FAILED"
     assert created["Reason"].startswith(f"S3 PutObject on s3://{BUCKET}/templates/deploy-codepipeline.yaml failed: "
                                         "AccessDenied"), created["Reason"]
-    ev = {"PhysicalResourceId": created["PhysicalResourceId"]}
-    rollback = {"RequestType": "Delete", "StackId": stack, "RequestId": "d", "LogicalResourceId": "Templates",
-                "ResourceType": "Custom::ProjectTemplates", "ResourceProperties": {"ServiceToken": "x", **props}, **ev}
+    rollback = cr_event("Custom::ProjectTemplates", props, "Delete", stack=stack, logical="Templates", request_id="d",
+                        physical_id=created["PhysicalResourceId"])
     addressed, token = sink.address(rollback)
     through(faulty)("template-publisher", addressed)
     assert sink.response(token)["Status"] == "SUCCESS"
@@ -459,10 +456,9 @@ def test_a_failed_publish_is_undone_so_the_rollback_leaves_no_template_behind(aw
 
 # --------------------------------------------------------------------------------------------- the response URL fails
 
-NOTHING_TO_DO = {"RequestType": "Delete", "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/s/1",
-                 "RequestId": "r", "LogicalResourceId": "Templates", "ResourceType": "Custom::ProjectTemplates",
-                 "PhysicalResourceId": "an-id-this-function-never-issued",
-                 "ResourceProperties": {"ServiceToken": "x", "Bucket": BUCKET}}
+NOTHING_TO_DO = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET}, "Delete",
+                         stack=f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/s/1", logical="Templates",
+                         request_id="r", physical_id="an-id-this-function-never-issued")
 
 
 @pytest.fixture(scope="module")

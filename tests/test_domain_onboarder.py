@@ -7,12 +7,12 @@ import pytest
 
 from harness import ext_sagemaker
 from harness.buckets import create_template_bucket
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
 
 FUNCTION = "domain-onboarder"
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
 PREFIX = "templates/"
-LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMakerProjectsLaunchRole"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
 DEPLOY_PARAMS = {
@@ -20,13 +20,11 @@ DEPLOY_PARAMS = {
     "CodeConnectionArn": f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/0a1b2c3d-1111-2222-3333-444455556666",
     "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
 }
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
 def env(queue_url="", default_template="deploy-codepipeline"):
     return {
-        "LAUNCH_ROLE_ARN": LAUNCH, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": PREFIX,
+        "LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": PREFIX,
         "DEFAULT_TEMPLATE": default_template, "DEFAULT_TEMPLATE_PARAMETERS": json.dumps(DEPLOY_PARAMS),
         "RECHECK_QUEUE_URL": queue_url, "RECHECK_DELAY_SECONDS": "1", "POLICY_OWNER": "onboarder-test",
     }
@@ -58,15 +56,14 @@ def world(aws, functions, answer):
     """Published templates (through the real publisher), a queue, and a role factory."""
     s3, iam, sm, sqs = aws.client("s3"), aws.client("iam"), aws.client("sagemaker"), aws.client("sqs")
     create_template_bucket(s3, BUCKET)
-    ev = {"RequestType": "Create", "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/b/1", "RequestId": "r",
-          "LogicalResourceId": "Templates", "ResourceType": "Custom::ProjectTemplates",
-          "ResourceProperties": {"Bucket": BUCKET, "Prefix": PREFIX}}
+    ev = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET, "Prefix": PREFIX},
+                  stack=f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/b/1", logical="Templates", request_id="r")
     assert answer("template-publisher", ev)["Status"] == "SUCCESS"
     queue = sqs.create_queue(QueueName="onboarder")["QueueUrl"]
 
     class World:
         def role(self, name, path="/"):
-            return iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+            return make_role(iam, name, path)
 
         def domain(self, name, role, space_role=None, tags=None):
             settings = {"ExecutionRole": role}
@@ -117,7 +114,7 @@ def test_a_new_domain_in_service_is_onboarded_and_gets_its_project(world):
     project = world.sm.describe_project(ProjectName=f"mlops-{domain}")
     provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
     assert provider["TemplateURL"] == f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}deploy-codepipeline.yaml"
-    assert provider["RoleARN"] == LAUNCH
+    assert provider["RoleARN"] == LAUNCH_ROLE_ARN
 
 
 def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world):
@@ -258,8 +255,7 @@ def test_the_schedule_sweeps_every_domain_and_profile(world):
 def test_the_install_sweep_answers_cloudformation_and_its_delete_takes_the_grants_back(world, answer):
     arn, domain = world.domain("existing", world.role("ExistingRole"))
     stack = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bootstrap/9"
-    ev = {"RequestType": "Create", "StackId": stack, "RequestId": "r1", "LogicalResourceId": "InstallSweep",
-          "ResourceType": "Custom::ReconcileDomains", "ResourceProperties": {"ServiceToken": "x", "Trigger": "1"}}
+    ev = cr_event("Custom::ReconcileDomains", {"Trigger": "1"}, stack=stack, logical="InstallSweep", request_id="r1")
     created = answer(FUNCTION, ev, extra_env=env(world.queue))
     assert created["Status"] == "SUCCESS" and created["Data"]["Onboarded"] == "1", created
     assert len(world.our_policies("ExistingRole")) == 3

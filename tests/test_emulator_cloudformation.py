@@ -1,5 +1,5 @@
 """AWS::CodeBuild::Project in the emulator's CloudFormation (harness/ext_cloudformation.py), beside an SSM
-dynamic reference (ext_lambda), as the project templates use them."""
+dynamic reference (also ext_cloudformation), as the project templates use them."""
 import json
 
 TEMPLATE = {

@@ -1,4 +1,5 @@
-"""The emulator extensions' own behaviour (harness/ext_sagemaker.py, harness/ext_lambda.py), through boto3.
+"""The emulator extensions' own behaviour (harness/ext_sagemaker.py, ext_lambda.py, ext_events.py,
+ext_cloudformation.py), through boto3.
 
 What AWS does is the specification; where AWS's exact words are not documented, the tests pin the error code
 and that the message names the culprit."""
@@ -14,7 +15,9 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import ext_lambda, ext_sagemaker
+from harness import emulator as emu
+from harness import ext_cloudformation, ext_events, ext_lambda, ext_sagemaker
+from harness.fixtures import LAMBDA_TRUST, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, make_role
 
 BUCKET = "sagemaker-templates-test"
 ACCOUNT = "123456789012"
@@ -63,13 +66,8 @@ def put_template(aws, key="templates/build-train.yaml", body=TEMPLATE, visible: 
     return f"https://{BUCKET}.s3.{aws.region}.amazonaws.com/{key}"
 
 
-def launch_role(aws, name="AmazonSageMakerProjectsLaunchRole") -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
-                       "Action": "sts:AssumeRole"}],
-    }
-    return aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+def launch_role(aws, name=LAUNCH_ROLE_NAME) -> str:
+    return make_role(aws.client("iam"), name, trust=LAUNCH_ROLE_TRUST)
 
 
 def provider(url, params=None, role=None, name="build-train"):
@@ -447,13 +445,11 @@ def test_describe_unknown_domain_is_resource_not_found(aws):
 
 
 def lambda_function(aws, name, handler, env=None) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     iam = aws.client("iam")
     try:
         role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
     except ClientError:
-        role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        role = make_role(iam, "fn-role", trust=LAMBDA_TRUST)
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as z:
         z.writestr("bootstrap", "built by cargo")
@@ -476,9 +472,7 @@ def test_custom_resource_runs_the_real_binary_through_cargo_lambda(aws):
     iam, cf = aws.client("iam"), aws.client("cloudformation")
     fn = lambda_function(aws, "execution-role-policies", "execution-role-policies")
     launch = launch_role(aws)
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    iam.create_role(RoleName="Exec", Path="/service-role/", AssumeRolePolicyDocument=json.dumps(trust))
+    make_role(iam, "Exec", "/service-role/")
     template = {
         "Resources": {"Policies": {"Type": "Custom::ExecutionRolePolicies", "Properties": {
             "ServiceToken": fn,
@@ -504,7 +498,7 @@ def test_custom_resource_runs_the_real_binary_through_cargo_lambda(aws):
     cf.delete_stack(StackName=stack_id)
     assert wait_stack(cf, stack_id, timeout=300)["StackStatus"] == "DELETE_COMPLETE"
     assert iam.list_role_policies(RoleName="Exec")["PolicyNames"] == []
-    assert ext_lambda.contract_violations() == []
+    assert ext_cloudformation.contract_violations() == []
     delete = ext_lambda.wait_for_invocations(2, "execution-role-policies")[1].event
     assert (delete["RequestType"], delete["PhysicalResourceId"]) == ("Delete", resource["PhysicalResourceId"])
 
@@ -617,7 +611,7 @@ def test_lambda_target_needs_the_functions_permission(aws):
     assert resp["FailedEntryCount"] == 0  # PutEvents accepted it; the delivery is what fails
     time.sleep(0.3)
     assert ext_lambda.invocations("locked") == []
-    assert [(d.rule_arn, d.target_arn) for d in ext_lambda.dropped_deliveries()] == [(rule_arn, fn)]
+    assert [(d.rule_arn, d.target_arn) for d in ext_events.dropped_deliveries()] == [(rule_arn, fn)]
 
 
 def test_s3_object_created_reaches_a_lambda_target_through_eventbridge(aws):
@@ -644,7 +638,7 @@ def test_put_events_to_a_target_moto_cannot_deliver_to_no_longer_fails(aws):
         {"Id": "p", "Arn": pipeline, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/Events"}])
     resp = events.put_events(Entries=[{"Source": "acme.app", "DetailType": "T", "Detail": "{}"}])
     assert resp["FailedEntryCount"] == 0
-    assert [(d.rule_arn, d.target_arn) for d in ext_lambda.dropped_deliveries()] == [(rule_arn, pipeline)]
+    assert [(d.rule_arn, d.target_arn) for d in ext_events.dropped_deliveries()] == [(rule_arn, pipeline)]
 
 
 class FunctionDouble:
@@ -713,7 +707,7 @@ def test_a_failed_response_rolls_back_and_deletes_what_was_created(aws, double):
     failed = [e for e in cf.describe_stack_events(StackName=stack_id)["StackEvents"]
               if e["ResourceStatus"] == "CREATE_FAILED"]
     assert [(e["LogicalResourceId"], e["ResourceStatusReason"]) for e in failed] == [("Second", "quota exceeded")]
-    assert ext_lambda.contract_violations() == []
+    assert ext_cloudformation.contract_violations() == []
 
 
 def test_responses_that_break_the_protocol_are_reported(aws, double):
@@ -723,7 +717,7 @@ def test_responses_that_break_the_protocol_are_reported(aws, double):
     cf.create_stack(StackName="sloppy", TemplateBody=json.dumps(template))
     [event] = double.wait_for(1)
     put_response(aws, event, {"Status": "FAILED", "PhysicalResourceId": "x"})  # FAILED without a Reason
-    [violation] = ext_lambda.contract_violations()
+    [violation] = ext_cloudformation.contract_violations()
     assert "Reason" in violation and "Thing" in violation
 
 
@@ -789,3 +783,17 @@ def test_project_fails_when_its_stack_fails(aws, double):
     assert described["ProjectStatus"] == "CreateFailed"
     detail = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
     assert detail["StatusMessage"].startswith("ROLLBACK_COMPLETE") and "Seed" in detail["StatusMessage"]
+
+
+# ------------------------------------------------------------------------------------------------- installing
+
+
+def test_an_extension_is_installed_after_those_it_requires():
+    assert emu.install_order({"ext_b": (), "ext_a": ("ext_c",), "ext_c": ()}) == ["ext_c", "ext_a", "ext_b"]
+
+
+def test_extensions_that_require_each_other_or_a_missing_one_are_refused():
+    with pytest.raises(RuntimeError, match="require each other"):
+        emu.install_order({"ext_a": ("ext_b",), "ext_b": ("ext_a",)})
+    with pytest.raises(RuntimeError, match="no harness extension"):
+        emu.install_order({"ext_a": ("ext_gone",)})

@@ -5,38 +5,20 @@ import urllib.parse
 
 import pytest
 
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
+
 FUNCTION = "execution-role-policies"
 STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/bootstrap/4a1b2c3d"
-LAUNCH = "arn:aws:iam::123456789012:role/AmazonSageMakerProjectsLaunchRole"
 TAG = "sagemaker-projects-launch-access"
-TRUST = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-)
-
-
-def make_role(iam, name, path="/"):
-    return iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
 
 
 def event(request_type, props, old=None, physical_id=None, request_id="req-1", logical="RolePolicies", stack=STACK):
-    ev = {
-        "RequestType": request_type,
-        "StackId": stack,
-        "RequestId": request_id,
-        "LogicalResourceId": logical,
-        "ResourceType": "Custom::ExecutionRolePolicies",
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:execution-role-policies",
-        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:x", **props},
-    }
-    if old is not None:
-        ev["OldResourceProperties"] = old
-    if physical_id is not None:
-        ev["PhysicalResourceId"] = physical_id
-    return ev
+    return cr_event("Custom::ExecutionRolePolicies", props, request_type, stack=stack, logical=logical,
+                    request_id=request_id, old=old, physical_id=physical_id)
 
 
 def props(roles, bucket="sagemaker-templates-test", prefix="templates/"):
-    return {"ExecutionRoles": roles, "LaunchRoleArn": LAUNCH, "TemplateBucket": bucket, "TemplatePrefix": prefix}
+    return {"ExecutionRoles": roles, "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": bucket, "TemplatePrefix": prefix}
 
 
 @pytest.fixture
@@ -75,7 +57,7 @@ def test_create_gives_each_role_the_three_policies_and_the_launch_tag(aws, run):
         assert len(policies) == 3
         by_purpose = {n.split("-")[1]: d for n, d in policies.items()}
         assert by_purpose["PassLaunchRole"]["Statement"] == [
-            {"Sid": "PassTheProjectsLaunchRoleOnly", "Effect": "Allow", "Action": "iam:PassRole", "Resource": LAUNCH,
+            {"Sid": "PassTheProjectsLaunchRoleOnly", "Effect": "Allow", "Action": "iam:PassRole", "Resource": LAUNCH_ROLE_ARN,
              "Condition": {"StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "cloudformation.amazonaws.com"]}}}
         ]
         assert by_purpose["ProjectStacks"]["Statement"][0]["Resource"] == "arn:aws:cloudformation:*:123456789012:stack/SP-*"

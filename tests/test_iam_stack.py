@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from botocore.exceptions import ClientError
+
+from harness import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "iam" / "roles.yaml"
@@ -117,28 +118,8 @@ def passrole_statements(doc: dict) -> list[dict]:
 # ----------------------------------------------------------------------------------------------------------------
 # reading the template itself: CloudFormation YAML with short-form tags, resolved for a given partition/account
 # ----------------------------------------------------------------------------------------------------------------
-class CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _cfn_tag(loader, tag_suffix, node):
-    name = tag_suffix
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if name == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref": value} if name == "Ref" else {f"Fn::{name}": value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
 def load_template() -> dict:
-    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    return cfn_yaml.load(TEMPLATE.read_text())
 
 
 class Resolver:
@@ -567,7 +548,7 @@ def test_project_template_uses_only_roles_of_this_stack(path):
 
 @pytest.mark.parametrize("path", TEMPLATE_FILES, ids=lambda p: p.name)
 def test_launch_role_may_create_every_resource_of_the_project_template(path):
-    t = yaml.load(path.read_text(), Loader=CfnLoader)
+    t = cfn_yaml.load(path.read_text())
     region, account = "eu-west-1", "123456789012"
     r = Resolver(t, "aws", account, region=region,
                  parameters={"SageMakerProjectName": "A" * 32, "SageMakerProjectId": "p-abcdefghijkl"})

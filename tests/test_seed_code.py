@@ -15,6 +15,8 @@ import pytest
 from moto.codebuild.models import CodeBuildBackend
 from moto.codebuild.responses import CodeBuildResponse
 
+from harness.fixtures import cr_event
+
 FUNCTION = "seedcode-checkin"
 STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/SP-demo-p-abcdefghijkl/4a1b2c3d"
 PROJECT = "sagemaker-demo-p-abcdefghijkl-seedcode"
@@ -22,6 +24,7 @@ CONNECTION_ID = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 CONNECTION = f"arn:aws:codeconnections:us-east-1:123456789012:connection/{CONNECTION_ID}"
 SEED_BUCKET = "sagemaker-servicecatalog-seedcode-us-east-1"
 SEED_KEY = "toolchain/model-building-workflow-v1.0.zip"
+SERVICE_TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-projects-seedcode"
 
 
 def repository_url(full_name, connection_id=CONNECTION_ID, account="123456789012", region="us-east-1"):
@@ -37,23 +40,9 @@ def props(**overrides):
 
 
 def event(request_type, properties, old=None, physical_id=None, request_id="req-1", logical="ModelBuildSeedCode"):
-    ev = {
-        "RequestType": request_type,
-        "StackId": STACK,
-        "RequestId": request_id,
-        "LogicalResourceId": logical,
-        "ResourceType": "Custom::SeedCode",
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-projects-seedcode",
-        "ResourceProperties": {
-            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:sagemaker-projects-seedcode",
-            **properties,
-        },
-    }
-    if old is not None:
-        ev["OldResourceProperties"] = {"ServiceToken": ev["ServiceToken"], **old}
-    if physical_id is not None:
-        ev["PhysicalResourceId"] = physical_id
-    return ev
+    return cr_event("Custom::SeedCode", properties, request_type, stack=STACK, logical=logical, request_id=request_id,
+                    service_token=SERVICE_TOKEN, physical_id=physical_id, ServiceToken=SERVICE_TOKEN,
+                    old=None if old is None else {"ServiceToken": SERVICE_TOKEN, **old})
 
 
 @pytest.fixture

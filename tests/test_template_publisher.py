@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from harness.buckets import create_template_bucket, object_tags
+from harness.fixtures import cr_event
 
 FUNCTION = "template-publisher"
 BUCKET = "sagemaker-projects-templates-123456789012"
@@ -16,17 +17,9 @@ FOREIGN_BODY = b"Resources: {}\n"
 
 
 def event(request_type, physical_id=None, request_id="r1", old=None, **props):
-    ev = {
-        "RequestType": request_type, "StackId": STACK, "RequestId": request_id, "LogicalResourceId": "Templates",
-        "ResourceType": "Custom::ProjectTemplates",
-        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:p",
-                               "Bucket": BUCKET, "Prefix": PREFIX, "Digest": "d1", **props},
-    }
-    if physical_id:
-        ev["PhysicalResourceId"] = physical_id
-    if old is not None:
-        ev["OldResourceProperties"] = old
-    return ev
+    return cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET, "Prefix": PREFIX, "Digest": "d1", **props},
+                    request_type, stack=STACK, logical="Templates", request_id=request_id, old=old,
+                    physical_id=physical_id or None)
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ bare Git repositories (git's `url.<base>.insteadOf` maps the CodeConnections git
 stand-in `aws` serves `s3 cp` from a directory), so its push / leave-alone / fail decisions are exercised for real.
 
 Emulator part: each template is created as a stack in moto's CloudFormation. What moto can and cannot show:
-- moto does not resolve dynamic references, so the test resolves `{{resolve:ssm:...}}` from the emulator's SSM
-  before CreateStack, as CloudFormation does on AWS (the SSM parameter holds the ARN of a Lambda created here);
+- moto does not resolve dynamic references; the emulator (harness/ext_cloudformation.py) resolves
+  `{{resolve:ssm:...}}` at CreateStack, as CloudFormation does on AWS (the SSM parameter holds the ARN of a Lambda
+  created here);
 - moto skips CodeBuild, CodePipeline, S3 bucket policies and SageMaker code repositories silently (so it cannot
   prove their properties: the static tests do), but creates the S3 bucket and the EventBridge rules for real;
 - a `Custom::SeedCode` makes moto invoke the function behind ServiceToken. moto cannot run Lambda code, so the
@@ -39,6 +40,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness import cfn_yaml
+from harness.fixtures import LAMBDA_TRUST, make_role
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = ROOT / "templates"
 IAM_ROLES = ROOT / "iam" / "roles.yaml"
@@ -52,34 +56,8 @@ TEMPLATES = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# A YAML loader that understands CloudFormation's short-form tags (!Ref, !Sub, !GetAtt, !If, ...).
-# ---------------------------------------------------------------------------------------------------------------
-class CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def load_cfn(path: Path) -> dict:
-    return yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return cfn_yaml.load(path.read_text())
 
 
 _cache: dict[str, dict] = {}
@@ -855,25 +833,16 @@ def seed_function(aws, monkeypatch):
     double = SeedFunctionDouble()
     monkeypatch.setattr(lambda_models.LambdaFunction, "invoke",
                         lambda self, body, *a, **kw: double.invoke(self, body, *a, **kw))
-    role = aws.client("iam").create_role(
-        RoleName="seedcode-double",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    role = make_role(aws.client("iam"), "seedcode-double", trust=LAMBDA_TRUST)
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as zf:
         zf.writestr("bootstrap", "")
     fn = aws.client("lambda").create_function(
         FunctionName="sagemaker-projects-seedcode-double", Runtime="provided.al2023",
-        Role=role["Role"]["Arn"], Handler="bootstrap", Code={"ZipFile": code.getvalue()})
+        Role=role, Handler="bootstrap", Code={"ZipFile": code.getvalue()})
     aws.client("ssm").put_parameter(Name=SEED_PARAMETER, Value=fn["FunctionArn"], Type="String")
     double.arn = fn["FunctionArn"]
     return double
-
-
-def resolve_ssm_references(body: str, ssm) -> str:
-    """CloudFormation resolves {{resolve:ssm:name}} before creating resources; moto does not, so do it here."""
-    return re.sub(r"\{\{resolve:ssm:([^}:]+)\}\}",
-                  lambda m: ssm.get_parameter(Name=m.group(1))["Parameter"]["Value"], body)
 
 
 def answer(aws, event: dict, data: dict) -> int:
@@ -932,8 +901,7 @@ def test_template_creates_as_a_stack_in_the_emulator(case, aws, seed_function):
     _, name, extra, seeded = case
     cfn = aws.client("cloudformation")
     params = {**PROJECT, **extra}
-    body = resolve_ssm_references((TEMPLATE_DIR / name).read_text(), aws.client("ssm"))
-    assert "{{resolve:" not in body
+    body = (TEMPLATE_DIR / name).read_text()  # its {{resolve:ssm:…}} ServiceToken resolved by the emulator
     stack_id = cfn.create_stack(
         StackName=f"SP-{PROJECT['SageMakerProjectName']}-{PROJECT['SageMakerProjectId']}", TemplateBody=body,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])["StackId"]

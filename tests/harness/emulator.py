@@ -1,7 +1,10 @@
 """moto, served in-process over HTTP on a free loopback port, with the harness extensions installed.
 
 Extensions are modules `harness/ext_*.py` with an `install(emulator)` function; each patches moto before it
-serves, to add what moto 5.2.5 lacks (see README: "What the emulator lacks"). They are installed once per process.
+serves, to add what moto 5.2.5 lacks (see README: "What the emulator lacks"). `start` installs every one, once per
+process, in name order except that an extension naming others in `REQUIRES` (a tuple of module names) is installed
+after them. An extension that keeps state keeps it in one object of its own and registers one `on_reset` hook that
+clears it with moto's.
 """
 from __future__ import annotations
 
@@ -64,11 +67,6 @@ class Emulator:
         for hook in _reset_hooks:
             hook()
 
-    @staticmethod
-    def on_reset(hook) -> None:
-        """Extensions that keep their own state register a hook to clear it with moto's."""
-        _reset_hooks.append(hook)
-
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
@@ -83,14 +81,39 @@ def on_reset(hook) -> None:
     _reset_hooks.append(hook)
 
 
+def install_order(requires: dict[str, tuple[str, ...]]) -> list[str]:
+    """Extension names in the order to install them: by name, but each after those it `REQUIRES`."""
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise RuntimeError(f"extensions require each other: {' -> '.join([*visiting, name])}")
+        if name not in requires:
+            raise RuntimeError(f"{visiting[-1]} requires {name}, which is no harness extension")
+        visiting.append(name)
+        for required in requires[name]:
+            visit(required)
+        visiting.pop()
+        order.append(name)
+
+    for name in sorted(requires):
+        visit(name)
+    return order
+
+
 def _install_extensions(emulator: Emulator) -> None:
     global _installed
     if _installed:
         return
     import harness
 
-    for mod in sorted(m.name for m in pkgutil.iter_modules(harness.__path__) if m.name.startswith("ext_")):
-        importlib.import_module(f"harness.{mod}").install(emulator)
+    modules = {m.name: importlib.import_module(f"harness.{m.name}")
+               for m in pkgutil.iter_modules(harness.__path__) if m.name.startswith("ext_")}
+    for name in install_order({name: tuple(getattr(module, "REQUIRES", ())) for name, module in modules.items()}):
+        modules[name].install(emulator)
     _installed = True
 
 

@@ -33,6 +33,8 @@ import yaml
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import SagemakerClientError
 
+from harness import cfn_yaml
+
 # ---------------------------------------------------------------------------------------------------------------
 # Settings the tests may change (restored to these defaults on every emulator reset)
 
@@ -118,33 +120,13 @@ class _Constraints:
 # CloudFormation templates
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that understands CloudFormation's short-form intrinsic functions (!Ref, !Sub, !GetAtt …)."""
-
-
-def _construct_intrinsic(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def parse_template(body: str) -> dict:
     """A CloudFormation template (JSON, or YAML with short-form tags) as a dict; ValueError if it is not one."""
     try:
         doc = json.loads(body)
     except ValueError:
         try:
-            doc = yaml.load(body, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+            doc = cfn_yaml.load(body)
         except yaml.YAMLError as e:
             raise ValueError(f"Template format error: {e}") from None
     if not isinstance(doc, dict):
@@ -513,33 +495,45 @@ def _start_stack(project: Project, template_body: str, template: dict) -> None:
             project.failure = f"Stack creation failed: {e}"
 
 
-def create_project(resp) -> ActionResult:
-    account, region = resp.current_account, resp.region
+def _project_request(resp, providers_param: str, path: str, allow_role: bool) -> tuple[Any, Any, Any, dict | None]:
+    """CreateProject's / UpdateProject's common parameters, checked against the API's constraints: (name,
+    description, tags, the CfnTemplateProvider or None)."""
     name = resp._get_param("ProjectName")
     description = resp._get_param("ProjectDescription")
     tags = resp._get_param("Tags")
-    providers = resp._get_param("TemplateProviders")
     c = _Constraints()
     _validate_common(c, name, description, tags)
-    cfn = _validate_provider(c, providers, "templateProviders", allow_role=True)
+    cfn = _validate_provider(c, resp._get_param(providers_param), path, allow_role=allow_role)
     c.raise_if_any()
+    return name, description, tags, cfn
+
+
+def _provider_template(cfn: dict, account: str, region: str) -> tuple[str, dict, dict[str, str]]:
+    """The provider's template — (body, parsed) — and its parameters (key → value), checked against it."""
+    given = {p["Key"]: p.get("Value", "") for p in (cfn.get("Parameters") or [])}
+    body = read_visible_template(cfn["TemplateURL"], account, region)
+    try:
+        template = parse_template(body)
+    except ValueError as e:
+        raise ValidationException(f"The template {cfn['TemplateURL']} is not valid: {e}") from None
+    check_parameters(template, given)
+    return body, template, given
+
+
+def create_project(resp) -> ActionResult:
+    account, region = resp.current_account, resp.region
+    name, description, tags, cfn = _project_request(resp, "TemplateProviders", "templateProviders", allow_role=True)
     if cfn is None:
         if resp._get_param("ServiceCatalogProvisioningDetails") is not None:
             raise ValidationException("Projects from Service Catalog products are not supported by this emulator.")
         raise ValidationException("Either TemplateProviders or ServiceCatalogProvisioningDetails must be provided.")
 
-    given = {p["Key"]: p.get("Value", "") for p in (cfn.get("Parameters") or [])}
     with _store.lock:
         scope = _store.scope(account, region)
         existing = scope.get(name)
         if existing is not None and existing.status() != "DeleteCompleted":
             raise ResourceInUse(f"Project already exists: {existing.arn}")
-        body = read_visible_template(cfn["TemplateURL"], account, region)
-        try:
-            template = parse_template(body)
-        except ValueError as e:
-            raise ValidationException(f"The template {cfn['TemplateURL']} is not valid: {e}") from None
-        check_parameters(template, given)
+        body, template, _ = _provider_template(cfn, account, region)
         now = dt.datetime.now(dt.timezone.utc)
         project = Project(
             account_id=account,
@@ -633,14 +627,8 @@ def update_project(resp) -> ActionResult:
     from moto.cloudformation.models import cloudformation_backends
 
     account, region = resp.current_account, resp.region
-    name = resp._get_param("ProjectName")
-    description = resp._get_param("ProjectDescription")
-    tags = resp._get_param("Tags")
-    providers = resp._get_param("TemplateProvidersToUpdate")
-    c = _Constraints()
-    _validate_common(c, name, description, tags)
-    cfn = _validate_provider(c, providers, "templateProvidersToUpdate", allow_role=False)
-    c.raise_if_any()
+    name, description, tags, cfn = _project_request(
+        resp, "TemplateProvidersToUpdate", "templateProvidersToUpdate", allow_role=False)
     with _store.lock:
         project = _get_live(account, region, name)
         status = project.status()
@@ -654,13 +642,7 @@ def update_project(resp) -> ActionResult:
                     f"Template {cfn['TemplateName']} is not a template of project {name} "
                     f"(it has {project.template_name})."
                 )
-            given = {p["Key"]: p.get("Value", "") for p in (cfn.get("Parameters") or [])}
-            body = read_visible_template(cfn["TemplateURL"], account, region)
-            try:
-                template = parse_template(body)
-            except ValueError as e:
-                raise ValidationException(f"The template {cfn['TemplateURL']} is not valid: {e}") from None
-            check_parameters(template, given)
+            body, template, given = _provider_template(cfn, account, region)
             project.template_url = cfn["TemplateURL"]
             project.parameters = [{"Key": k, "Value": v} for k, v in given.items()]
             values = _stack_parameters(project, template)
@@ -714,11 +696,6 @@ def delete_project(resp) -> ActionResult:
         project.deleting = True
         project.last_modified_time = dt.datetime.now(dt.timezone.utc)
     return EmptyResult()
-
-
-def _clear_projects() -> None:
-    with _store.lock:
-        _store.projects.clear()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -831,7 +808,10 @@ def domains_start(status: str):
         DOMAIN_INITIAL_STATUS = previous
 
 
-def _reset_settings() -> None:
+def _reset() -> None:
+    """Clears the projects and restores the settings the tests may change."""
+    with _store.lock:
+        _store.projects.clear()
     g = globals()
     for name, value in _DEFAULTS.items():
         g[name] = value
@@ -879,5 +859,4 @@ def install(emulator) -> None:
 
     from harness.emulator import on_reset
 
-    on_reset(_clear_projects)
-    on_reset(_reset_settings)
+    on_reset(_reset)

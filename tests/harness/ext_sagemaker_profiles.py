@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -15,11 +16,22 @@ from harness.ext_sagemaker import ResourceInUse, ResourceNotFound, ValidationExc
 
 PROFILE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
-_lock = threading.Lock()
-# (account, region) → {(domain_id, name): profile dict}
-_profiles: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
-# profile ARN → an object whose .tags moto's tag methods read and write
-_tag_holders: dict[str, SimpleNamespace] = {}
+
+@dataclass
+class _Store:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: (account, region) → {(domain_id, name): profile dict}
+    profiles: dict[tuple[str, str], dict[tuple[str, str], dict]] = field(default_factory=dict)
+    #: profile ARN → an object whose .tags moto's tag methods read and write
+    tag_holders: dict[str, SimpleNamespace] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.profiles.clear()
+            self.tag_holders.clear()
+
+
+_store = _Store()
 
 
 def _domain_exists(account: str, region: str, domain_id: str) -> bool:
@@ -29,7 +41,7 @@ def _domain_exists(account: str, region: str, domain_id: str) -> bool:
 
 
 def _scope(resp) -> dict[tuple[str, str], dict]:
-    return _profiles.setdefault((resp.current_account, resp.region), {})
+    return _store.profiles.setdefault((resp.current_account, resp.region), {})
 
 
 def create_user_profile(resp) -> ActionResult:
@@ -43,7 +55,7 @@ def create_user_profile(resp) -> ActionResult:
         raise ResourceNotFound(f"Domain {domain_id} not found.")
     arn = f"arn:aws:sagemaker:{resp.region}:{resp.current_account}:user-profile/{domain_id}/{name}"
     now = dt.datetime.now(dt.timezone.utc).isoformat()
-    with _lock:
+    with _store.lock:
         scope = _scope(resp)
         if (domain_id, name) in scope:
             raise ResourceInUse(f"Resource Already Exists: UserProfile with name {name} already exists. Choose a different name.")
@@ -52,7 +64,7 @@ def create_user_profile(resp) -> ActionResult:
             "CreationTime": now, "LastModifiedTime": now,
             "UserSettings": resp._get_param("UserSettings") or {},
         }
-    _tag_holders[arn] = SimpleNamespace(tags=[dict(t) for t in resp._get_param("Tags") or []])
+        _store.tag_holders[arn] = SimpleNamespace(tags=[dict(t) for t in resp._get_param("Tags") or []])
     return ActionResult({"UserProfileArn": arn})
 
 
@@ -87,15 +99,10 @@ def list_user_profiles(resp) -> ActionResult:
 
 def delete_user_profile(resp) -> EmptyResult:
     profile = _get(resp)
-    with _lock:
+    with _store.lock:
         _scope(resp).pop((profile["DomainId"], profile["UserProfileName"]), None)
-        _tag_holders.pop(profile["UserProfileArn"], None)
+        _store.tag_holders.pop(profile["UserProfileArn"], None)
     return EmptyResult()
-
-
-def _clear() -> None:
-    _profiles.clear()
-    _tag_holders.clear()
 
 
 def install(emulator) -> None:
@@ -105,7 +112,8 @@ def install(emulator) -> None:
     resource_from_arn = SageMakerModelBackend._get_resource_from_arn
 
     def resource_or_profile(self, arn):
-        return _tag_holders[arn] if arn in _tag_holders else resource_from_arn(self, arn)
+        holder = _store.tag_holders.get(arn)
+        return holder if holder is not None else resource_from_arn(self, arn)
 
     SageMakerModelBackend._get_resource_from_arn = resource_or_profile
 
@@ -113,6 +121,6 @@ def install(emulator) -> None:
     SageMakerResponse.describe_user_profile = describe_user_profile
     SageMakerResponse.list_user_profiles = list_user_profiles
     SageMakerResponse.delete_user_profile = delete_user_profile
-    from harness import emulator as emulator_module
+    from harness.emulator import on_reset
 
-    emulator_module.on_reset(_clear)
+    on_reset(_store.reset)

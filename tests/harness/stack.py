@@ -11,25 +11,10 @@ each `Code` object to exist, but never runs it — `ext_lambda` runs the real bi
 `Handler` (target/debug/<binary>, built beforehand by `cargo build --workspace --bins`), so the zip objects are
 placeholders. Custom resources are answered by those binaries, so a stack completes only when they did.
 
-What moto 5.2.5 does not do that the bootstrap stack relies on, and how this module fills it (installed once, on
-the first stack created through it; they belong with the other emulator extensions, `ext_*.py`):
-- `AWS::S3::Bucket`: moto applies only BucketEncryption and Tags. Its bucket model is taught the other properties
-  the bootstrap bucket declares — VersioningConfiguration, PublicAccessBlockConfiguration, CorsConfiguration and
-  NotificationConfiguration.EventBridgeConfiguration — read from the template as CloudFormation reads them, so the
-  emulated bucket is the one the template describes (and S3 sends "Object Created" to EventBridge for the tagger).
-- SQS event source mappings: moto invokes the function *inside* SendMessage (so inside the PutEvents that fed the
-  queue: a function that creates an EventBridge rule meanwhile breaks moto's rule loop with "OrderedDict mutated
-  during iteration") and never delivers a message sent with DelaySeconds. Here a poller thread does what Lambda's
-  does: it receives batches from every queue with an enabled mapping, invokes the function once per batch
-  (BatchSize) with the SQS event, and deletes what succeeded — all but the `batchItemFailures` when the mapping
-  has FunctionResponseTypes [ReportBatchItemFailures]; nothing on a function error (the messages come back after
-  the visibility timeout, as on AWS).
-- A rule with only a ScheduleExpression: moto (and ext_lambda) hand it every event put on its bus, as if it had
-  an empty pattern; on AWS it only fires on its schedule. Here such a rule receives no events (the onboarder would
-  otherwise get every CloudTrail event twice: through its queue and straight from the schedule rule).
-- Stack deletion: moto deletes resources in no particular order, so a Lambda function can go before the custom
-  resource it serves, whose Delete then cannot be sent. CloudFormation deletes dependents first; here the
-  `Custom::` resources are deleted before the rest.
+What moto 5.2.5 does not do that the bootstrap stack relies on is filled by the emulator extensions (`ext_*.py`,
+installed by `emulator.start`): the bucket's declared properties (ext_s3), Lambda's SQS poller (ext_sqs), schedule
+rules that take no events (ext_events), custom resources deleted before the rest of their stack
+(ext_cloudformation). Two things remain to know here:
 - Never DescribeStacks / DescribeStackResources a stack whose resources are being or were deleted: moto computes
   outputs by re-creating the resources they reference (a custom resource's function then gets a new Create).
   `wait_for_stack` reads the status from ListStacks for that reason.
@@ -39,17 +24,12 @@ the first stack created through it; they belong with the other emulator extensio
 from __future__ import annotations
 
 import io
-import json
-import logging
-import threading
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from harness.functions import ROOT
-
-log = logging.getLogger("harness.stack")
 
 BOOTSTRAP_TEMPLATE = ROOT / "infra" / "bootstrap.yaml"
 IAM_TEMPLATE = ROOT / "iam" / "roles.yaml"
@@ -154,7 +134,6 @@ def outputs_of(description: dict) -> dict[str, str]:
 def create_stack(emulator, name: str, template: Path, parameters: dict[str, Any] | None = None,
                  capabilities: tuple[str, ...] = ("CAPABILITY_IAM",), timeout: float = 180.0) -> dict:
     """Creates `name` from `template`, waits for CREATE_COMPLETE (StackFailed otherwise); returns its outputs."""
-    install_emulator_fill_ins()
     cfn = emulator.client("cloudformation")
     stack_id = cfn.create_stack(StackName=name, TemplateBody=template.read_text(),
                                 Parameters=_parameters(parameters or {}),
@@ -200,210 +179,3 @@ def delete_stack(emulator, stack_name: str = BOOTSTRAP_STACK, timeout: float = 1
     stack_id = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
     cfn.delete_stack(StackName=stack_id)
     return wait_for_stack(cfn, stack_id, timeout)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Emulator fill-ins (see the module docstring)
-
-
-_install_lock = threading.Lock()
-_installed = False
-
-
-def install_emulator_fill_ins() -> None:
-    """Installs the fill-ins once per process (the emulator runs in-process)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        _install_bucket_properties()
-        _install_sqs_poller()
-        _install_schedule_rules_take_no_events()
-        _install_custom_resources_deleted_first()
-        _installed = True
-
-
-def _cors_rules(cors: dict) -> list[dict]:
-    """CloudFormation's CorsRules in the shape moto's bucket keeps (the S3 XML element names)."""
-    rules = []
-    for r in cors.get("CorsRules") or []:
-        rule = {"AllowedMethod": list(r["AllowedMethods"]), "AllowedOrigin": list(r["AllowedOrigins"])}
-        if r.get("AllowedHeaders"):
-            rule["AllowedHeader"] = list(r["AllowedHeaders"])
-        if r.get("ExposedHeaders"):
-            rule["ExposeHeader"] = list(r["ExposedHeaders"])
-        if r.get("MaxAge") is not None:
-            rule["MaxAgeSeconds"] = str(r["MaxAge"])
-        if r.get("Id"):
-            rule["ID"] = r["Id"]
-        rules.append(rule)
-    return rules
-
-
-def _is_true(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
-
-
-def _install_bucket_properties() -> None:
-    """Makes moto's `AWS::S3::Bucket` apply VersioningConfiguration, PublicAccessBlockConfiguration,
-    CorsConfiguration and NotificationConfiguration.EventBridgeConfiguration (moto 5.2.5 ignores them)."""
-    from moto.s3.models import FakeBucket, s3_backends
-    from moto.utilities.utils import get_partition
-
-    original = FakeBucket.create_from_cloudformation_json.__func__
-
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        props = cloudformation_json.get("Properties") or {}
-        backend = s3_backends[account_id][get_partition(region_name)]
-        status = (props.get("VersioningConfiguration") or {}).get("Status")
-        if status:
-            backend.put_bucket_versioning(bucket.name, status)
-        block = props.get("PublicAccessBlockConfiguration")
-        if block:
-            backend.put_public_access_block(bucket.name, {k: _is_true(v) for k, v in block.items()})
-        cors = props.get("CorsConfiguration")
-        if cors:
-            bucket.set_cors(_cors_rules(cors))
-        events = (props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}
-        if _is_true(events.get("EventBridgeEnabled")):
-            bucket.set_notification_configuration({"EventBridgeConfiguration": {}})
-        return bucket
-
-    FakeBucket.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
-
-
-#: How often the stand-in for Lambda's SQS poller looks at the queues.
-SQS_POLL_SECONDS = 0.2
-_adding = threading.local()
-
-
-class _EventSourceMappings(dict):
-    """A queue's event source mappings, seen as none by moto's own delivery loop at the end of `add_message` (the
-    poller delivers instead)."""
-
-    def items(self):
-        if getattr(_adding, "active", False):
-            return {}.items()
-        return super().items()
-
-
-def _install_sqs_poller() -> None:
-    from moto.sqs.models import Queue
-
-    original_add = Queue.add_message
-
-    def add_message(self, message):
-        if not isinstance(self.lambda_event_source_mappings, _EventSourceMappings):
-            self.lambda_event_source_mappings = _EventSourceMappings(self.lambda_event_source_mappings)
-        _adding.active = True
-        try:
-            return original_add(self, message)
-        finally:
-            _adding.active = False
-
-    Queue.add_message = add_message
-    threading.Thread(target=_poll_forever, name="emulator-sqs-poller", daemon=True).start()
-
-
-def _poll_forever() -> None:
-    while True:
-        try:
-            busy = _poll_once()
-        except Exception:  # noqa: BLE001 - a reset under our feet, a queue deleted meanwhile: look again
-            log.debug("SQS poll failed", exc_info=True)
-            busy = False
-        if not busy:
-            time.sleep(SQS_POLL_SECONDS)
-
-
-def _poll_once() -> bool:
-    """One pass over every queue with an enabled event source mapping; True if some batch was delivered."""
-    from moto.sqs.models import sqs_backends
-
-    delivered = False
-    for account_id in list(sqs_backends.keys()):
-        for region in list(sqs_backends[account_id].keys()):
-            backend = sqs_backends[account_id][region]
-            for queue in list(backend.queues.values()):
-                for esm in list(queue.lambda_event_source_mappings.values()):
-                    if not esm.enabled:
-                        continue
-                    messages = backend.receive_message(queue.name, esm.batch_size, 0, queue.visibility_timeout)
-                    if messages:
-                        _deliver_batch(account_id, region, backend, queue, esm, messages)
-                        delivered = True
-    return delivered
-
-
-def _deliver_batch(account_id: str, region: str, backend, queue, esm, messages) -> None:
-    from moto.awslambda.utils import get_backend
-
-    event = {"Records": [{
-        "messageId": m.id,
-        "receiptHandle": m.receipt_handle,
-        "body": m.body,
-        "attributes": {
-            "ApproximateReceiveCount": str(m.approximate_receive_count),
-            "SentTimestamp": str(m.sent_timestamp),
-            "SenderId": m.sender_id,
-            "ApproximateFirstReceiveTimestamp": str(m.approximate_first_receive_timestamp),
-        },
-        "messageAttributes": {},
-        "md5OfBody": m.body_md5,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue.queue_arn,
-        "awsRegion": region,
-    } for m in messages]}
-    try:
-        fn = get_backend(account_id, region).get_function(esm.function_arn)
-    except Exception:  # noqa: BLE001 - the function is gone: Lambda would disable the mapping
-        return
-    response_headers: dict[str, Any] = {}
-    payload = fn.invoke(json.dumps(event), {}, response_headers)
-    if response_headers.get("x-amz-function-error"):
-        return  # the whole batch comes back after the visibility timeout
-    failed: set[str] = set()
-    if "ReportBatchItemFailures" in (esm.function_response_types or []):
-        try:
-            answer = json.loads(payload or b"{}")
-            failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures") or []}
-        except (ValueError, TypeError, KeyError):
-            return  # an unreadable answer fails the whole batch
-    for m in messages:
-        if m.id not in failed:
-            backend.delete_message(queue.name, m.receipt_handle)
-
-
-def _install_schedule_rules_take_no_events() -> None:
-    from moto.events.models import Rule
-
-    send_to_targets = Rule.send_to_targets  # ext_lambda's, which wraps moto's
-
-    def send_unless_schedule_only(self, event, transform_input: bool = True):
-        if self.scheduled_expression and not self.event_pattern.get_pattern():
-            return None
-        return send_to_targets(self, event, transform_input)
-
-    Rule.send_to_targets = send_unless_schedule_only
-
-
-def _install_custom_resources_deleted_first() -> None:
-    from moto.cloudformation.parsing import ResourceMap
-
-    original_delete = ResourceMap.delete
-
-    def delete(self) -> None:
-        for logical_id, resource_json in list(self._resource_json_map.items()):
-            if not str(resource_json.get("Type", "")).startswith("Custom::"):
-                continue
-            if resource_json.get("DeletionPolicy") == "Retain":
-                continue
-            resource = self._parsed_resources.get(logical_id)
-            if resource is None or isinstance(resource, str):
-                continue
-            self._delete_resource(resource, resource_json)
-            self._parsed_resources.pop(logical_id, None)
-        original_delete(self)
-
-    ResourceMap.delete = delete
