@@ -60,10 +60,7 @@ impl OnboarderFunction {
         if !is_sqs_batch(&event) {
             return self.handle_one(&event).await;
         }
-        let batch: SqsEvent = serde_json::from_value(event).map_err(|e| OnboardError::Project {
-            domain: String::new(),
-            message: format!("an SQS batch that is not SQS's event shape: {e}"),
-        })?;
+        let batch: SqsEvent = serde_json::from_value(event).map_err(OnboardError::Batch)?;
         let answer = self.handle_batch(batch).await;
         Ok(serde_json::to_value(answer).unwrap_or_else(|e| json!({"Error": e.to_string()})))
     }

@@ -35,6 +35,12 @@ pub enum OnboardError {
     Policy(#[from] PolicyError),
     #[error("domain {domain}: {message}")]
     Project { domain: String, message: String },
+    /// An execution role ARN this product cannot act on (another account, not a role).
+    #[error(transparent)]
+    Role(#[from] crate::names::NameError),
+    /// A batch that claims to come from SQS but is not SQS's event shape.
+    #[error("an SQS batch that is not SQS's event shape: {0}")]
+    Batch(#[source] serde_json::Error),
 }
 
 impl OnboardError {
@@ -44,7 +50,7 @@ impl OnboardError {
         match self {
             Self::Aws(e) => e.retryable,
             Self::Policy(e) => e.is_retryable(),
-            Self::Project { .. } => false,
+            Self::Project { .. } | Self::Role(_) | Self::Batch(_) => false,
         }
     }
 }
@@ -133,12 +139,7 @@ impl Onboarder {
 
     async fn grant_role(&self, role_arn: &str) -> Result<String, OnboardError> {
         let account = &self.config.launch_role.account;
-        let role = crate::names::role_name("ExecutionRole", role_arn, account).map_err(|e| {
-            OnboardError::Project {
-                domain: String::new(),
-                message: e.to_string(),
-            }
-        })?;
+        let role = crate::names::role_name("ExecutionRole", role_arn, account)?;
         let first = self
             .granted
             .lock()
