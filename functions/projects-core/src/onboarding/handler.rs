@@ -305,12 +305,10 @@ mod tests {
 
     fn sagemaker_refusal(status: u16, code: &str) -> Rule {
         let (status, body) = json_error(status, code, "no");
-        mock!(aws_sdk_sagemaker::Client::describe_domain).then_http_response(move || {
-            aws_smithy_runtime_api::http::Response::new(
-                status.try_into().unwrap(),
-                aws_smithy_types::body::SdkBody::from(body.clone().unwrap()),
-            )
-        })
+        mock!(aws_sdk_sagemaker::Client::describe_domain)
+            .sequence()
+            .http_status(status, body)
+            .build()
     }
 
     #[tokio::test]
