@@ -105,7 +105,8 @@ impl OnboarderFunction {
                 return Ok(json!({"Ignored": why}));
             }
         };
-        let result = self.run(&work).await;
+        // boxed: the onboarding future is deep enough to overflow rustc's layout query depth in the binary
+        let result = Box::pin(self.run(&work)).await;
         match result {
             Ok(v) => {
                 tracing::info!(work = ?work, result = %v, "done");
