@@ -97,10 +97,6 @@ fn sagemaker<E: OperationError>(
     ))
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // What the caller gives
 
@@ -564,7 +560,9 @@ impl TemplateSpec {
                     name: name.clone(),
                     required: !optional,
                     default: field("Default").and_then(scalar),
-                    description: field("Description").and_then(scalar).map(|s| one_line(&s)),
+                    description: field("Description")
+                        .and_then(scalar)
+                        .map(|s| crate::aws::one_line(&s)),
                     allowed_values: field("AllowedValues")
                         .and_then(Value::as_sequence)
                         .map(|s| s.iter().filter_map(scalar).collect())

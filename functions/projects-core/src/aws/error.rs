@@ -133,7 +133,8 @@ fn classify<E: OperationError>(error: &AwsSdkError<E>) -> (String, String, bool)
     (code.to_owned(), context(), retryable)
 }
 
-fn one_line(s: &str) -> String {
+/// Text on one line, runs of white space (newlines too) as one space: for a Reason, a log field, a terminal.
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -5,6 +5,7 @@
 pub(crate) mod answers;
 mod error;
 
+pub(crate) use error::one_line;
 pub use error::{
     iam_no_such_entity, sagemaker_not_found, AwsSdkError, CallDetails, CallError, OperationError,
 };
