@@ -1447,7 +1447,7 @@ mod tests {
                     "group/subgroup/repo",
                     "my.org/repo_1",
                     "org/.github",
-                    &format!("group/{}/repo", "sub/".repeat(200)),
+                    &format!("group/{}repo", "sub/".repeat(200)),
                 ],
                 &[
                     "",
