@@ -366,8 +366,8 @@ def test_the_check_in_project_is_awss(name):
             "CreateResourceForModelDeploySeedcodeCheckin": {
                 "Fn::Equals": [{"Ref": "ModelDeployCodeRepositoryIsSeedcodeRequired"}, "true"]},
             "CreateResourceForAnySeedCodeCheckin": {"Fn::Or": [
-                {"Condition": "CreateResourceForModelBuildSeedcodeCheckin"},
-                {"Condition": "CreateResourceForModelDeploySeedcodeCheckin"}]}}
+                {"Fn::Equals": [{"Ref": "ModelBuildCodeRepositoryIsSeedcodeRequired"}, "true"]},
+                {"Fn::Equals": [{"Ref": "ModelDeployCodeRepositoryIsSeedcodeRequired"}, "true"]}]}}
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -559,7 +559,12 @@ def create_project(aws, template_name: str, project: str, params: dict) -> dict:
         if described["ProjectStatus"] not in ("Pending", "CreateInProgress") or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert described["ProjectStatus"] == "CreateCompleted", described["TemplateProviderDetails"]
+    if described["ProjectStatus"] != "CreateCompleted":
+        stack = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
+        events = aws.client("cloudformation").describe_stack_events(StackName=stack["Id"])["StackEvents"]
+        reasons = [(e["LogicalResourceId"], e.get("ResourceStatusReason")) for e in events
+                   if "FAILED" in e["ResourceStatus"]]
+        pytest.fail(f"{project}: {described['ProjectStatus']}: {stack.get('StatusMessage')}; {reasons}")
     return {**created, "described": described}
 
 
