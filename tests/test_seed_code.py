@@ -19,7 +19,7 @@ from harness.fixtures import cr_event
 
 FUNCTION = "seedcode-checkin"
 STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/SP-demo-p-abcdefghijkl/4a1b2c3d"
-PROJECT = "sagemaker-demo-p-abcdefghijkl-seedcode"
+PROJECT = "sagemaker-demo-p-abcdefghijkl-git-seedcodecheckin"
 CONNECTION_ID = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 CONNECTION = f"arn:aws:codeconnections:us-east-1:123456789012:connection/{CONNECTION_ID}"
 SEED_BUCKET = "sagemaker-servicecatalog-seedcode-us-east-1"
@@ -47,12 +47,12 @@ def event(request_type, properties, old=None, physical_id=None, request_id="req-
 
 @pytest.fixture
 def codebuild(aws):
-    """The emulator's CodeBuild with the template's seed project (moto wants a source location even for
-    NO_SOURCE; AWS does not)."""
+    """The emulator's CodeBuild with the templates' check-in project (AWS's, from the seed-code bucket)."""
     cb = aws.client("codebuild")
     cb.create_project(
         name=PROJECT,
-        source={"type": "NO_SOURCE", "location": "none", "buildspec": "version: 0.2"},
+        source={"type": "S3", "buildspec": "buildspec.yml",
+                "location": f"{SEED_BUCKET}/bootstrap/GitRepositorySeedCodeCheckinCodeBuildProject-v1.1.zip"},
         artifacts={"type": "NO_ARTIFACTS"},
         environment={"type": "LINUX_CONTAINER", "computeType": "BUILD_GENERAL1_SMALL",
                      "image": "aws/codebuild/amazonlinux2-x86_64-standard:5.0"},
@@ -69,7 +69,8 @@ def calls(monkeypatch):
 
     def spy_start(self):
         seen["start"].append({k: self._get_param(k) for k in
-                              ("projectName", "environmentVariablesOverride", "idempotencyToken")})
+                              ("projectName", "environmentVariablesOverride", "secondarySourcesOverride",
+                               "idempotencyToken")})
         return start(self)
 
     def spy_stop(self):
@@ -94,22 +95,40 @@ def overrides(call):
     return {v["name"]: (v["value"], v.get("type")) for v in call["environmentVariablesOverride"]}
 
 
-def test_create_runs_the_seed_build_with_the_overrides_and_answers_the_git_http_url(aws, codebuild, calls, run):
+def test_create_runs_the_check_in_build_with_upstreams_v1_1_overrides_and_answers_the_git_http_url(
+        aws, codebuild, calls, run):
     r = run(event("Create", props()))
     assert r["Status"] == "SUCCESS", r
     assert r["PhysicalResourceId"].startswith("ModelBuildSeedCode-g0-")
-    assert r["Data"]["RepositoryUrl"] == repository_url("example-org/model-build")
+    assert r["Data"]["url"] == r["Data"]["RepositoryUrl"] == repository_url("example-org/model-build")
     assert r["Data"]["BuildId"] == codebuild.list_builds_for_project(projectName=PROJECT)["ids"][0]
     assert len(calls["start"]) == 1 and calls["stop"] == []
     (call,) = calls["start"]
     assert call["projectName"] == PROJECT
     assert overrides(call) == {
-        "SEED_BUCKET": (SEED_BUCKET, "PLAINTEXT"),
-        "SEED_KEY": (SEED_KEY, "PLAINTEXT"),
-        "REPOSITORY_URL": (repository_url("example-org/model-build"), "PLAINTEXT"),
-        "BRANCH": ("main", "PLAINTEXT"),
+        "GIT_REPOSITORY_BRANCH": ("main", "PLAINTEXT"),
+        "GIT_REPOSITORY_URL": (repository_url("example-org/model-build"), "PLAINTEXT"),
     }
+    assert call["secondarySourcesOverride"] == [
+        {"type": "S3", "location": f"{SEED_BUCKET}/{SEED_KEY}", "sourceIdentifier": "source"}]
     assert call["idempotencyToken"].startswith("seed-")
+
+
+def test_the_jenkins_v1_0_check_in_gets_upstreams_six_overrides_and_no_secondary_source(aws, codebuild, calls, run):
+    key = "toolchain/model-building-workflow-jenkins-v1.0.zip"
+    r = run(event("Create", props(CheckinVersion="v1.0", SeedCodeUpdateFileName="jenkins/seed_job.groovy",
+                                  SeedCodeKey=key)))
+    assert r["Status"] == "SUCCESS", r
+    (call,) = calls["start"]
+    assert overrides(call) == {
+        "SEEDCODE_BUCKET_NAME": (SEED_BUCKET, "PLAINTEXT"),
+        "SEEDCODE_BUCKET_KEY": (key, "PLAINTEXT"),
+        "GIT_REPOSITORY_FULL_NAME": ("example-org/model-build", "PLAINTEXT"),
+        "GIT_REPOSITORY_BRANCH": ("main", "PLAINTEXT"),
+        "GIT_REPOSITORY_CONNECTION_ARN": (CONNECTION, "PLAINTEXT"),
+        "SEED_CODE_UPDATE_FILE_NAME": ("jenkins/seed_job.groovy", "PLAINTEXT"),
+    }
+    assert not call["secondarySourcesOverride"]
 
 
 def test_a_codestar_connections_arn_gives_its_own_git_http_host(aws, codebuild, calls, run):
@@ -118,7 +137,7 @@ def test_a_codestar_connections_arn_gives_its_own_git_http_host(aws, codebuild, 
     assert r["Status"] == "SUCCESS", r
     url = "https://codestar-connections.us-east-1.amazonaws.com/git-http/123456789012/us-east-1/abc-123/group/subgroup/repo.git"
     assert r["Data"]["RepositoryUrl"] == url
-    assert overrides(calls["start"][0])["REPOSITORY_URL"] == (url, "PLAINTEXT")
+    assert overrides(calls["start"][0])["GIT_REPOSITORY_URL"] == (url, "PLAINTEXT")
 
 
 def test_a_replayed_event_sends_the_same_idempotency_token_and_another_request_does_not(aws, codebuild, calls, run):
@@ -147,7 +166,7 @@ def test_update_reseeds_only_when_repository_branch_or_seed_change(aws, codebuil
     branch = run(event("Update", props(Branch="develop"), old=props(), physical_id=pid, request_id="req-3"))
     assert branch["Status"] == "SUCCESS", branch
     assert branch["PhysicalResourceId"] == pid
-    assert overrides(calls["start"][-1])["BRANCH"] == ("develop", "PLAINTEXT")
+    assert overrides(calls["start"][-1])["GIT_REPOSITORY_BRANCH"] == ("develop", "PLAINTEXT")
     assert len(calls["start"]) == 2
 
     # another seed object: seeded again, same resource
@@ -162,7 +181,7 @@ def test_update_reseeds_only_when_repository_branch_or_seed_change(aws, codebuil
     assert moved["Status"] == "SUCCESS", moved
     assert moved["PhysicalResourceId"] != pid
     assert moved["Data"]["RepositoryUrl"] == repository_url("example-org/other")
-    assert overrides(calls["start"][-1])["REPOSITORY_URL"] == (repository_url("example-org/other"), "PLAINTEXT")
+    assert overrides(calls["start"][-1])["GIT_REPOSITORY_URL"] == (repository_url("example-org/other"), "PLAINTEXT")
     assert len(calls["start"]) == 4
 
 
@@ -182,6 +201,7 @@ def test_delete_leaves_the_repository_and_starts_nothing(aws, codebuild, calls, 
     ("ConnectionArn", "arn:aws:codeconnections:us-east-1:123456789012:host/abc"),
     ("RepositoryFullName", "just-a-repo"),
     ("Branch", "-not-a-branch"),
+    ("CheckinVersion", "v2"),
 ])
 def test_an_invalid_property_fails_naming_it_and_starts_nothing(aws, codebuild, calls, run, field, value):
     r = run(event("Create", props(**{field: value})))

@@ -1486,13 +1486,14 @@ mod tests {
             m.starts_with("parameter SageMakerProjectId is filled in by SageMaker"),
             "{m}"
         );
+        // SourceModelPackageGroupName has no limit (upstream's String: a group name or ARN); the full name has
         let mut long = DEPLOY.to_vec();
-        let group = format!("SourceModelPackageGroupName={}", "g".repeat(64));
-        long[0] = &group;
+        let repo = format!("ModelDeployCodeRepositoryFullname={}", "g".repeat(1025));
+        long[2] = &repo;
         let m = invalid(spec.check("demo", &params(&long)).unwrap_err());
         assert!(
-            m.starts_with("parameter SourceModelPackageGroupName: ")
-                && m.contains("longer than 63"),
+            m.starts_with("parameter ModelDeployCodeRepositoryFullname: ")
+                && m.contains("longer than 1024"),
             "{m}"
         );
     }

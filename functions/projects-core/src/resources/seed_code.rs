@@ -1,17 +1,27 @@
-//! `Custom::SeedCode`: pushes SageMaker seed code into a user's empty Git repository, through a
-//! CodeConnections connection, by running the project's seed CodeBuild project and waiting for it.
+//! `Custom::SeedCode`: checks SageMaker seed code into a user's Git repository through a CodeConnections
+//! connection, by running AWS's seed-code check-in CodeBuild project (`GitSeedCodeCheckinProject` of the
+//! templates, source `sagemaker-servicecatalog-seedcode-<region>/bootstrap/GitRepositorySeedCodeCheckinCodeBuildProject-<v>.zip`)
+//! and waiting for it. It replaces the inline Python function of the SageMaker-provided templates and starts the
+//! build with the same overrides that function passed:
+//! - check-in project v1.1 (`CheckinVersion` absent or `v1.1`): environment `GIT_REPOSITORY_BRANCH`,
+//!   `GIT_REPOSITORY_URL` (the connection's git-http URL) and the secondary source `source` = S3
+//!   `<SeedCodeBucket>/<SeedCodeKey>`;
+//! - check-in project v1.0 (`CheckinVersion: v1.0`, the Jenkins template): environment `SEEDCODE_BUCKET_NAME`,
+//!   `SEEDCODE_BUCKET_KEY`, `GIT_REPOSITORY_FULL_NAME`, `GIT_REPOSITORY_BRANCH`, `GIT_REPOSITORY_CONNECTION_ARN`,
+//!   `SEED_CODE_UPDATE_FILE_NAME` (from `SeedCodeUpdateFileName`, required there and only there).
 //!
-//! Properties (all required, all strings): `BuildProject` (CodeBuild project name), `SeedCodeBucket`,
-//! `SeedCodeKey` (the seed `.zip`), `ConnectionArn` (`codeconnections` or `codestar-connections`),
-//! `RepositoryFullName` (`owner/repo`, GitLab groups allowed), `Branch`.
-//! Data: `RepositoryUrl` (the connection's git-http URL of the repository, what `AWS::SageMaker::CodeRepository`
-//! takes) and `BuildId` (the seed build; empty when an Update needed no build).
+//! Properties (strings): `BuildProject` (CodeBuild project name), `SeedCodeBucket`, `SeedCodeKey` (the seed
+//! `.zip`), `ConnectionArn` (`codeconnections` or `codestar-connections`), `RepositoryFullName` (`owner/repo`,
+//! GitLab groups allowed), `Branch`; optional `CheckinVersion`, `SeedCodeUpdateFileName`.
+//! Data: `url` (as upstream's function: the connection's git-http URL of the repository, what
+//! `AWS::SageMaker::CodeRepository` takes), `RepositoryUrl` (the same, our older name) and `BuildId` (the seed
+//! build; empty when an Update needed no build).
 //!
-//! The Git work is the build's (its buildspec is in the templates): it leaves a repository that already has
-//! refs unchanged, so re-running a seed is harmless. This handler starts it with the overrides `SEED_BUCKET`,
-//! `SEED_KEY`, `REPOSITORY_URL`, `BRANCH` and an idempotency token derived from the request, so a replayed
-//! event (Lambda's async retry, a duplicate delivery) within CodeBuild's 5-minute token window follows the
-//! same build instead of starting a second one.
+//! The Git work is the check-in project's own (AWS's buildspec). This handler adds what upstream's function
+//! lacks: an idempotency token derived from the request, so a replayed event (Lambda's async retry, a duplicate
+//! delivery) within CodeBuild's 5-minute token window follows the same build instead of starting a second one;
+//! StartBuild retried while AccessDenied (roles and policies created just before may not have propagated);
+//! exactly one answer; the build stopped before the function's deadline.
 //!
 //! Update re-seeds only when the repository, branch or seed object changed; a changed `RepositoryUrl` asks for
 //! replacement (the resource now stands for another repository). Delete does nothing: the repository and its
@@ -19,7 +29,10 @@
 
 use std::time::Duration;
 
-use aws_sdk_codebuild::types::{Build, EnvironmentVariable, EnvironmentVariableType, StatusType};
+use aws_sdk_codebuild::error::ProvideErrorMetadata;
+use aws_sdk_codebuild::types::{
+    Build, EnvironmentVariable, EnvironmentVariableType, ProjectSource, SourceType, StatusType,
+};
 use cfn_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -37,6 +50,12 @@ pub struct Properties {
     pub connection_arn: String,
     pub repository_full_name: String,
     pub branch: String,
+    /// `v1.1` (default) or `v1.0`: the version of AWS's check-in project, which decides the overrides.
+    #[serde(default)]
+    pub checkin_version: Option<String>,
+    /// v1.0 only: the seed file the check-in project fills in with the project's values (`jenkins/seed_job.groovy`).
+    #[serde(default)]
+    pub seed_code_update_file_name: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +75,12 @@ pub enum Error {
     NoSuchProject { project: String, message: String },
     #[error(transparent)]
     StartBuild(CallError),
+    #[error("{source}; still denied after {attempts} attempts over {waited_s} s (new roles and policies take seconds to propagate; check the seed function's and the CodeBuild role's permissions)")]
+    StartDenied {
+        source: CallError,
+        attempts: u32,
+        waited_s: u64,
+    },
     #[error("StartBuild of BuildProject {project} did not answer within the function's time; no build is known to have started")]
     StartTimedOut { project: String },
     #[error("StartBuild of BuildProject {project} answered without a build id")]
@@ -99,6 +124,10 @@ pub struct Timing {
     /// How long before [`Request::work_deadline`] the handler stops waiting and stops the build. A quarter of
     /// it stays free after the StopBuild call, so the answer is always this handler's, never the watchdog's.
     pub stop_margin: Duration,
+    /// The wait before the first StartBuild retry after AccessDenied; each later wait is twice as long.
+    pub denied_first_wait: Duration,
+    /// How many times StartBuild is asked in all while it answers AccessDenied.
+    pub denied_attempts: u32,
 }
 
 impl Default for Timing {
@@ -107,8 +136,24 @@ impl Default for Timing {
             first_poll: Duration::from_secs(3),
             max_poll: Duration::from_secs(15),
             stop_margin: Duration::from_secs(8),
+            // 2 + 4 + 8 + 16 + 32 = 62 s: IAM propagation is usually seconds, at most about a minute
+            denied_first_wait: Duration::from_secs(2),
+            denied_attempts: 6,
         }
     }
+}
+
+/// Which of AWS's check-in projects the build runs, and what only that version needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Checkin {
+    /// `GitRepositorySeedCodeCheckinCodeBuildProject-v1.1.zip`: git-http URL, seed zip as secondary source.
+    V1_1,
+    /// `GitRepositorySeedCodeCheckinCodeBuildProject-v1.0.zip` (Jenkins): connection ARN and full name.
+    V1_0 {
+        connection_arn: String,
+        full_name: String,
+        update_file: String,
+    },
 }
 
 /// What a validated request will do.
@@ -119,38 +164,127 @@ struct Plan {
     key: String,
     branch: String,
     repository_url: String,
+    checkin: Checkin,
 }
 
 impl Plan {
+    /// The environment overrides upstream's function passed, in its order.
     fn overrides(&self) -> Vec<EnvironmentVariable> {
-        [
-            ("SEED_BUCKET", &self.bucket),
-            ("SEED_KEY", &self.key),
-            ("REPOSITORY_URL", &self.repository_url),
-            ("BRANCH", &self.branch),
-        ]
-        .into_iter()
-        .map(|(name, value)| {
-            EnvironmentVariable::builder()
-                .name(name)
-                .value(value.as_str())
-                .r#type(EnvironmentVariableType::Plaintext)
+        let vars: Vec<(&str, &str)> = match &self.checkin {
+            Checkin::V1_1 => vec![
+                ("GIT_REPOSITORY_BRANCH", &self.branch),
+                ("GIT_REPOSITORY_URL", &self.repository_url),
+            ],
+            Checkin::V1_0 {
+                connection_arn,
+                full_name,
+                update_file,
+            } => vec![
+                ("SEEDCODE_BUCKET_NAME", &self.bucket),
+                ("SEEDCODE_BUCKET_KEY", &self.key),
+                ("GIT_REPOSITORY_FULL_NAME", full_name),
+                ("GIT_REPOSITORY_BRANCH", &self.branch),
+                ("GIT_REPOSITORY_CONNECTION_ARN", connection_arn),
+                ("SEED_CODE_UPDATE_FILE_NAME", update_file),
+            ],
+        };
+        vars.into_iter()
+            .map(|(name, value)| {
+                EnvironmentVariable::builder()
+                    .name(name)
+                    .value(value)
+                    .r#type(EnvironmentVariableType::Plaintext)
+                    .build()
+                    .expect("name and value are set")
+            })
+            .collect()
+    }
+
+    /// v1.1: the seed zip as the secondary source `source` (`<bucket>/<key>`, S3), as upstream's function passed it.
+    fn secondary_sources(&self) -> Option<Vec<ProjectSource>> {
+        match self.checkin {
+            Checkin::V1_1 => Some(vec![ProjectSource::builder()
+                .r#type(SourceType::S3)
+                .location(format!("{}/{}", self.bucket, self.key))
+                .source_identifier("source")
                 .build()
-                .expect("name and value are set")
-        })
-        .collect()
+                .expect("type is set")]),
+            Checkin::V1_0 { .. } => None,
+        }
+    }
+
+    /// What a re-seed depends on (the project may be renamed without one).
+    fn seed_inputs(&self) -> (&str, &str, &str, &str, &Checkin) {
+        (
+            &self.repository_url,
+            &self.bucket,
+            &self.key,
+            &self.branch,
+            &self.checkin,
+        )
     }
 }
 
 impl Properties {
     fn plan(&self) -> Result<Plan, Error> {
+        let repository_url = repository_url(&self.connection_arn, &self.repository_full_name)?;
+        let checkin = match (
+            self.checkin_version.as_deref(),
+            self.seed_code_update_file_name.as_deref(),
+        ) {
+            (None | Some("v1.1"), None) => Checkin::V1_1,
+            (None | Some("v1.1"), Some(file)) => {
+                return Err(invalid(
+                    "SeedCodeUpdateFileName",
+                    file,
+                    "accepted by the v1.1 check-in project",
+                    "no SeedCodeUpdateFileName unless CheckinVersion is v1.0",
+                ))
+            }
+            (Some("v1.0"), file) => Checkin::V1_0 {
+                connection_arn: self.connection_arn.clone(),
+                full_name: self.repository_full_name.clone(),
+                update_file: update_file(file.unwrap_or(""))?,
+            },
+            (Some(other), _) => {
+                return Err(invalid(
+                    "CheckinVersion",
+                    other,
+                    "a version of the seed-code check-in project",
+                    "v1.1 (the default) or v1.0 (Jenkins)",
+                ))
+            }
+        };
         Ok(Plan {
             project: build_project(&self.build_project)?,
             bucket: names::bucket("SeedCodeBucket", &self.seed_code_bucket)?,
             key: seed_key(&self.seed_code_key)?,
-            repository_url: repository_url(&self.connection_arn, &self.repository_full_name)?,
+            repository_url,
             branch: branch(&self.branch)?,
+            checkin,
         })
+    }
+}
+
+/// A relative path inside the seed (`jenkins/seed_job.groovy`).
+fn update_file(value: &str) -> Result<String, Error> {
+    let ok = (1..=1024).contains(&value.len())
+        && !value.starts_with('/')
+        && !value
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || c == '/');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(invalid(
+            "SeedCodeUpdateFileName",
+            value,
+            "a file of the seed",
+            "a relative path such as jenkins/seed_job.groovy (letters, digits, '-', '_', '.', '/'; no empty, '.' or '..' segments), required with CheckinVersion v1.0",
+        ))
     }
 }
 
@@ -251,7 +385,7 @@ fn connection(value: &str) -> Result<Connection<'_>, Error> {
 
 fn full_name(value: &str) -> Result<&str, Error> {
     let segments: Vec<&str> = value.split('/').collect();
-    let ok = value.len() <= 255
+    let ok = value.len() <= 1024
         && segments.len() >= 2
         && segments.iter().all(|s| {
             !s.is_empty()
@@ -412,6 +546,7 @@ impl SeedCode {
 
     fn outcome(plan: &Plan, build_id: &str) -> Outcome {
         Outcome::default()
+            .with("url", plan.repository_url.as_str())
             .with("RepositoryUrl", plan.repository_url.as_str())
             .with("BuildId", build_id)
     }
@@ -432,39 +567,67 @@ impl SeedCode {
                 margin_ms: self.timing.stop_margin.as_millis(),
             });
         }
-        let start = self
-            .codebuild
-            .start_build()
-            .project_name(&plan.project)
-            .set_environment_variables_override(Some(plan.overrides()))
-            .idempotency_token(idempotency_token(request))
-            .send();
-        let started = match timeout_at(stop_at, start).await {
-            Err(_) => {
-                return Err(Error::StartTimedOut {
-                    project: plan.project.clone(),
-                })
-            }
-            Ok(Err(e)) => {
-                let not_found = e
-                    .as_service_error()
-                    .is_some_and(|se| se.is_resource_not_found_exception());
-                let call = CallError::new(
-                    "CodeBuild",
-                    "StartBuild",
-                    format!("BuildProject {}", plan.project),
-                    e,
-                );
-                return Err(if not_found {
-                    Error::NoSuchProject {
+        let token = idempotency_token(request);
+        let began = Instant::now();
+        let mut attempt = 0u32;
+        let mut wait = self.timing.denied_first_wait;
+        let started = loop {
+            attempt += 1;
+            let start = self
+                .codebuild
+                .start_build()
+                .project_name(&plan.project)
+                .set_environment_variables_override(Some(plan.overrides()))
+                .set_secondary_sources_override(plan.secondary_sources())
+                .idempotency_token(&token)
+                .send();
+            match timeout_at(stop_at, start).await {
+                Err(_) => {
+                    return Err(Error::StartTimedOut {
                         project: plan.project.clone(),
-                        message: call.message.clone(),
+                    })
+                }
+                Ok(Ok(out)) => break out,
+                Ok(Err(e)) => {
+                    let not_found = e
+                        .as_service_error()
+                        .is_some_and(|se| se.is_resource_not_found_exception());
+                    let denied = e
+                        .as_service_error()
+                        .and_then(|se| se.code())
+                        .is_some_and(|c| c == "AccessDeniedException" || c == "AccessDenied");
+                    let call = CallError::new(
+                        "CodeBuild",
+                        "StartBuild",
+                        format!("BuildProject {}", plan.project),
+                        e,
+                    );
+                    if not_found {
+                        return Err(Error::NoSuchProject {
+                            project: plan.project.clone(),
+                            message: call.message.clone(),
+                        });
                     }
-                } else {
-                    Error::StartBuild(call)
-                });
+                    if !denied {
+                        return Err(Error::StartBuild(call));
+                    }
+                    // the same token: a retry can never start a second build
+                    if attempt >= self.timing.denied_attempts || Instant::now() + wait >= stop_at {
+                        return Err(Error::StartDenied {
+                            source: call,
+                            attempts: attempt,
+                            waited_s: began.elapsed().as_secs(),
+                        });
+                    }
+                    tracing::warn!(
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "StartBuild denied; retrying while permissions propagate"
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
             }
-            Ok(Ok(out)) => out,
         };
         let build = started.build_value();
         let id = build
@@ -590,14 +753,9 @@ impl CustomResource for SeedCode {
         let moved = old_plan.as_ref().map(|p| p.repository_url.as_str())
             != Some(plan.repository_url.as_str());
         let reseed = moved
-            || old_plan.as_ref().is_none_or(|p| {
-                (p.bucket.as_str(), p.key.as_str(), p.branch.as_str())
-                    != (
-                        plan.bucket.as_str(),
-                        plan.key.as_str(),
-                        plan.branch.as_str(),
-                    )
-            });
+            || old_plan
+                .as_ref()
+                .is_none_or(|p| p.seed_inputs() != plan.seed_inputs());
         if !reseed {
             tracing::info!(repository = %plan.repository_url, "repository, branch and seed unchanged: no build");
             return Ok(Self::outcome(&plan, ""));
@@ -643,6 +801,18 @@ mod tests {
             connection_arn: CONNECTION.into(),
             repository_full_name: "example-org/model-build".into(),
             branch: "main".into(),
+            checkin_version: None,
+            seed_code_update_file_name: None,
+        }
+    }
+
+    /// The Jenkins template's properties: check-in project v1.0.
+    fn jenkins_props() -> Properties {
+        Properties {
+            checkin_version: Some("v1.0".into()),
+            seed_code_update_file_name: Some("jenkins/seed_job.groovy".into()),
+            seed_code_key: "toolchain/model-building-workflow-jenkins-v1.0.zip".into(),
+            ..props()
         }
     }
 
@@ -661,6 +831,8 @@ mod tests {
             first_poll: Duration::from_millis(20),
             max_poll: Duration::from_millis(100),
             stop_margin: Duration::from_secs(2),
+            denied_first_wait: Duration::from_millis(50),
+            denied_attempts: 4,
         }
     }
 
@@ -736,24 +908,46 @@ mod tests {
             .collect()
     }
 
-    /// StartBuild of the seed project with exactly the four overrides and the request's token.
+    fn secondary_of(input: &StartBuildInput) -> Vec<(String, String, String)> {
+        input
+            .secondary_sources_override()
+            .iter()
+            .map(|s| {
+                (
+                    s.r#type().as_str().to_owned(),
+                    s.location().unwrap_or_default().to_owned(),
+                    s.source_identifier().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn plain(vars: &[(&str, &str)]) -> Vec<(String, String, String)> {
+        vars.iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned(), "PLAINTEXT".to_owned()))
+            .collect()
+    }
+
+    /// StartBuild of the check-in project with exactly upstream's v1.1 overrides (branch, git-http URL, the seed
+    /// zip as secondary source `source`) and the request's token.
     fn start(request: &Request, branch: &str, answer: fn() -> Build) -> Rule {
         let token = idempotency_token(request);
         let branch = branch.to_owned();
         mock!(Client::start_build)
             .match_requests(move |r| {
-                let expected: Vec<(String, String, String)> = [
-                    ("SEED_BUCKET", "sagemaker-servicecatalog-seedcode-eu-west-1"),
-                    ("SEED_KEY", KEY),
-                    ("REPOSITORY_URL", URL),
-                    ("BRANCH", branch.as_str()),
-                ]
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned(), "PLAINTEXT".to_owned()))
-                .collect();
                 r.project_name() == Some(PROJECT)
                     && r.idempotency_token() == Some(token.as_str())
-                    && overrides_of(r) == expected
+                    && overrides_of(r)
+                        == plain(&[
+                            ("GIT_REPOSITORY_BRANCH", &branch),
+                            ("GIT_REPOSITORY_URL", URL),
+                        ])
+                    && secondary_of(r)
+                        == [(
+                            "S3".to_owned(),
+                            format!("sagemaker-servicecatalog-seedcode-eu-west-1/{KEY}"),
+                            "source".to_owned(),
+                        )]
             })
             .then_output(move || StartBuildOutput::builder().build_value(answer()).build())
     }
@@ -792,6 +986,7 @@ mod tests {
             [&start, &running_poll, &done_poll]
         );
         let outcome = handler(client).create(&req, &props()).await.unwrap();
+        assert_eq!(outcome.data["url"], URL);
         assert_eq!(outcome.data["RepositoryUrl"], URL);
         assert_eq!(outcome.data["BuildId"], BUILD_ID);
         assert!(!outcome.replace);
@@ -1108,7 +1303,7 @@ mod tests {
         let started = mock!(Client::start_build)
             .match_requests(|r| {
                 overrides_of(r).iter().any(|(n, v, _)| {
-                    n == "REPOSITORY_URL"
+                    n == "GIT_REPOSITORY_URL"
                         && v.ends_with(
                             "/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0/example-org/other.git",
                         )
@@ -1179,7 +1374,7 @@ mod tests {
             &'a [&'a str],
             &'a str,
         );
-        let cases: [Case<'_>; 6] = [
+        let cases: [Case<'_>; 8] = [
             (
                 "BuildProject",
                 |p, v| p.build_project = v.into(),
@@ -1252,6 +1447,7 @@ mod tests {
                     "group/subgroup/repo",
                     "my.org/repo_1",
                     "org/.github",
+                    &format!("group/{}repo", "sub/".repeat(200)),
                 ],
                 &[
                     "",
@@ -1288,6 +1484,23 @@ mod tests {
                     "tab\t",
                 ],
                 "expected a name such as main",
+            ),
+            (
+                "CheckinVersion",
+                |p, v| p.checkin_version = Some(v.into()),
+                &["v1.1"],
+                &["", "v1.2", "1.1", "V1.1"],
+                "expected v1.1 (the default) or v1.0 (Jenkins)",
+            ),
+            (
+                "SeedCodeUpdateFileName",
+                |p, v| {
+                    p.checkin_version = Some("v1.0".into());
+                    p.seed_code_update_file_name = Some(v.into());
+                },
+                &["jenkins/seed_job.groovy", "seed.groovy"],
+                &["", "/abs", "a/../b", "a//b", "a b", "./x"],
+                "expected a relative path such as jenkins/seed_job.groovy",
             ),
         ];
         for (field, set, good, bad, form) in cases {
@@ -1346,5 +1559,134 @@ mod tests {
             url("arn:aws-cn:codeconnections:cn-north-1:123456789012:connection/abc", "o/r"),
             "https://codeconnections.cn-north-1.amazonaws.com.cn/git-http/123456789012/cn-north-1/abc/o/r.git"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_jenkins_check_in_project_gets_upstreams_v1_0_overrides_and_no_secondary_source() {
+        let req = request("req-1", Duration::from_secs(600));
+        let token = idempotency_token(&req);
+        let started = mock!(Client::start_build)
+            .match_requests(move |r| {
+                r.project_name() == Some(PROJECT)
+                    && r.idempotency_token() == Some(token.as_str())
+                    && secondary_of(r).is_empty()
+                    && overrides_of(r)
+                        == plain(&[
+                            (
+                                "SEEDCODE_BUCKET_NAME",
+                                "sagemaker-servicecatalog-seedcode-eu-west-1",
+                            ),
+                            (
+                                "SEEDCODE_BUCKET_KEY",
+                                "toolchain/model-building-workflow-jenkins-v1.0.zip",
+                            ),
+                            ("GIT_REPOSITORY_FULL_NAME", "example-org/model-build"),
+                            ("GIT_REPOSITORY_BRANCH", "main"),
+                            ("GIT_REPOSITORY_CONNECTION_ARN", CONNECTION),
+                            ("SEED_CODE_UPDATE_FILE_NAME", "jenkins/seed_job.groovy"),
+                        ])
+            })
+            .then_output(|| {
+                StartBuildOutput::builder()
+                    .build_value(build(StatusType::Succeeded))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_codebuild, RuleMode::Sequential, [&started]);
+        let outcome = handler(client)
+            .create(&req, &jenkins_props())
+            .await
+            .unwrap();
+        assert_eq!(started.num_calls(), 1);
+        assert_eq!(outcome.data["url"], URL);
+    }
+
+    #[test]
+    fn the_update_file_belongs_to_v1_0_only_and_v1_0_needs_it() {
+        let mut p = props();
+        p.seed_code_update_file_name = Some("jenkins/seed_job.groovy".into());
+        let err = p.plan().unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "SeedCodeUpdateFileName: \"jenkins/seed_job.groovy\" is not accepted by the v1.1"
+            ),
+            "{err}"
+        );
+        let mut p = jenkins_props();
+        p.seed_code_update_file_name = None;
+        let err = p.plan().unwrap_err().to_string();
+        assert!(
+            err.starts_with("SeedCodeUpdateFileName: \"\" is not a file of the seed"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn update_to_another_check_in_version_reseeds() {
+        let req = request("req-2", Duration::from_secs(600));
+        let started = mock!(Client::start_build).then_output(|| {
+            StartBuildOutput::builder()
+                .build_value(build(StatusType::Succeeded))
+                .build()
+        });
+        let client = mock_client!(aws_sdk_codebuild, RuleMode::Sequential, [&started]);
+        let mut old = jenkins_props();
+        old.seed_code_key = KEY.into();
+        let new = props();
+        let outcome = handler(client).update(&req, &old, &new).await.unwrap();
+        assert_eq!(started.num_calls(), 1);
+        assert!(!outcome.replace);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn start_build_denied_while_permissions_propagate_is_retried_with_the_same_token() {
+        let req = request("req-1", Duration::from_secs(600));
+        let token = idempotency_token(&req);
+        let (status, body) = denied();
+        let started = mock!(Client::start_build)
+            .match_requests(move |r| r.idempotency_token() == Some(token.as_str()))
+            .sequence()
+            .http_status(status, body.clone())
+            .times(2)
+            .output(|| {
+                StartBuildOutput::builder()
+                    .build_value(build(StatusType::Succeeded))
+                    .build()
+            })
+            .build();
+        let client = mock_client!(aws_sdk_codebuild, RuleMode::Sequential, [&started]);
+        let begun = Instant::now();
+        let outcome = handler(client).create(&req, &props()).await.unwrap();
+        assert_eq!(started.num_calls(), 3);
+        assert_eq!(outcome.data["BuildId"], BUILD_ID);
+        // 50 + 100 ms
+        assert!(begun.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn start_build_denied_for_good_fails_saying_how_long_it_was_tried() {
+        let req = request("req-1", Duration::from_secs(600));
+        let (status, body) = denied();
+        let started = mock!(Client::start_build)
+            .sequence()
+            .http_status(status, body)
+            .times(4)
+            .build();
+        let client = mock_client!(aws_sdk_codebuild, RuleMode::Sequential, [&started]);
+        let err = handler(client)
+            .create(&req, &props())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(started.num_calls(), 4);
+        assert!(err.contains("AccessDeniedException"), "{err}");
+        assert!(err.contains("still denied after 4 attempts"), "{err}");
+    }
+
+    fn denied() -> (u16, Option<String>) {
+        json_error(
+            400,
+            "AccessDeniedException",
+            "not authorized to perform codebuild:StartBuild",
+        )
     }
 }
