@@ -29,7 +29,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_codebuild::error::ProvideErrorMetadata;
 use aws_sdk_codebuild::types::{
     Build, EnvironmentVariable, EnvironmentVariableType, ProjectSource, SourceType, StatusType,
 };
@@ -592,16 +591,15 @@ impl SeedCode {
                     let not_found = e
                         .as_service_error()
                         .is_some_and(|se| se.is_resource_not_found_exception());
-                    let denied = e
-                        .as_service_error()
-                        .and_then(|se| se.code())
-                        .is_some_and(|c| c == "AccessDeniedException" || c == "AccessDenied");
                     let call = CallError::new(
                         "CodeBuild",
                         "StartBuild",
                         format!("BuildProject {}", plan.project),
                         e,
                     );
+                    // not a retry for a passing failure (CallError::retryable): new roles and policies take
+                    // seconds to propagate, and until then StartBuild answers AccessDenied
+                    let denied = call.is("AccessDeniedException") || call.is("AccessDenied");
                     if not_found {
                         return Err(Error::NoSuchProject {
                             project: plan.project.clone(),
