@@ -221,6 +221,34 @@ def test_a_changed_parameter_a_custom_resource_uses_sends_update(aws, function):
     assert status(cf, stack_id) == "UPDATE_COMPLETE"
 
 
+def test_a_changed_parameter_reached_through_sub_sends_update_and_its_rollback_sends_it_back(aws, function):
+    token = service_token(aws)
+    body = json.dumps({"Parameters": {"Name": {"Type": "String"}},
+                       "Resources": {"Thing": custom(token, Arn={"Fn::Sub": "arn:aws:iam::123456789012:role/${Name}"}),
+                                     "Other": custom(token, V=1)}})
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=body,
+                               Parameters=[{"ParameterKey": "Name", "ParameterValue": "a"}])["StackId"]
+    for event in function.next(2):
+        function.answer(event)
+    changed = body.replace('"V": 1', '"V": 2')
+    cf.update_stack(StackName=stack_id, TemplateBody=changed,
+                    Parameters=[{"ParameterKey": "Name", "ParameterValue": "b"}])
+    updates = {e["LogicalResourceId"]: e for e in function.next(2)}
+    assert updates["Thing"]["ResourceProperties"]["Arn"].endswith("/b")
+    assert updates["Thing"]["OldResourceProperties"]["Arn"].endswith("/a")
+    function.answer(updates["Thing"])
+    function.answer(updates["Other"], "FAILED", reason="no")
+    back = {e["LogicalResourceId"]: e for e in function.next(2)}
+    assert set(back) == {"Thing", "Other"}
+    assert back["Thing"]["ResourceProperties"]["Arn"].endswith("/a")
+    assert back["Thing"]["OldResourceProperties"]["Arn"].endswith("/b")
+    for event in back.values():
+        function.answer(event)
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+    function.quiet()
+
+
 def test_a_replacement_deletes_the_old_id_at_cleanup(aws, function):
     token = service_token(aws)
     cf, stack_id = created(aws, function, Thing=custom(token, Prefix="old/"))

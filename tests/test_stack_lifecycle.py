@@ -143,3 +143,88 @@ def test_new_function_code_with_no_property_change_invokes_no_custom_resource(bo
     assert custom_resource_requests(b) == requests_before
     fn = b.aws.client("lambda").get_function(FunctionName=b.resources["ExecutionRolePoliciesFunction"])
     assert fn["Code"]["Location"]  # still a function after its update
+
+
+def template_objects(b, prefix: str) -> dict[str, str]:
+    """Key → version id of the objects under `prefix` in the template bucket."""
+    s3 = b.aws.client("s3")
+    found = s3.list_object_versions(Bucket=b.outputs["TemplateBucket"], Prefix=prefix).get("Versions", [])
+    return {v["Key"]: v["VersionId"] for v in found if v["IsLatest"]}
+
+
+def new_requests(b, before: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    out = {k: v[len(before.get(k, [])):] for k, v in custom_resource_requests(b).items()}
+    return {k: v for k, v in out.items() if v}
+
+
+def test_moving_the_template_prefix_replaces_the_templates_and_deletes_the_old_ones_at_cleanup(bootstrap):
+    b = bootstrap
+    s3 = b.aws.client("s3")
+    old = template_objects(b, "templates/")
+    assert len(old) == 5
+    old_id = b.resources["ProjectTemplates"]
+    before = custom_resource_requests(b)
+
+    assert update(b, TemplatePrefix="v2/templates/") == "UPDATE_COMPLETE", stack.failure_events(b.cfn, b.stack_id)
+    assert stack_statuses(b) == ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"]
+
+    moved = template_objects(b, "v2/templates/")
+    assert sorted(k.removeprefix("v2/") for k in moved) == sorted(old)
+    assert template_objects(b, "templates/") == {}  # the old resource's objects, deleted at cleanup
+    for key in moved:
+        tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=b.outputs["TemplateBucket"],
+                                                                     Key=key)["TagSet"]}
+        assert tags.get("sagemaker:studio-visibility") == "true", (key, tags)
+
+    requests = new_requests(b, before)
+    assert set(requests) == {"ProjectTemplates", "ExecutionRolePolicies"}  # the sweep's Trigger did not change
+    update_event, delete_event = requests["ProjectTemplates"]
+    assert (update_event["RequestType"], update_event["PhysicalResourceId"],
+            update_event["OldResourceProperties"]["Prefix"], update_event["ResourceProperties"]["Prefix"]) == (
+        "Update", old_id, "templates/", "v2/templates/")
+    assert (delete_event["RequestType"], delete_event["PhysicalResourceId"],
+            delete_event["ResourceProperties"]["Prefix"]) == ("Delete", old_id, "templates/")
+    new_id = stack.stack_resources(b.aws)["ProjectTemplates"]
+    assert new_id != old_id
+    [policies] = requests["ExecutionRolePolicies"]
+    assert (policies["RequestType"], policies["ResourceProperties"]["TemplatePrefix"]) == ("Update", "v2/templates/")
+
+
+def test_a_new_digest_with_the_same_template_set_rewrites_nothing_and_sweeps_again(bootstrap):
+    b = bootstrap
+    old = template_objects(b, "templates/")
+    old_id = b.resources["ProjectTemplates"]
+    before = custom_resource_requests(b)
+
+    assert update(b, TemplateSetDigest="set-2") == "UPDATE_COMPLETE", stack.failure_events(b.cfn, b.stack_id)
+    assert stack_statuses(b) == ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"]
+    assert template_objects(b, "templates/") == old  # unchanged templates are not written again
+    requests = new_requests(b, before)
+    assert {k: [e["RequestType"] for e in v] for k, v in requests.items()} == {
+        "ProjectTemplates": ["Update"], "ReconcileDomains": ["Update"]}  # no cleanup Delete: no replacement
+    assert stack.stack_resources(b.aws)["ProjectTemplates"] == old_id
+
+
+def test_a_failed_update_after_a_replacement_deletes_the_new_templates_and_keeps_the_old(bootstrap):
+    b = bootstrap
+    old = template_objects(b, "templates/")
+    old_id = b.resources["ProjectTemplates"]
+    before_iam = iam_state(b)
+    before = custom_resource_requests(b)
+    missing = b.roles["RoleA"].replace("RoleA", "DoesNotExist")
+
+    status = update(b, TemplatePrefix="v2/templates/", ExistingExecutionRoles=[b.roles["RoleA"], missing])
+    assert status == "UPDATE_ROLLBACK_COMPLETE", stack.failure_events(b.cfn, b.stack_id)
+    assert stack_statuses(b) == ["UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS",
+                                 "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"]
+    assert template_objects(b, "templates/") == old  # the old templates were never touched
+    assert template_objects(b, "v2/templates/") == {}  # the replacement's, deleted at the rollback's cleanup
+    assert iam_state(b) == before_iam
+    assert stack.stack_resources(b.aws)["ProjectTemplates"] == old_id
+
+    requests = new_requests(b, before)
+    templates = requests["ProjectTemplates"]
+    assert [e["RequestType"] for e in templates] == ["Update", "Delete"]
+    assert templates[1]["PhysicalResourceId"] != old_id
+    assert templates[1]["ResourceProperties"]["Prefix"] == "v2/templates/"
+    assert [e["RequestType"] for e in requests["ExecutionRolePolicies"]] == ["Update", "Update"]

@@ -112,6 +112,7 @@ class _Update:
     failures: list[tuple[str, str]] = field(default_factory=list)
     moto_failure: str | None = None  # a resource moto itself failed to update
     rollback_failures: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)  # sent their Update back
 
 
 @dataclass
@@ -397,6 +398,10 @@ def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) ->
             resource_map.update(stack.template_dict, parameters)
         except Exception as e:  # noqa: BLE001 - a resource moto failed: the update fails and rolls back
             update.moto_failure = str(e) or type(e).__name__
+        else:
+            # moto looks only at resources whose template text changed or that `Ref` a changed parameter;
+            # CloudFormation compares every resource's resolved properties (a `!Sub`, a `!GetAtt`, a condition)
+            _update_changed_custom_resources(stack, update)
         stack.output_map = stack._create_output_map()
         stack.role_arn = role_arn
         if parameters:
@@ -427,7 +432,9 @@ def _update_custom_resource(logical_id, resource_json, resources_map, account_id
             old, cr.properties = cr.properties, properties
             cr.service_token = properties.get("ServiceToken", cr.service_token)
             update.updated.append(logical_id)
-        elif update.phase == "rollback" and logical_id in update.updated and logical_id not in update.replaced:
+        elif update.phase == "rollback" and logical_id in update.updated and logical_id not in update.replaced \
+                and logical_id not in update.rolled_back:
+            update.rolled_back.append(logical_id)
             old, cr.properties = cr.properties, update.before[logical_id].properties
             cr.service_token = cr.properties.get("ServiceToken", cr.service_token)
         else:
@@ -435,6 +442,14 @@ def _update_custom_resource(logical_id, resource_json, resources_map, account_id
         _resource_event(stack, logical_id, resource.resource_name, cr.resource_type, "UPDATE_IN_PROGRESS", None)
         _send(cr, "Update", resource.resource_name, old_properties=old, update=update)
     return resource
+
+
+def _update_changed_custom_resources(stack, update: _Update) -> None:
+    resource_map = stack.resource_map
+    for logical_id in list(update.before):
+        resource_json = resource_map._resource_json_map.get(logical_id)
+        if resource_json is not None and str(resource_json.get("Type", "")).startswith("Custom::"):
+            _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
 
 
 def _remove_during_update(stack_id: str, logical_id: str) -> bool:
@@ -616,6 +631,10 @@ def _start_rollback(stack, update: _Update) -> None:
         stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=stack.status_reason)
         _store.updates.pop(stack.stack_id, None)
         return
+    for logical_id in update.updated:  # those moto did not see change back (see _stack_update)
+        resource_json = resource_map._resource_json_map.get(logical_id)
+        if resource_json is not None:
+            _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
     stack.output_map = stack._create_output_map()
     stack.parameters, stack.role_arn, stack.tags = update.parameters, update.role_arn, update.tags
     _advance(stack, update)
