@@ -40,9 +40,7 @@ def bootstrap(aws):
 
 def update(b, **changes) -> str:
     """UpdateStack with the same template and the deployed parameters but `changes`; returns the final status."""
-    b.cfn.update_stack(StackName=b.stack_id, TemplateBody=stack.BOOTSTRAP_TEMPLATE.read_text(),
-                       Parameters=stack._parameters({**b.parameters, **changes}), Capabilities=["CAPABILITY_IAM"])
-    return stack.wait_for_stack(b.cfn, b.stack_id)
+    return stack.update_stack(b.aws, stack.BOOTSTRAP_STACK, stack.BOOTSTRAP_TEMPLATE, {**b.parameters, **changes})
 
 
 def stack_statuses(b) -> list[str]:
