@@ -1,6 +1,19 @@
-"""AWS::CodeBuild::Project in the emulator's CloudFormation (harness/ext_cloudformation.py), beside an SSM
-dynamic reference (also ext_cloudformation), as the project templates use them."""
+"""The emulator's CloudFormation (harness/ext_cloudformation.py) as CloudFormation behaves: the custom-resource
+lifecycle through UpdateStack (Update, replacement, cleanup, rollback), ServiceTimeout, and AWS::CodeBuild::Project
+beside an SSM dynamic reference, as the project templates use them.
+
+The custom-resource tests stand a recording double in for the function (`LambdaFunction.invoke`) and answer each
+request themselves by PUTting to its ResponseURL, as a function would."""
+import io
 import json
+import time
+import zipfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness import ext_cloudformation
+from harness.fixtures import LAMBDA_TRUST, make_role
 
 TEMPLATE = {
     "Resources": {
@@ -34,3 +47,424 @@ def test_ssm_references_resolve_and_codebuild_projects_are_created(aws):
     assert codebuild.batch_get_builds(ids=[build["id"]])["builds"][0]["buildStatus"] == "SUCCEEDED"
     cfn.delete_stack(StackName="ext-cfn")
     assert codebuild.list_projects()["projects"] == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The custom-resource lifecycle through UpdateStack
+
+
+class Function:
+    """Stands in for the custom resources' function: records every request CloudFormation sends; the test answers."""
+
+    def __init__(self, aws):
+        self.aws = aws
+        self.events: list[dict] = []
+
+    def invoke(self, fn, body, *args, **kwargs):
+        self.events.append(json.loads(body))
+        return b"null"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+        deadline = time.time() + timeout
+        while len(self.events) < count and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(self.events) >= count, f"{len(self.events)} request(s), expected {count}: {self.events}"
+        return list(self.events)
+
+    def next(self, count: int = 1) -> list[dict]:
+        """The `count` requests after those already taken, by logical id order of arrival."""
+        start = getattr(self, "_taken", 0)
+        events = self.wait_for(start + count)[start:start + count]
+        self._taken = start + count
+        return events
+
+    def quiet(self, seconds: float = 0.5) -> None:
+        """Nothing more is sent."""
+        time.sleep(seconds)
+        assert self.events[getattr(self, "_taken", 0):] == []
+
+    def answer(self, event: dict, status: str = "SUCCESS", physical_id: str | None = None, reason: str | None = None,
+               data: dict | None = None) -> None:
+        import urllib.request
+
+        body = {"Status": status, "StackId": event["StackId"], "RequestId": event["RequestId"],
+                "LogicalResourceId": event["LogicalResourceId"],
+                "PhysicalResourceId": physical_id or event.get("PhysicalResourceId") or f"{event['LogicalResourceId']}-1"}
+        if reason:
+            body["Reason"] = reason
+        if data:
+            body["Data"] = data
+        req = urllib.request.Request(event["ResponseURL"], data=json.dumps(body).encode(), method="PUT",
+                                     headers={"Content-Type": ""})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200
+
+
+@pytest.fixture
+def function(aws, monkeypatch):
+    from moto.awslambda.models import LambdaFunction
+
+    f = Function(aws)
+    monkeypatch.setattr(LambdaFunction, "invoke", lambda self, body, *a, **kw: f.invoke(self, body, *a, **kw))
+    return f
+
+
+def service_token(aws) -> str:
+    iam = aws.client("iam")
+    try:
+        role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
+    except ClientError:
+        role = make_role(iam, "fn-role", trust=LAMBDA_TRUST)
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("bootstrap", "answered by the test")
+    return aws.client("lambda").create_function(
+        FunctionName="custom-resources", Runtime="provided.al2023", Role=role, Handler="not-run",
+        Code={"ZipFile": code.getvalue()})["FunctionArn"]
+
+
+def custom(token: str, **properties) -> dict:
+    return {"Type": "Custom::Thing", "Properties": {"ServiceToken": token, **properties}}
+
+
+def template(**resources) -> str:
+    return json.dumps({"Resources": resources})
+
+
+def status(cf, stack_id: str) -> str:
+    return cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+
+
+def stack_statuses(cf, stack_id: str) -> list[str]:
+    """The stack's own events, oldest first."""
+    events = cf.describe_stack_events(StackName=stack_id)["StackEvents"][::-1]
+    return [e["ResourceStatus"] for e in events if e["ResourceType"] == "AWS::CloudFormation::Stack"]
+
+
+def resource_statuses(cf, stack_id: str, logical_id: str) -> list[tuple[str, str]]:
+    """(status, physical id) of one resource's events, oldest first."""
+    events = cf.describe_stack_events(StackName=stack_id)["StackEvents"][::-1]
+    return [(e["ResourceStatus"], e.get("PhysicalResourceId", "")) for e in events
+            if e["LogicalResourceId"] == logical_id and e["ResourceType"] != "AWS::CloudFormation::Stack"]
+
+
+def physical_ids(cf, stack_id: str) -> dict[str, str]:
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cf.describe_stack_resources(StackName=stack_id)["StackResources"]}
+
+
+def created(aws, function, **resources) -> tuple[object, str]:
+    """A CREATE_COMPLETE stack of `resources`, each custom resource answered with id `<logical>-1`."""
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=template(**resources))["StackId"]
+    customs = [k for k, v in resources.items() if v["Type"].startswith("Custom::")]
+    for event in function.next(len(customs)):
+        assert event["RequestType"] == "Create"
+        function.answer(event)
+    assert status(cf, stack_id) == "CREATE_COMPLETE"
+    return cf, stack_id
+
+
+def test_an_update_with_changed_properties_sends_update_with_the_old_properties(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Changed=custom(token, Size=1, Names=["a"]), Same=custom(token, Size=1))
+    [create] = [e for e in function.events if e["LogicalResourceId"] == "Changed"]
+
+    cf.update_stack(StackName=stack_id, TemplateBody=template(
+        Changed=custom(token, Size=2, Names=["a", "b"]), Same=custom(token, Size=1)))
+    [update] = function.next()
+    assert update["RequestType"] == "Update"
+    assert update["LogicalResourceId"] == "Changed"
+    assert update["PhysicalResourceId"] == "Changed-1"
+    assert update["ResourceProperties"] == {"ServiceToken": token, "Size": "2", "Names": ["a", "b"]}
+    assert update["OldResourceProperties"] == {"ServiceToken": token, "Size": "1", "Names": ["a"]}
+    assert update["RequestId"] != create["RequestId"]
+    assert update["ResponseURL"].startswith(f"{aws.endpoint}/cloudformation_{aws.region}/cfnresponse?")
+    assert status(cf, stack_id) == "UPDATE_IN_PROGRESS"  # until the function answers
+
+    function.answer(update)
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+    function.quiet()  # nothing to the unchanged resource, and no cleanup Delete: the id did not change
+    assert stack_statuses(cf, stack_id) == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE", "UPDATE_IN_PROGRESS",
+                                            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"]
+    assert resource_statuses(cf, stack_id, "Changed")[-2:] == [("UPDATE_IN_PROGRESS", "Changed-1"),
+                                                               ("UPDATE_COMPLETE", "Changed-1")]
+    assert not [s for s, _ in resource_statuses(cf, stack_id, "Same") if s.startswith("UPDATE")]
+    assert ext_cloudformation.contract_violations() == []
+
+
+def test_unchanged_properties_send_nothing(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token, Size=1))
+    # another resource changes, and the custom resource's properties are written differently but resolve the same
+    cf.update_stack(StackName=stack_id, TemplateBody=json.dumps({
+        "Parameters": {"Size": {"Type": "String", "Default": "1"}},
+        "Resources": {"Thing": custom(token, Size={"Ref": "Size"}),
+                      "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "lifecycle-queue"}}}}))
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+    function.quiet()
+
+
+def test_a_changed_parameter_a_custom_resource_uses_sends_update(aws, function):
+    token = service_token(aws)
+    body = json.dumps({"Parameters": {"Size": {"Type": "String"}},
+                       "Resources": {"Thing": custom(token, Size={"Ref": "Size"})}})
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=body,
+                               Parameters=[{"ParameterKey": "Size", "ParameterValue": "1"}])["StackId"]
+    function.answer(function.next()[0])
+    cf.update_stack(StackName=stack_id, TemplateBody=body, Parameters=[{"ParameterKey": "Size", "ParameterValue": "2"}])
+    [update] = function.next()
+    assert (update["RequestType"], update["ResourceProperties"]["Size"], update["OldResourceProperties"]["Size"]) == (
+        "Update", "2", "1")
+    function.answer(update)
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+
+
+def test_a_changed_parameter_reached_through_sub_sends_update_and_its_rollback_sends_it_back(aws, function):
+    token = service_token(aws)
+    body = json.dumps({"Parameters": {"Name": {"Type": "String"}},
+                       "Resources": {"Thing": custom(token, Arn={"Fn::Sub": "arn:aws:iam::123456789012:role/${Name}"}),
+                                     "Other": custom(token, V=1)}})
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=body,
+                               Parameters=[{"ParameterKey": "Name", "ParameterValue": "a"}])["StackId"]
+    for event in function.next(2):
+        function.answer(event)
+    changed = body.replace('"V": 1', '"V": 2')
+    cf.update_stack(StackName=stack_id, TemplateBody=changed,
+                    Parameters=[{"ParameterKey": "Name", "ParameterValue": "b"}])
+    updates = {e["LogicalResourceId"]: e for e in function.next(2)}
+    assert updates["Thing"]["ResourceProperties"]["Arn"].endswith("/b")
+    assert updates["Thing"]["OldResourceProperties"]["Arn"].endswith("/a")
+    function.answer(updates["Thing"])
+    function.answer(updates["Other"], "FAILED", reason="no")
+    back = {e["LogicalResourceId"]: e for e in function.next(2)}
+    assert set(back) == {"Thing", "Other"}
+    assert back["Thing"]["ResourceProperties"]["Arn"].endswith("/a")
+    assert back["Thing"]["OldResourceProperties"]["Arn"].endswith("/b")
+    for event in back.values():
+        function.answer(event)
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+    function.quiet()
+
+
+def test_a_replacement_deletes_the_old_id_at_cleanup(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token, Prefix="old/"))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, Prefix="new/")))
+    [update] = function.next()
+    function.answer(update, physical_id="Thing-2")  # a new id: CloudFormation takes it as a replacement
+
+    [delete] = function.next()
+    assert delete["RequestType"] == "Delete"
+    assert delete["PhysicalResourceId"] == "Thing-1"
+    assert delete["ResourceProperties"] == {"ServiceToken": token, "Prefix": "old/"}  # the old properties
+    assert "OldResourceProperties" not in delete
+    assert status(cf, stack_id) == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"  # until the Delete is answered
+    function.answer(delete)
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+    assert physical_ids(cf, stack_id) == {"Thing": "Thing-2"}
+    assert resource_statuses(cf, stack_id, "Thing")[-4:] == [
+        ("UPDATE_IN_PROGRESS", "Thing-1"), ("UPDATE_COMPLETE", "Thing-2"),
+        ("DELETE_IN_PROGRESS", "Thing-1"), ("DELETE_COMPLETE", "Thing-1")]
+    function.quiet()
+
+
+def test_an_added_resource_gets_create_and_a_removed_one_delete_at_cleanup(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Kept=custom(token, Size=1), Dropped=custom(token, Size=1))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Kept=custom(token, Size=1), Added=custom(token, Size=3)))
+    [create] = function.next()
+    assert (create["RequestType"], create["LogicalResourceId"]) == ("Create", "Added")
+    function.quiet(0.3)  # the removed resource is deleted only once the update has succeeded
+    function.answer(create)
+    [delete] = function.next()
+    assert (delete["RequestType"], delete["LogicalResourceId"], delete["PhysicalResourceId"]) == (
+        "Delete", "Dropped", "Dropped-1")
+    assert status(cf, stack_id) == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+    function.answer(delete)
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+    assert physical_ids(cf, stack_id) == {"Kept": "Kept-1", "Added": "Added-1"}
+
+    # a later update may add a resource of the removed one's name again: it is created anew
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Kept=custom(token, Size=1), Added=custom(token, Size=3),
+                                                             Dropped=custom(token, Size=1)))
+    [again] = function.next()
+    assert (again["RequestType"], again["LogicalResourceId"]) == ("Create", "Dropped")
+    function.answer(again)
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+
+    cf.delete_stack(StackName=stack_id)  # every resource still in the stack gets its Delete, with its properties
+    deletes = {e["LogicalResourceId"]: e for e in function.next(3)}
+    assert {k: e["RequestType"] for k, e in deletes.items()} == {"Kept": "Delete", "Added": "Delete",
+                                                                 "Dropped": "Delete"}
+    assert deletes["Added"]["ResourceProperties"]["Size"] == "3"
+
+
+def test_a_failed_update_rolls_updated_resources_back_and_ends_update_rollback_complete(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, InPlace=custom(token, V=1), Failing=custom(token, V=1),
+                           Replaced=custom(token, V=1))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(
+        InPlace=custom(token, V=2), Failing=custom(token, V=2), Replaced=custom(token, V=2), Added=custom(token, V=2)))
+    requests = {e["LogicalResourceId"]: e for e in function.next(4)}
+    assert {k: e["RequestType"] for k, e in requests.items()} == {
+        "InPlace": "Update", "Failing": "Update", "Replaced": "Update", "Added": "Create"}
+    function.answer(requests["InPlace"])
+    function.answer(requests["Replaced"], physical_id="Replaced-2")
+    function.answer(requests["Added"])
+    assert status(cf, stack_id) == "UPDATE_IN_PROGRESS"
+    function.answer(requests["Failing"], "FAILED", reason="the new value is refused")
+
+    # the resources updated in place (the failed one too) are sent Update back: old and new properties swapped
+    back = {e["LogicalResourceId"]: e for e in function.next(2)}
+    assert set(back) == {"InPlace", "Failing"}
+    for event in back.values():
+        assert event["RequestType"] == "Update"
+        assert event["ResourceProperties"]["V"] == "1" and event["OldResourceProperties"]["V"] == "2"
+    stack = cf.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS"
+    assert stack["StackStatusReason"] == "The following resource(s) failed to update: [Failing]. "
+    for event in back.values():
+        function.answer(event)
+
+    # cleanup of the rollback: the replacement's new id and the added resource are deleted
+    deletes = {e["LogicalResourceId"]: e for e in function.next(2)}
+    assert {k: (e["RequestType"], e["PhysicalResourceId"], e["ResourceProperties"]["V"])
+            for k, e in deletes.items()} == {"Replaced": ("Delete", "Replaced-2", "2"),
+                                              "Added": ("Delete", "Added-1", "2")}
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+    for event in deletes.values():
+        function.answer(event)
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+    function.quiet()
+    assert stack_statuses(cf, stack_id)[2:] == [
+        "UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE"]
+    assert [s for s, _ in resource_statuses(cf, stack_id, "Failing")][-4:] == [
+        "UPDATE_IN_PROGRESS", "UPDATE_FAILED", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"]
+    assert physical_ids(cf, stack_id) == {"InPlace": "InPlace-1", "Failing": "Failing-1", "Replaced": "Replaced-1"}
+
+    # the stack is as before: the same update again sends the same requests, with the old properties as old
+    cf.update_stack(StackName=stack_id, TemplateBody=template(InPlace=custom(token, V=2)))
+    [again] = function.next()
+    assert (again["LogicalResourceId"], again["OldResourceProperties"]["V"]) == ("InPlace", "1")
+
+
+def test_a_failed_rollback_answer_ends_update_rollback_failed(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token, V=1))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, V=2)))
+    function.answer(function.next()[0], "FAILED", reason="refused")
+    [back] = function.next()
+    assert (back["RequestType"], back["ResourceProperties"]["V"]) == ("Update", "1")
+    function.answer(back, "FAILED", reason="refused again")
+    stack = cf.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_FAILED"
+    assert "Thing" in stack["StackStatusReason"]
+    function.quiet()
+
+
+def test_a_resource_moto_fails_during_an_update_rolls_back_and_deletes_what_the_update_created(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token, V=1))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(
+        Thing=custom(token, V=1),
+        New=custom(token, V=1),
+        Broken={"Type": "AWS::IAM::Policy", "Properties": {
+            "PolicyName": "p", "Roles": ["no-such-role"],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}}))
+    [create] = function.next()
+    assert (create["RequestType"], create["LogicalResourceId"]) == ("Create", "New")
+    assert status(cf, stack_id) == "UPDATE_IN_PROGRESS"  # CloudFormation lets what is in progress finish
+    function.answer(create)
+    [delete] = function.next()
+    assert (delete["RequestType"], delete["LogicalResourceId"], delete["PhysicalResourceId"]) == (
+        "Delete", "New", "New-1")
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+    function.answer(delete)
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+    assert physical_ids(cf, stack_id) == {"Thing": "Thing-1"}
+    function.quiet()
+
+
+def test_an_update_is_refused_while_the_stack_is_in_progress(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token, V=1))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, V=2)))
+    with pytest.raises(ClientError, match="UPDATE_IN_PROGRESS state and can not be updated"):
+        cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, V=3)))
+    function.answer(function.next()[0])
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+
+
+# ServiceTimeout
+
+
+def wait_status(cf, stack_id: str, wanted: str, timeout: float = 10.0) -> dict:
+    deadline = time.time() + timeout
+    while True:
+        stack = cf.describe_stacks(StackName=stack_id)["Stacks"][0]
+        if stack["StackStatus"] == wanted or time.time() > deadline:
+            assert stack["StackStatus"] == wanted
+            return stack
+        time.sleep(0.1)
+
+
+def failure_reason(cf, stack_id: str, logical_id: str, status_: str) -> str:
+    events = cf.describe_stack_events(StackName=stack_id)["StackEvents"]
+    [reason] = [e["ResourceStatusReason"] for e in events
+                if e["LogicalResourceId"] == logical_id and e["ResourceStatus"] == status_]
+    return reason
+
+
+def test_service_timeout_fails_an_unanswered_create_and_its_rollback_delete(aws, function):
+    token = service_token(aws)
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=template(
+        Thing=custom(token, ServiceTimeout=1)))["StackId"]
+    [create] = function.next()
+    assert create["ResourceProperties"] == {"ServiceToken": token, "ServiceTimeout": "1"}  # sent, as a string
+    wait_status(cf, stack_id, "ROLLBACK_IN_PROGRESS", timeout=3)
+    reason = failure_reason(cf, stack_id, "Thing", "CREATE_FAILED")
+    assert reason.startswith("CloudFormation did not receive a response from your Custom Resource.")
+    assert f"requestId [{create['RequestId']}]" in reason
+    [delete] = function.next()
+    assert delete["RequestType"] == "Delete"
+    wait_status(cf, stack_id, "ROLLBACK_FAILED", timeout=3)  # the Delete went unanswered too
+    function.answer(delete)  # too late: CloudFormation ignores it
+    assert status(cf, stack_id) == "ROLLBACK_FAILED"
+
+
+def test_service_timeout_fails_an_unanswered_update(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token, V=1, ServiceTimeout=1))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, V=2, ServiceTimeout=1)))
+    [update] = function.next()
+    wait_status(cf, stack_id, "UPDATE_ROLLBACK_IN_PROGRESS", timeout=3)
+    assert "did not receive a response" in failure_reason(cf, stack_id, "Thing", "UPDATE_FAILED")
+    [back] = function.next()
+    function.answer(back)
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+
+
+def test_service_timeout_fails_an_unanswered_delete(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token, ServiceTimeout=1))
+    cf.delete_stack(StackName=stack_id)
+    [delete] = function.next()
+    assert delete["RequestType"] == "Delete"
+    assert status(cf, stack_id) == "DELETE_IN_PROGRESS"
+    wait_status(cf, stack_id, "DELETE_FAILED", timeout=3)
+    assert "did not receive a response" in failure_reason(cf, stack_id, "Thing", "DELETE_FAILED")
+
+
+def test_without_service_timeout_an_unanswered_resource_keeps_the_stack_waiting(aws, function):
+    token = service_token(aws)
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=template(Thing=custom(token)))["StackId"]
+    function.next()
+    time.sleep(1.5)
+    assert status(cf, stack_id) == "CREATE_IN_PROGRESS"  # CloudFormation's default is an hour

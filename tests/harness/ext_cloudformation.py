@@ -7,7 +7,16 @@
    fails the stack and rolls it back; the response's PhysicalResourceId becomes the resource's; deleting the stack (or
    rolling it back) deletes the `Custom::` resources first — moto deletes in no particular order, so a function
    could go before the resource it serves — and sends them Delete events; the stack stays DELETE_IN_PROGRESS
-   (ROLLBACK_IN_PROGRESS) until they are answered. Every response PUT to the emulator is checked against the
+   (ROLLBACK_IN_PROGRESS) until they are answered. UpdateStack (`Stack.update`, `ResourceMap.update`,
+   `parsing.parse_and_update_resource`, which has no update for `Custom::` resources) sends Update with
+   OldResourceProperties to each custom resource whose resolved properties changed (nothing to the others), Create
+   to added ones; once all have answered, UPDATE_COMPLETE_CLEANUP_IN_PROGRESS sends Delete to removed ones and to
+   the old PhysicalResourceId of each replacement (with the old properties). A FAILED answer, or a resource moto
+   fails, rolls back once what is in progress has answered: UPDATE_ROLLBACK_IN_PROGRESS sends each resource updated
+   in place an Update back (old and new swapped), then UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS deletes the new
+   ids of replacements and the resources the update added; a FAILED rollback answer ends UPDATE_ROLLBACK_FAILED.
+   A resource's `ServiceTimeout` (sent to the function among its properties, as CloudFormation does) fails a
+   request left unanswered that long, with CloudFormation's reason. Every response PUT to the emulator is checked against the
    protocol (`contract_violations()`). A function that cannot be run at all (not built, does not compile, crashed,
    not a function) fails its resource at once instead of leaving the stack waiting for CloudFormation's one-hour
    timeout. This section is where every request CloudFormation sends a custom resource is made and answered.
@@ -18,8 +27,8 @@
    its ARN. With it and (2), a project's stack `SP-<id>` can complete in the emulator: its Custom::SeedCode is
    answered by the real seedcode-checkin binary after a build of the project's seed-code CodeBuild project.
 
-The lifecycle's state (requests awaiting a response, what each custom resource was created with, Deletes still
-unanswered, contract violations) is kept here, per (stack id, logical id), and cleared with moto's.
+The lifecycle's state (requests awaiting a response and their ServiceTimeout timers, each custom resource's current
+properties, Deletes still unanswered, updates in progress with what they would roll back to, contract violations) is kept here, per (stack id, logical id), and cleared with moto's.
 """
 from __future__ import annotations
 
@@ -62,10 +71,48 @@ class _CustomResource:
 class _Request:
     """A request sent to a custom resource's function, awaiting its response."""
 
-    kind: str  # Create | Delete
+    kind: str  # Create | Update | Delete
     stack_id: str
     logical_id: str
     event: dict
+    #: the UpdateStack this request is part of (None: CreateStack, DeleteStack or a create's rollback)
+    update: "_Update | None" = None
+
+
+@dataclass
+class _Before:
+    """A custom resource as it was when an UpdateStack began: what a rollback restores."""
+
+    properties: dict
+    physical_id: str
+    data: dict
+
+
+@dataclass
+class _Update:
+    """One UpdateStack, from UPDATE_IN_PROGRESS to UPDATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE or
+    UPDATE_ROLLBACK_FAILED. Phases: update → cleanup, or update → rollback → rollback_cleanup."""
+
+    stack_id: str
+    #: the stack before the update: template, parameters (stack's and resource map's), role, tags
+    template: Any
+    parameters: Any
+    input_parameters: dict
+    role_arn: Any
+    tags: Any
+    before: dict[str, _Before]
+    phase: str = "update"
+    #: request ids of this phase still unanswered
+    pending: set[str] = field(default_factory=set)
+    updated: list[str] = field(default_factory=list)  # sent Update (the template or a parameter changed them)
+    replaced: list[str] = field(default_factory=list)  # answered their Update with a new PhysicalResourceId
+    added: list[str] = field(default_factory=list)  # new in the template: sent Create
+    removed: list[str] = field(default_factory=list)  # gone from the template: Delete at cleanup
+    #: (verb, logical id) of the resources that failed in the update phase (verb: create | update)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    moto_failure: str | None = None  # a resource moto itself failed to update
+    rollback_failures: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)  # sent their Update back
 
 
 @dataclass
@@ -79,14 +126,22 @@ class _Store:
     requests: dict[str, _Request] = field(default_factory=dict)
     #: stack id → logical ids of the custom resources whose Delete is not answered yet
     pending_deletes: dict[str, set[str]] = field(default_factory=dict)
+    #: stack id → its UpdateStack in progress
+    updates: dict[str, _Update] = field(default_factory=dict)
+    #: request id → the timer failing it after its resource's ServiceTimeout
+    timers: dict[str, threading.Timer] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
 
     def reset(self) -> None:
         with self.lock:
+            for timer in self.timers.values():
+                timer.cancel()
+            self.timers.clear()
             self.stacks.clear()
             self.resources.clear()
             self.requests.clear()
             self.pending_deletes.clear()
+            self.updates.clear()
             self.violations.clear()
 
 
@@ -137,12 +192,40 @@ def _resource_event(stack, logical_id: str, physical_id: str, rtype: str, status
     )
 
 
-def _send(cr: _CustomResource, request_type: str, physical_id: str | None = None) -> None:
+#: ServiceTimeout when a custom resource sets none (seconds): CloudFormation's hour; no timer is started for it
+DEFAULT_SERVICE_TIMEOUT = 3600
+
+
+def _service_timeout(properties: dict) -> int | None:
+    """The resource's `ServiceTimeout` in seconds (CloudFormation sends it to the function in ResourceProperties,
+    as a string like every property), or None when it sets none."""
+    value = properties.get("ServiceTimeout")
+    if value is None:
+        return None
+    try:
+        return max(1, min(int(float(value)), DEFAULT_SERVICE_TIMEOUT))
+    except (TypeError, ValueError):
+        return None
+
+
+def _timed_out(request_id: str) -> None:
+    reason = (f"CloudFormation did not receive a response from your Custom Resource. Please check your logs for "
+              f"requestId [{request_id}]. If you are using the Python cfn-response module, you may need to update "
+              f"your Lambda function code so that CloudFormation can attach the updated version.")
+    _on_response(request_id, "FAILED", reason)
+
+
+def _send(cr: _CustomResource, request_type: str, physical_id: str | None = None, *,
+          properties: dict | None = None, old_properties: dict | None = None,
+          update: "_Update | None" = None) -> str:
     """Invokes the resource's function with a `request_type` event (asynchronously, as CloudFormation does); every
-    request but Create names the resource's `physical_id`."""
+    request but Create names the resource's `physical_id`; an Update carries `old_properties`. `properties`
+    default to the resource's own. A request unanswered after the resource's ServiceTimeout fails it. Returns the
+    request id."""
     from moto.awslambda.utils import get_backend
 
     request_id = str(uuid.uuid4())
+    properties = cr.properties if properties is None else properties
     event = {
         "RequestType": request_type,
         "ServiceToken": cr.service_token,
@@ -151,18 +234,29 @@ def _send(cr: _CustomResource, request_type: str, physical_id: str | None = None
         "RequestId": request_id,
         "LogicalResourceId": cr.logical_id,
         "ResourceType": cr.resource_type,
-        "ResourceProperties": cr.properties,
+        "ResourceProperties": properties,
     }
     if request_type != "Create":
         event["PhysicalResourceId"] = physical_id
+    if request_type == "Update":
+        event["OldResourceProperties"] = old_properties
     with _store.lock:
-        _store.requests[request_id] = _Request(request_type, cr.stack_id, cr.logical_id, event)
+        _store.requests[request_id] = _Request(request_type, cr.stack_id, cr.logical_id, event, update)
+        if update is not None:
+            update.pending.add(request_id)
+        timeout = _service_timeout(properties)
+        if timeout is not None:
+            timer = threading.Timer(timeout, _timed_out, args=(request_id,))
+            timer.daemon = True
+            timer.name = f"emulator-service-timeout-{cr.logical_id}"
+            _store.timers[request_id] = timer
+            timer.start()
     try:
         fn = get_backend(cr.account_id, cr.region).get_function(cr.service_token)
     except Exception:  # noqa: BLE001 - not a function of this emulator (or an SNS topic): the resource fails
         reason = f"Invalid service token: {cr.service_token} is not a Lambda function of this emulator"
         run_later(lambda: _on_response(request_id, "FAILED", reason, never_ran=True), "custom-resource-failure")
-        return
+        return request_id
 
     def after(record: Invocation) -> None:
         # the function could not be run at all: fail now rather than wait an hour as CloudFormation would
@@ -171,6 +265,7 @@ def _send(cr: _CustomResource, request_type: str, physical_id: str | None = None
             _on_response(request_id, "FAILED", reason, never_ran=True)
 
     invoke_async(fn, event, "custom-resource", after)
+    return request_id
 
 
 def _create_custom_resource(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
@@ -184,8 +279,14 @@ def _create_custom_resource(cls, resource_name, cloudformation_json, account_id,
     with _store.lock:
         _store.stacks[stack_id] = stack
         _store.resources[(stack_id, logical_id)] = cr
+        update = _store.updates.get(stack_id)
+        if update is not None and update.phase != "update":
+            update = None
     stack.add_custom_resource(resource)
-    _send(cr, "Create")
+    if update is not None:  # added by an UpdateStack
+        update.added.append(logical_id)
+        _resource_event(stack, logical_id, "", cr.resource_type, "CREATE_IN_PROGRESS", None)
+    _send(cr, "Create", update=update)
     return resource
 
 
@@ -265,6 +366,280 @@ def _delete_answered(stack, cr: _CustomResource, status: str, reason: str | None
         stack._add_stack_event(failed, resource_status_reason=stack.status_reason)
 
 
+# --- UpdateStack -------------------------------------------------------------------------------------------------
+
+
+def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) -> None:
+    """Replaces `Stack.update`: moto updates the stack's other resources at once (`ResourceMap.update`); custom
+    resources whose resolved properties changed are sent Update, added ones Create, and the stack stays
+    UPDATE_IN_PROGRESS until they answer; then cleanup (removed resources and replaced physical ids get Delete) or,
+    on a failure, rollback."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    if stack.status.endswith("_IN_PROGRESS"):
+        raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+    resource_map = stack.resource_map
+    with _store.lock:
+        before = {}
+        for (stack_id, logical_id), cr in _store.resources.items():
+            resource = stack.custom_resources.get(logical_id)
+            if stack_id == stack.stack_id and resource is not None and logical_id in resource_map._resource_json_map:
+                before[logical_id] = _Before(cr.properties, resource.resource_name, dict(resource.data))
+        update = _Update(stack.stack_id, stack.template, stack.parameters, dict(resource_map.input_parameters),
+                         stack.role_arn, stack.tags, before)
+        _store.updates[stack.stack_id] = update
+        _store.stacks[stack.stack_id] = stack
+        stack.status = "UPDATE_IN_PROGRESS"
+        stack.status_reason = None
+        stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+        stack.template = template
+        stack._parse_template()
+        try:
+            resource_map.update(stack.template_dict, parameters)
+        except Exception as e:  # noqa: BLE001 - a resource moto failed: the update fails and rolls back
+            update.moto_failure = str(e) or type(e).__name__
+        else:
+            # moto looks only at resources whose template text changed or that `Ref` a changed parameter;
+            # CloudFormation compares every resource's resolved properties (a `!Sub`, a `!GetAtt`, a condition)
+            _update_changed_custom_resources(stack, update)
+        stack.output_map = stack._create_output_map()
+        stack.role_arn = role_arn
+        if parameters:
+            stack.parameters = parameters
+        if tags is not None:
+            stack.tags = tags
+        _advance(stack, update)
+
+
+def _update_custom_resource(logical_id, resource_json, resources_map, account_id, region_name):
+    """For `parsing.parse_and_update_resource` (a resource moto found changed, in the template or through a
+    parameter), for `Custom::` resources: moto has no update for them. Sends Update when the resolved properties
+    differ (nothing otherwise); in a rollback, sends the Update back to the old properties."""
+    from moto.cloudformation.parsing import parse_resource_and_generate_name
+
+    resource = resources_map._parsed_resources.get(logical_id)
+    with _store.lock:
+        update = _store.updates.get(resources_map.stack_id)
+        cr = _store.resources.get((resources_map.stack_id, logical_id))
+        if update is None or cr is None or resource is None or isinstance(resource, str):
+            return resource
+        stack = _store.stacks[update.stack_id]
+        if update.phase == "update":
+            parsed = parse_resource_and_generate_name(logical_id, resource_json, resources_map)
+            properties = _stringify(parsed[1].get("Properties", {}))
+            if properties == cr.properties:
+                return resource  # CloudFormation sends nothing to a resource whose properties did not change
+            old, cr.properties = cr.properties, properties
+            cr.service_token = properties.get("ServiceToken", cr.service_token)
+            update.updated.append(logical_id)
+        elif update.phase == "rollback" and logical_id in update.updated and logical_id not in update.replaced \
+                and logical_id not in update.rolled_back:
+            update.rolled_back.append(logical_id)
+            old, cr.properties = cr.properties, update.before[logical_id].properties
+            cr.service_token = cr.properties.get("ServiceToken", cr.service_token)
+        else:
+            return resource
+        _resource_event(stack, logical_id, resource.resource_name, cr.resource_type, "UPDATE_IN_PROGRESS", None)
+        _send(cr, "Update", resource.resource_name, old_properties=old, update=update)
+    return resource
+
+
+def _update_changed_custom_resources(stack, update: _Update) -> None:
+    resource_map = stack.resource_map
+    for logical_id in list(update.before):
+        resource_json = resource_map._resource_json_map.get(logical_id)
+        if resource_json is not None and str(resource_json.get("Type", "")).startswith("Custom::"):
+            _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
+
+
+def _remove_during_update(stack_id: str, logical_id: str) -> bool:
+    """A `Custom::` resource that moto removes while the stack is updated: one gone from the template is deleted at
+    cleanup (after everything else succeeded), one added by a failed update at the rollback's cleanup. True when
+    an update is in progress (nothing to do now)."""
+    with _store.lock:
+        update = _store.updates.get(stack_id)
+        if update is None:
+            return False
+        if update.phase == "update" and logical_id not in update.removed:
+            update.removed.append(logical_id)
+        return True
+
+
+def _update_answered(stack, update: _Update, request_id: str, request: _Request, cr: _CustomResource, status: str,
+                     reason: str | None, physical_id: str | None, data, never_ran: bool) -> None:
+    update.pending.discard(request_id)
+    logical = cr.logical_id
+    resource = stack.custom_resources.get(logical)
+    reason = reason or "See the details in CloudWatch Log Stream"
+    if request.kind == "Delete":
+        done = "DELETE_COMPLETE" if status == "SUCCESS" else "DELETE_FAILED"
+        # a failed Delete at cleanup leaves the resource behind; the stack still completes, as in CloudFormation
+        _resource_event(stack, logical, request.event["PhysicalResourceId"], cr.resource_type, done,
+                        None if status == "SUCCESS" else reason)
+    elif request.kind == "Create":
+        if physical_id:
+            resource.resource_name = physical_id
+        if status == "SUCCESS":
+            resource.set_data(data or {})
+            _resource_event(stack, logical, resource.resource_name, cr.resource_type, "CREATE_COMPLETE", None)
+        else:
+            if never_ran:
+                cr.attempted = False  # nothing was created: the rollback sends it no Delete
+            _resource_event(stack, logical, resource.resource_name, cr.resource_type, "CREATE_FAILED", reason)
+            update.failures.append(("create", logical))
+    else:  # Update
+        rolling_back = update.phase == "rollback"
+        if status == "SUCCESS":
+            if not rolling_back:
+                if physical_id and physical_id != resource.resource_name:
+                    update.replaced.append(logical)  # a replacement: the old id is deleted at cleanup
+                    resource.resource_name = physical_id
+                resource.set_data(data or {})
+            else:
+                resource.set_data(update.before[logical].data)
+            _resource_event(stack, logical, resource.resource_name, cr.resource_type, "UPDATE_COMPLETE", None)
+        else:
+            _resource_event(stack, logical, resource.resource_name, cr.resource_type, "UPDATE_FAILED", reason)
+            if rolling_back:
+                update.rollback_failures.append(logical)
+            else:
+                update.failures.append(("update", logical))
+    _advance(stack, update)
+
+
+def _failure_summary(update: _Update) -> str:
+    parts = []
+    for verb in ("create", "update"):
+        ids = [logical for v, logical in update.failures if v == verb]
+        if ids:
+            parts.append(f"The following resource(s) failed to {verb}: [{', '.join(ids)}]. ")
+    if update.moto_failure:
+        parts.append(update.moto_failure)
+    return "".join(parts)
+
+
+def _advance(stack, update: _Update) -> None:
+    """Moves an update on once every request of its phase is answered."""
+    if update.pending:
+        return
+    if update.phase == "update":
+        if update.failures or update.moto_failure:
+            _start_rollback(stack, update)
+        else:
+            _start_cleanup(stack, update)
+    elif update.phase == "rollback":
+        if update.rollback_failures:
+            stack.status = "UPDATE_ROLLBACK_FAILED"
+            stack.status_reason = f"The following resource(s) failed to update: [{', '.join(update.rollback_failures)}]. "
+            stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=stack.status_reason)
+            _store.updates.pop(stack.stack_id, None)
+        else:
+            _start_cleanup(stack, update)
+    else:
+        _finish_update(stack, update)
+
+
+def _start_cleanup(stack, update: _Update) -> None:
+    """UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: Delete to the old id of each replacement (with the old properties) and
+    to each removed resource; UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: Delete to the new id of each
+    replacement and to each resource the update added."""
+    rolling_back = update.phase == "rollback"
+    update.phase = "rollback_cleanup" if rolling_back else "cleanup"
+    stack.status = ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS" if rolling_back
+                    else "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    stack._add_stack_event(stack.status)
+    deletes: list[tuple[_CustomResource, str, dict]] = []
+    if rolling_back:
+        for logical in update.replaced:
+            resource = stack.custom_resources[logical]
+            cr = _store.resources[(stack.stack_id, logical)]
+            deletes.append((cr, resource.resource_name, cr.properties))  # the new id, with the new properties
+            previous = update.before[logical]
+            resource.resource_name = previous.physical_id
+            resource.set_data(previous.data)
+            cr.properties = previous.properties
+            cr.service_token = previous.properties.get("ServiceToken", cr.service_token)
+        for logical in update.added:
+            cr = _store.resources.get((stack.stack_id, logical))
+            resource = stack.custom_resources.get(logical)
+            if cr is not None and resource is not None and cr.attempted:
+                cr.attempted = False
+                deletes.append((cr, resource.resource_name, cr.properties))
+    else:
+        for logical in update.replaced:
+            cr = _store.resources[(stack.stack_id, logical)]
+            previous = update.before[logical]
+            deletes.append((cr, previous.physical_id, previous.properties))  # the old id, with the old properties
+        for logical in update.removed:
+            cr = _store.resources.get((stack.stack_id, logical))
+            resource = stack.custom_resources.get(logical)
+            if cr is not None and resource is not None and cr.attempted:
+                cr.attempted = False
+                deletes.append((cr, resource.resource_name, cr.properties))
+    for cr, physical_id, properties in deletes:
+        _resource_event(stack, cr.logical_id, physical_id, cr.resource_type, "DELETE_IN_PROGRESS", None)
+        _send(cr, "Delete", physical_id, properties=properties, update=update)
+    _advance(stack, update)
+
+
+def _forget(stack, logical_ids) -> None:
+    """Custom resources no longer in the stack."""
+    for logical in logical_ids:
+        _store.resources.pop((stack.stack_id, logical), None)
+        stack.custom_resources.pop(logical, None)
+        stack.resource_map._parsed_resources.pop(logical, None)
+
+
+def _finish_update(stack, update: _Update) -> None:
+    resource_map = stack.resource_map
+    if update.phase == "rollback_cleanup":
+        _forget(stack, [logical for logical in update.added if logical not in resource_map._resource_json_map])
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    else:
+        _forget(stack, update.removed)
+        stack.status = "UPDATE_COMPLETE"
+    # moto leaves what it removed among the parsed resources: a later update adding it back would find it there
+    for logical in [k for k, v in resource_map._parsed_resources.items()
+                    if k not in resource_map._resource_json_map and hasattr(v, "logical_resource_id")]:
+        resource_map._parsed_resources.pop(logical, None)
+    stack._add_stack_event(stack.status)
+    _store.updates.pop(stack.stack_id, None)
+
+
+def _start_rollback(stack, update: _Update) -> None:
+    """UPDATE_ROLLBACK_IN_PROGRESS: back to the template and parameters before the update (moto restores its own
+    resources); each custom resource updated in place is sent Update back to its old properties."""
+    update.phase = "rollback"
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    stack.status_reason = _failure_summary(update)
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=stack.status_reason)
+    resource_map = stack.resource_map
+    old_template = stack.parse_template(update.template)
+    # resources moto deleted because the new template dropped them are created again (custom resources were not
+    # deleted: they are deleted at cleanup only)
+    for logical, resource_json in old_template.get("Resources", {}).items():
+        if logical not in resource_map._resource_json_map and not str(resource_json.get("Type", "")).startswith(
+                "Custom::"):
+            resource_map._parsed_resources.pop(logical, None)
+    stack.template = update.template
+    stack._parse_template()
+    try:
+        resource_map.update(stack.template_dict, update.input_parameters)
+    except Exception as e:  # noqa: BLE001
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+        stack.status_reason = str(e)
+        stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=stack.status_reason)
+        _store.updates.pop(stack.stack_id, None)
+        return
+    for logical_id in update.updated:  # those moto did not see change back (see _stack_update)
+        resource_json = resource_map._resource_json_map.get(logical_id)
+        if resource_json is not None:
+            _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
+    stack.output_map = stack._create_output_map()
+    stack.parameters, stack.role_arn, stack.tags = update.parameters, update.role_arn, update.tags
+    _advance(stack, update)
+
+
 def _on_response(
     request_id: str,
     status: str,
@@ -277,9 +652,15 @@ def _on_response(
         request = _store.requests.pop(request_id, None)
         if request is None:
             return  # unknown or already answered: CloudFormation ignores it
+        timer = _store.timers.pop(request_id, None)
+        if timer is not None:
+            timer.cancel()
         stack = _store.stacks[request.stack_id]
         cr = _store.resources[(request.stack_id, request.logical_id)]
-        if request.kind == "Create":
+        if request.update is not None:
+            _update_answered(stack, request.update, request_id, request, cr, status, reason, physical_id, data,
+                             never_ran)
+        elif request.kind == "Create":
             _create_answered(stack, cr, status, reason, physical_id, data, never_ran)
         else:
             _delete_answered(stack, cr, status, reason, physical_id)
@@ -330,6 +711,8 @@ def _install_lifecycle() -> None:
 
     def _delete_resource(self, parsed_resource, resource_json) -> None:
         if isinstance(parsed_resource, CustomModel):
+            if _remove_during_update(self.stack_id, parsed_resource.logical_id):
+                return
             _delete_custom_resource(self.stack_id, parsed_resource.logical_id, parsed_resource.resource_name)
         else:
             delete_resource(self, parsed_resource, resource_json)
@@ -366,6 +749,19 @@ def _install_lifecycle() -> None:
                 self.status = "DELETE_IN_PROGRESS"
 
     Stack.delete = delete
+
+    # UpdateStack: Update, replacement, cleanup and rollback for custom resources
+    from moto.cloudformation import parsing
+
+    update_resource = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        if str(resource_json.get("Type", "")).startswith("Custom::"):
+            return _update_custom_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        return update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+
+    parsing.parse_and_update_resource = parse_and_update_resource
+    Stack.update = _stack_update
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
     stack.deploy_iam_roles(aws)                                  # iam/roles.yaml (the launch role …)
     outputs = stack.deploy_bootstrap(aws, parameters={"DefaultTemplate": "deploy-codepipeline"})
     outputs["DeployCodepipelineTemplateUrl"], outputs["LaunchRoleArn"], …
+    stack.update_stack(aws, stack.BOOTSTRAP_STACK, stack.BOOTSTRAP_TEMPLATE, {...})  # → UPDATE_COMPLETE, …
     stack.delete_stack(aws, stack.BOOTSTRAP_STACK)
 
 `deploy_bootstrap` uploads the function "artifacts" first unless `ArtifactBucket` is given: moto's Lambda needs
@@ -13,8 +14,8 @@ placeholders. Custom resources are answered by those binaries, so a stack comple
 
 What moto 5.2.5 does not do that the bootstrap stack relies on is filled by the emulator extensions (`ext_*.py`,
 installed by `emulator.start`): the bucket's declared properties (ext_s3), Lambda's SQS poller (ext_sqs), schedule
-rules that take no events (ext_events), custom resources deleted before the rest of their stack
-(ext_cloudformation). Two things remain to know here:
+rules that take no events (ext_events), custom resources deleted before the rest of their stack and sent Update,
+replacement and rollback requests at UpdateStack (ext_cloudformation). Two things remain to know here:
 - Never DescribeStacks / DescribeStackResources a stack whose resources are being or were deleted: moto computes
   outputs by re-creating the resources they reference (a custom resource's function then gets a new Create).
   `wait_for_stack` reads the status from ListStacks for that reason.
@@ -161,6 +162,18 @@ def deploy_bootstrap(emulator, parameters: dict[str, Any] | None = None, stack_n
     if "ArtifactBucket" not in values:
         values = {**upload_artifacts(emulator), **values}
     return create_stack(emulator, stack_name, BOOTSTRAP_TEMPLATE, values, timeout=timeout)
+
+
+def update_stack(emulator, name: str, template: Path, parameters: dict[str, Any] | None = None,
+                 capabilities: tuple[str, ...] = ("CAPABILITY_IAM",), timeout: float = 300.0) -> str:
+    """UpdateStack of `name` with `template` and `parameters` (all of them: one left out takes its default, as on
+    AWS); waits until the update and its cleanup or rollback are over (the custom resources answered) and returns
+    the final status: UPDATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE or UPDATE_ROLLBACK_FAILED."""
+    cfn = emulator.client("cloudformation")
+    stack_id = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+    cfn.update_stack(StackName=stack_id, TemplateBody=template.read_text(), Parameters=_parameters(parameters or {}),
+                     Capabilities=list(capabilities))
+    return wait_for_stack(cfn, stack_id, timeout)
 
 
 def stack_resources(emulator, stack_name: str = BOOTSTRAP_STACK) -> dict[str, str]:
