@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness import ext_cloudformation
-from harness.fixtures import LAMBDA_TRUST, make_role
+from harness.fixtures import LAMBDA_TRUST, RecordingFunction, make_role
 
 TEMPLATE = {
     "Resources": {
@@ -53,23 +53,12 @@ def test_ssm_references_resolve_and_codebuild_projects_are_created(aws):
 # The custom-resource lifecycle through UpdateStack
 
 
-class Function:
+class Function(RecordingFunction):
     """Stands in for the custom resources' function: records every request CloudFormation sends; the test answers."""
 
     def __init__(self, aws):
+        super().__init__()
         self.aws = aws
-        self.events: list[dict] = []
-
-    def invoke(self, fn, body, *args, **kwargs):
-        self.events.append(json.loads(body))
-        return b"null"
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
-        deadline = time.time() + timeout
-        while len(self.events) < count and time.time() < deadline:
-            time.sleep(0.05)
-        assert len(self.events) >= count, f"{len(self.events)} request(s), expected {count}: {self.events}"
-        return list(self.events)
 
     def next(self, count: int = 1) -> list[dict]:
         """The `count` requests after those already taken, by logical id order of arrival."""

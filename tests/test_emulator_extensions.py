@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from harness import emulator as emu
 from harness import ext_cloudformation, ext_events, ext_lambda, ext_sagemaker
-from harness.fixtures import LAMBDA_TRUST, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, make_role
+from harness.fixtures import LAMBDA_TRUST, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, RecordingFunction, make_role
 
 BUCKET = "sagemaker-templates-test"
 ACCOUNT = "123456789012"
@@ -641,28 +641,11 @@ def test_put_events_to_a_target_moto_cannot_deliver_to_no_longer_fails(aws):
     assert [(d.rule_arn, d.target_arn) for d in ext_events.dropped_deliveries()] == [(rule_arn, pipeline)]
 
 
-class FunctionDouble:
-    """Stands in for LambdaFunction.invoke: records each event and answers nothing (as a slow function would)."""
-
-    def __init__(self):
-        self.events: list[dict] = []
-
-    def invoke(self, fn, body, *args, **kwargs):
-        self.events.append(json.loads(body))
-        return b"null"
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
-        deadline = time.time() + timeout
-        while len(self.events) < count and time.time() < deadline:
-            time.sleep(0.05)
-        return list(self.events)
-
-
 @pytest.fixture
 def double(monkeypatch):
     from moto.awslambda.models import LambdaFunction
 
-    d = FunctionDouble()
+    d = RecordingFunction()
     monkeypatch.setattr(LambdaFunction, "invoke", lambda self, body, *a, **kw: d.invoke(self, body, *a, **kw))
     return d
 

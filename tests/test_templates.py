@@ -24,7 +24,6 @@ import json
 import re
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -36,7 +35,7 @@ import yaml
 from test_template_fidelity import FACTS as FIDELITY
 
 from harness import cfn_yaml
-from harness.fixtures import LAMBDA_TRUST, make_role
+from harness.fixtures import LAMBDA_TRUST, RecordingFunction, make_role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = ROOT / "templates"
@@ -458,34 +457,12 @@ def test_stack_cases_cover_every_template():
     assert {case[1] for case in STACK_CASES} == set(TEMPLATES)
 
 
-class SeedFunctionDouble:
-    """Stands in for the seed-code Lambda: records the custom-resource events moto sends to it."""
-
-    def __init__(self):
-        self.events: list[dict] = []
-        self._lock = threading.Lock()
-
-    def invoke(self, function, body, *args, **kwargs):
-        with self._lock:
-            self.events.append(json.loads(body))
-        return b""
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.events) >= count:
-                    return list(self.events)
-            time.sleep(0.05)
-        return list(self.events)
-
-
 @pytest.fixture
 def seed_function(aws, monkeypatch):
     """A Lambda in the emulator whose ARN is the SSM parameter the templates resolve; its invocations recorded."""
     from moto.awslambda import models as lambda_models
 
-    double = SeedFunctionDouble()
+    double = RecordingFunction()
     monkeypatch.setattr(lambda_models.LambdaFunction, "invoke",
                         lambda self, body, *a, **kw: double.invoke(self, body, *a, **kw))
     role = make_role(aws.client("iam"), "seedcode-double", trust=LAMBDA_TRUST)

@@ -10,6 +10,7 @@ functions run with under test.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -84,3 +85,23 @@ def cr_event(
     if request_type is None:
         del event["RequestType"]
     return event
+
+
+class RecordingFunction:
+    """Stands in for `LambdaFunction.invoke` (monkeypatched by a test): records every event it is sent and answers
+    nothing, as a slow function would; the test answers custom resources itself."""
+
+    def __init__(self):
+        self.events: list[dict] = []
+
+    def invoke(self, fn, body, *args, **kwargs):
+        self.events.append(json.loads(body))
+        return b"null"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
+        """Every event so far, once there are at least `count` (fails after `timeout` seconds)."""
+        deadline = time.time() + timeout
+        while len(self.events) < count and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(self.events) >= count, f"{len(self.events)} request(s), expected {count}: {self.events}"
+        return list(self.events)
