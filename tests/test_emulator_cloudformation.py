@@ -4,16 +4,14 @@ beside an SSM dynamic reference, as the project templates use them.
 
 The custom-resource tests stand a recording double in for the function (`LambdaFunction.invoke`) and answer each
 request themselves by PUTting to its ResponseURL, as a function would."""
-import io
 import json
 import time
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
 from harness import ext_cloudformation
-from harness.fixtures import LAMBDA_TRUST, RecordingFunction, make_role
+from harness.fixtures import RecordingFunction, make_function
 
 TEMPLATE = {
     "Resources": {
@@ -99,17 +97,7 @@ def function(aws, monkeypatch):
 
 
 def service_token(aws) -> str:
-    iam = aws.client("iam")
-    try:
-        role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
-    except ClientError:
-        role = make_role(iam, "fn-role", trust=LAMBDA_TRUST)
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as z:
-        z.writestr("bootstrap", "answered by the test")
-    return aws.client("lambda").create_function(
-        FunctionName="custom-resources", Runtime="provided.al2023", Role=role, Handler="not-run",
-        Code={"ZipFile": code.getvalue()})["FunctionArn"]
+    return make_function(aws, "custom-resources", "not-run")
 
 
 def custom(token: str, **properties) -> dict:

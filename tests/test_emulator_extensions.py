@@ -6,18 +6,16 @@ and that the message names the culprit."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import re
 import time
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
 from harness import emulator as emu
 from harness import ext_cloudformation, ext_events, ext_lambda, ext_sagemaker
-from harness.fixtures import LAMBDA_TRUST, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, RecordingFunction, make_role
+from harness.fixtures import LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, RecordingFunction, make_function, make_role
 
 BUCKET = "sagemaker-templates-test"
 ACCOUNT = "123456789012"
@@ -445,18 +443,7 @@ def test_describe_unknown_domain_is_resource_not_found(aws):
 
 
 def lambda_function(aws, name, handler, env=None) -> str:
-    iam = aws.client("iam")
-    try:
-        role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
-    except ClientError:
-        role = make_role(iam, "fn-role", trust=LAMBDA_TRUST)
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as z:
-        z.writestr("bootstrap", "built by cargo")
-    return aws.client("lambda").create_function(
-        FunctionName=name, Runtime="provided.al2023", Role=role, Handler=handler,
-        Code={"ZipFile": code.getvalue()}, Environment={"Variables": env or {}},
-    )["FunctionArn"]
+    return make_function(aws, name, handler, Environment={"Variables": env or {}})
 
 
 NOT_BUILT = "no-such-binary-for-tests"

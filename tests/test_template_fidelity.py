@@ -18,16 +18,14 @@ and checks that it reaches CreateCompleted and what the function sent to StartBu
 """
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from harness import cfn_yaml, ext_lambda
-from harness.fixtures import LAMBDA_TRUST, make_role
+from harness.fixtures import make_function
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = ROOT / "templates"
@@ -490,13 +488,7 @@ needs_seed_binary = pytest.mark.skipif(
 @pytest.fixture
 def seed_function(aws):
     """sagemaker-projects-seedcode (the real binary) and its SSM pointer, as the bootstrap stack makes them."""
-    role = make_role(aws.client("iam"), "seedcode-fn", trust=LAMBDA_TRUST)
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as z:
-        z.writestr("bootstrap", "built by cargo")
-    arn = aws.client("lambda").create_function(
-        FunctionName="sagemaker-projects-seedcode", Runtime="provided.al2023", Role=role,
-        Handler="seedcode-checkin", Timeout=900, Code={"ZipFile": code.getvalue()})["FunctionArn"]
+    arn = make_function(aws, "sagemaker-projects-seedcode", "seedcode-checkin", role_name="seedcode-fn", Timeout=900)
     aws.client("ssm").put_parameter(Name="/sagemaker-projects-bootstrap/seedcode-function-arn", Value=arn,
                                     Type="String")
     return arn

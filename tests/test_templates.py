@@ -19,7 +19,6 @@ Emulator part: each template is created as a stack in moto's CloudFormation. Wha
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
@@ -27,7 +26,6 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -35,7 +33,7 @@ import yaml
 from test_template_fidelity import FACTS as FIDELITY
 
 from harness import cfn_yaml
-from harness.fixtures import LAMBDA_TRUST, RecordingFunction, make_role
+from harness.fixtures import RecordingFunction, make_function
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = ROOT / "templates"
@@ -465,15 +463,9 @@ def seed_function(aws, monkeypatch):
     double = RecordingFunction()
     monkeypatch.setattr(lambda_models.LambdaFunction, "invoke",
                         lambda self, body, *a, **kw: double.invoke(self, body, *a, **kw))
-    role = make_role(aws.client("iam"), "seedcode-double", trust=LAMBDA_TRUST)
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as zf:
-        zf.writestr("bootstrap", "")
-    fn = aws.client("lambda").create_function(
-        FunctionName="sagemaker-projects-seedcode-double", Runtime="provided.al2023",
-        Role=role, Handler="bootstrap", Code={"ZipFile": code.getvalue()})
-    aws.client("ssm").put_parameter(Name=SEED_PARAMETER, Value=fn["FunctionArn"], Type="String")
-    double.arn = fn["FunctionArn"]
+    arn = make_function(aws, "sagemaker-projects-seedcode-double", "bootstrap", role_name="seedcode-double")
+    aws.client("ssm").put_parameter(Name=SEED_PARAMETER, Value=arn, Type="String")
+    double.arn = arn
     return double
 
 

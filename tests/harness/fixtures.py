@@ -14,7 +14,10 @@ import time
 import uuid
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from harness.emulator import ACCOUNT_ID, REGION
+from harness.stack import placeholder_zip
 
 #: The trust policy of a SageMaker execution role: the roles the product grants launch access to.
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -48,6 +51,20 @@ def runtime_env(emulator, **extra: str) -> dict[str, str]:
 def make_role(iam, name: str, path: str = "/", trust: str = TRUST) -> str:
     """Creates the IAM role `name` (a SageMaker execution role unless `trust` says otherwise); returns its ARN."""
     return iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+
+def make_function(aws, name: str, handler: str, role_name: str = "fn-role", **settings: Any) -> str:
+    """A Lambda function in the emulator with a placeholder package (the emulator runs target/debug/<handler>, or a
+    test stands in for it) and its execution role, made on first use; returns the function's ARN. `settings` are
+    further CreateFunction arguments (Environment, Timeout…)."""
+    iam = aws.client("iam")
+    try:
+        role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except ClientError:
+        role = make_role(iam, role_name, trust=LAMBDA_TRUST)
+    return aws.client("lambda").create_function(
+        FunctionName=name, Runtime="provided.al2023", Role=role, Handler=handler,
+        Code={"ZipFile": placeholder_zip(handler)}, **settings)["FunctionArn"]
 
 
 def cr_event(
