@@ -559,27 +559,30 @@ def _start_cleanup(stack, update: _Update) -> None:
             resource.set_data(previous.data)
             cr.properties = previous.properties
             cr.service_token = previous.properties.get("ServiceToken", cr.service_token)
-        for logical in update.added:
-            cr = _store.resources.get((stack.stack_id, logical))
-            resource = stack.custom_resources.get(logical)
-            if cr is not None and resource is not None and cr.attempted:
-                cr.attempted = False
-                deletes.append((cr, resource.resource_name, cr.properties))
+        deletes += _live(stack, update.added)
     else:
         for logical in update.replaced:
             cr = _store.resources[(stack.stack_id, logical)]
             previous = update.before[logical]
             deletes.append((cr, previous.physical_id, previous.properties))  # the old id, with the old properties
-        for logical in update.removed:
-            cr = _store.resources.get((stack.stack_id, logical))
-            resource = stack.custom_resources.get(logical)
-            if cr is not None and resource is not None and cr.attempted:
-                cr.attempted = False
-                deletes.append((cr, resource.resource_name, cr.properties))
+        deletes += _live(stack, update.removed)
     for cr, physical_id, properties in deletes:
         _resource_event(stack, cr.logical_id, physical_id, cr.resource_type, "DELETE_IN_PROGRESS", None)
         _send(cr, "Delete", physical_id, properties=properties, update=update)
     _advance(stack, update)
+
+
+def _live(stack, logical_ids) -> list[tuple[_CustomResource, str, dict]]:
+    """(resource, its id, its properties) for each of `logical_ids` that was sent a Create and no Delete yet,
+    marked as deleted: what a cleanup sends Delete to."""
+    live = []
+    for logical in logical_ids:
+        cr = _store.resources.get((stack.stack_id, logical))
+        resource = stack.custom_resources.get(logical)
+        if cr is not None and resource is not None and cr.attempted:
+            cr.attempted = False
+            live.append((cr, resource.resource_name, cr.properties))
+    return live
 
 
 def _forget(stack, logical_ids) -> None:
