@@ -267,15 +267,7 @@ impl Properties {
 
 /// A relative path inside the seed (`jenkins/seed_job.groovy`).
 fn update_file(value: &str) -> Result<String, Error> {
-    let ok = (1..=1024).contains(&value.len())
-        && !value.starts_with('/')
-        && !value
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || c == '/');
-    if ok {
+    if (1..=1024).contains(&value.len()) && is_relative_path(value) {
         Ok(value.to_owned())
     } else {
         Err(invalid(
@@ -382,17 +374,22 @@ fn connection(value: &str) -> Result<Connection<'_>, Error> {
     })
 }
 
+/// Slash-separated segments of letters, digits, '-', '_' and '.', none empty, `.` or `..` (so no leading,
+/// trailing or doubled slash): a repository's full name, a file inside the seed.
+fn is_relative_path(value: &str) -> bool {
+    value.split('/').all(|s| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    })
+}
+
 fn full_name(value: &str) -> Result<&str, Error> {
-    let segments: Vec<&str> = value.split('/').collect();
     let ok = value.len() <= 1024
-        && segments.len() >= 2
-        && segments.iter().all(|s| {
-            !s.is_empty()
-                && *s != "."
-                && *s != ".."
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
+        && value.contains('/')
+        && is_relative_path(value)
         && !value.ends_with(".git");
     if ok {
         Ok(value)
