@@ -26,6 +26,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import cfnlint
 import pytest
@@ -164,14 +165,20 @@ def test_unknown_names_are_reported(bad, expected):
 # ------------------------------------------------------------------------------------------------------------------
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
 
+SEEDCODE_PARAMETER = "/sagemaker-projects-bootstrap/seedcode-function-arn"
+SEEDCODE_FUNCTION = "sagemaker-projects-seedcode"  # infra/bootstrap.yaml; the parameter holds its ARN
+
 #: Types without a resource provider schema (CloudFormation's own handlers): what they call, from the service's API
-#: (CodeBuild: CreateProject/UpdateProject/DeleteProject, BatchGetProjects to read back, PassRole of ServiceRole).
+#: (CodeBuild: CreateProject/UpdateProject/DeleteProject, BatchGetProjects to read back, PassRole of ServiceRole;
+#: a custom resource: resolve the `{{resolve:ssm:…}}` ServiceToken, invoke the function it names).
+_CUSTOM_RESOURCE = ["ssm:GetParameters", "lambda:InvokeFunction"]
 LEGACY_HANDLERS = {
     "AWS::CodeBuild::Project": {
         "create": ["codebuild:CreateProject", "codebuild:BatchGetProjects", "iam:PassRole"],
         "update": ["codebuild:UpdateProject", "codebuild:BatchGetProjects", "iam:PassRole"],
         "delete": ["codebuild:DeleteProject"],
     },
+    "Custom::SeedCode": {"create": _CUSTOM_RESOURCE, "update": _CUSTOM_RESOURCE, "delete": _CUSTOM_RESOURCE},
 }
 
 #: Handler permissions that are S3 API names, not IAM actions, and the IAM action that authorizes the API.
@@ -254,14 +261,26 @@ def handler_permissions(kind: str) -> dict[str, list[str]]:
     return {verb: schema["handlers"][verb]["permissions"] for verb in ("create", "update", "delete")}
 
 
-def template_resources() -> list[tuple[str, str, dict, Resolver]]:
-    """(template file, logical id, resource, resolver) for every resource of every project template."""
+class TemplateResource(NamedTuple):
+    file: str
+    logical: str
+    res: dict
+    r: Resolver  # resolves the template's parameters (PROJECT) and pseudo parameters
+    resources: dict  # the template's Resources
+
+    @property
+    def kind(self) -> str:
+        return self.res["Type"]
+
+
+def template_resources() -> list[TemplateResource]:
+    """Every resource of every project template."""
     found = []
     for path in TEMPLATE_FILES:
         t = cfn_yaml.load(path.read_text())
         r = Resolver(t, "aws", ACCOUNT, region=REGION, parameters=PROJECT)
-        for logical, res in t["Resources"].items():
-            found.append((path.name, logical, res, r))
+        found += [TemplateResource(path.name, logical, res, r, t["Resources"])
+                  for logical, res in t["Resources"].items()]
     return found
 
 
@@ -290,17 +309,25 @@ def strings_with_paths(node, path=""):
         yield path, node
 
 
-def own_arn(kind: str, props: dict, resources: dict, r: Resolver) -> str | None:
-    if kind == "AWS::S3::BucketPolicy":
-        bucket = resources[props["Bucket"]["Ref"]]["Properties"]
-        return f"arn:aws:s3:::{resolved(bucket['BucketName'], r)}"
-    if kind not in OWN_ARN:
-        return None
-    name_prop, fmt = OWN_ARN[kind]
-    return fmt.format(r=REGION, a=ACCOUNT, n=resolved(props[name_prop], r))
+def own_arns(t: TemplateResource, props: dict) -> list[str]:
+    """The ARNs a handler of this resource acts on: the resource itself (its objects, for a bucket), or for a custom
+    resource the SSM parameter its ServiceToken resolves and the function that parameter names."""
+    if t.kind.startswith("Custom::"):
+        parameter = re.fullmatch(r"\{\{resolve:ssm:(/[^}]+)\}\}", props["ServiceToken"])
+        assert parameter and parameter.group(1) == SEEDCODE_PARAMETER, props["ServiceToken"]
+        return [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{SEEDCODE_PARAMETER}",
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{SEEDCODE_FUNCTION}"]
+    if t.kind == "AWS::S3::BucketPolicy":
+        bucket = t.resources[props["Bucket"]["Ref"]]["Properties"]
+        return [f"arn:aws:s3:::{resolved(bucket['BucketName'], t.r)}"]
+    if t.kind not in OWN_ARN:
+        return []
+    name_prop, fmt = OWN_ARN[t.kind]
+    arn = fmt.format(r=REGION, a=ACCOUNT, n=resolved(props[name_prop], t.r))
+    return [arn, f"{arn}/object-key"] if t.kind == "AWS::S3::Bucket" else [arn]
 
 
-def handler_verdicts(launch: list[dict], kind: str, props: dict, arn: str | None,
+def handler_verdicts(launch: list[dict], kind: str, props: dict, arns: list[str],
                      set_properties: set[str]) -> dict[str, str]:
     """permission -> "allowed" | "excused: <why>" | "MISSING: <where>" for one resource."""
     verdicts = {}
@@ -329,12 +356,8 @@ def handler_verdicts(launch: list[dict], kind: str, props: dict, arn: str | None
                            "codeconnections:PassedToService": "codepipeline.amazonaws.com",
                            "codestar-connections:PassedToService": "codepipeline.amazonaws.com"}
                 targets = [(c, context) for c in CONNECTIONS if c.split(":")[2] == action.split(":")[0]]
-            elif arn and any(iam.glob_match(f, arn) for f in formats):
-                targets = [(arn, {})]
-            elif arn and any(iam.glob_match(f, arn + "/object-key") for f in formats):
-                targets = [(arn + "/object-key", {})]
             else:
-                targets = []
+                targets = [(arn, {}) for arn in arns if any(iam.glob_match(f, arn) for f in formats)]
             if targets:
                 bad = [t for t, ctx in targets if not iam.allows(launch, action, t, ctx)]
             else:
@@ -347,20 +370,17 @@ def launch_role_coverage(launch: list[dict]) -> dict[str, dict[str, str]]:
     """resource type -> permission -> verdict (the worst verdict over every resource of that type)."""
     all_resources = template_resources()
     set_properties = collections.defaultdict(set)
-    for _, _, res, _ in all_resources:
-        set_properties[res["Type"]] |= set(res.get("Properties", {}))
+    for t in all_resources:
+        set_properties[t.kind] |= set(t.res.get("Properties", {}))
+    rank = {"MISSING": 0, "excused": 1, "allowed": 2}
     coverage: dict[str, dict[str, str]] = collections.defaultdict(dict)
-    for file, logical, res, r in all_resources:
-        kind = res["Type"]
-        if kind.startswith("Custom::"):
-            continue  # CloudFormation invokes the ServiceToken: test_iam_stack checks it is ours and allowed
-        props = resolved(res.get("Properties", {}), r)
-        resources = cfn_yaml.load((ROOT / "templates" / file).read_text())["Resources"]
-        arn = own_arn(kind, props, resources, r)
-        for permission, verdict in handler_verdicts(launch, kind, props, arn, set_properties[kind]).items():
-            previous = coverage[kind].get(permission, "allowed")
-            if verdict.startswith("MISSING") or previous == "allowed":
-                coverage[kind][permission] = verdict if not previous.startswith("MISSING") else previous
+    for t in all_resources:
+        props = resolved(t.res.get("Properties", {}), t.r)
+        for permission, verdict in handler_verdicts(launch, t.kind, props, own_arns(t, props),
+                                                    set_properties[t.kind]).items():
+            previous = coverage[t.kind].get(permission, "allowed")
+            worst = min(previous, verdict, key=lambda v: rank[v.split(":")[0]])
+            coverage[t.kind][permission] = worst
     return dict(coverage)
 
 
@@ -371,8 +391,7 @@ def missing(coverage: dict[str, dict[str, str]]) -> list[str]:
 
 def test_launch_role_allows_every_handler_permission_of_every_template_resource_type(roles):
     coverage = launch_role_coverage(roles[LAUNCH_ROLE])
-    assert set(coverage) == {res["Type"] for _, _, res, _ in template_resources()
-                             if not res["Type"].startswith("Custom::")}
+    assert set(coverage) == {t.kind for t in template_resources()}
     for kind, perms in sorted(coverage.items()):
         allowed = sum(v == "allowed" for v in perms.values())
         excused = sum(v.startswith("excused") for v in perms.values())
@@ -382,7 +401,7 @@ def test_launch_role_allows_every_handler_permission_of_every_template_resource_
 
 @pytest.mark.parametrize("action", ["iam:GetRole", "s3:TagResource", "s3:GetBucketAcl", "codepipeline:GetPipeline",
                                     "sagemaker:CreateCodeRepository", "events:PutTargets", "s3:PutBucketPolicy",
-                                    "codebuild:CreateProject"])
+                                    "codebuild:CreateProject", "lambda:InvokeFunction", "ssm:GetParameters"])
 def test_a_launch_role_without_a_handler_permission_is_caught(roles, action):
     assert any(action in m for m in missing(launch_role_coverage(without(roles[LAUNCH_ROLE], action))))
 
@@ -393,9 +412,9 @@ def test_a_property_the_launch_role_cannot_serve_is_caught(roles, monkeypatch):
 
     def with_notifications():
         out = original()
-        for _, _, res, _ in out:
-            if res["Type"] == "AWS::S3::Bucket":
-                res["Properties"]["NotificationConfiguration"] = {
+        for t in out:
+            if t.kind == "AWS::S3::Bucket":
+                t.res["Properties"]["NotificationConfiguration"] = {
                     "EventBridgeConfiguration": {"EventBridgeEnabled": True}}
         return out
 
@@ -426,16 +445,17 @@ PASS_SITES = {
 def role_passes() -> list[tuple[str, str, str, str, str]]:
     """(where, role ARN, site path, passer, service) for every role ARN in a template's resource properties."""
     found = []
-    for file, logical, res, r in template_resources():
-        for path, value in strings_with_paths(resolved(res.get("Properties", {}), r)):
+    for t in template_resources():
+        for path, value in strings_with_paths(resolved(t.res.get("Properties", {}), t.r)):
             if ":role/" not in value:
                 continue
-            site = PASS_SITES.get((res["Type"], path))
+            where = f"{t.file} {t.logical}.{path}"
+            site = PASS_SITES.get((t.kind, path))
             if site is None:
-                found.append((f"{file} {logical}.{path}", value, path, "", "UNKNOWN SITE"))
+                found.append((where, value, path, "", "UNKNOWN SITE"))
                 continue
             for passer, service in site.items():
-                found.append((f"{file} {logical}.{path}", value, path, passer, service))
+                found.append((where, value, path, passer, service))
     return found
 
 
