@@ -1,4 +1,4 @@
-//! `projects` — parsing and wiring only; the behaviour is in projects_core::project_launch, the rendering in
+//! `projects` — parsing and wiring only; the behaviour is in projects_core::projects, the rendering in
 //! `output`.
 
 mod output;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use projects_core::aws::{CallError, Clients};
-use projects_core::project_launch::{
+use projects_core::projects::{
     self as launch, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan, DEFAULT_STACK,
 };
 

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use projects_core::project_launch::{
+use projects_core::projects::{
     format_elapsed, Catalog, Created, FollowOutcome, Goal, LaunchError, Progress, ProjectView,
     Settled, TemplateSpec,
 };
@@ -100,7 +100,7 @@ impl Printer {
             };
             let required: Vec<_> = spec.required().collect();
             let optional: Vec<_> = spec.optional().collect();
-            let label = |p: &projects_core::project_launch::ParameterSpec| match &p.default {
+            let label = |p: &projects_core::projects::ParameterSpec| match &p.default {
                 Some(d) => format!("{}={d}", p.name),
                 None => p.name.clone(),
             };
