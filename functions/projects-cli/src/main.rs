@@ -255,9 +255,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                     printer.status(&project);
                     Ok(ExitCode::SUCCESS)
                 }
-                None => Err(LaunchError::Failed(format!(
-                    "project {name} does not exist"
-                ))),
+                None => Err(LaunchError::NoSuchProject(name)),
             }
         }
         Command::Delete(args) => {
@@ -327,11 +325,10 @@ async fn catalog(aws: &Aws, source: &Source) -> Result<Catalog, LaunchError> {
             let call = CallError::new("CloudFormation", "DescribeStacks", &source.stack, e);
             // CloudFormation says so in a ValidationError: "Stack with id X does not exist"
             if call.message.contains("does not exist") {
-                LaunchError::Failed(format!(
-                    "stack {} does not exist in {}: deploy the bootstrap stack, name it with --stack or \
-                     PROJECTS_STACK, or pass --template-url and --launch-role",
-                    source.stack, aws.region
-                ))
+                LaunchError::NoSuchStack {
+                    stack: source.stack.clone(),
+                    region: aws.region.clone(),
+                }
             } else {
                 LaunchError::Aws(call)
             }

@@ -54,21 +54,28 @@ impl Catalog {
                 .map(|(_, v)| v.as_ref().trim().to_owned())
         };
         let role = get(LAUNCH_ROLE_OUTPUT).ok_or_else(|| {
-            LaunchError::Failed(format!(
-                "stack {stack} has no output {LAUNCH_ROLE_OUTPUT}: is it the sagemaker-projects-bootstrap stack? \
-                 (or pass --template-url and --launch-role)"
-            ))
+            LaunchError::NotBootstrapStack {
+                stack: stack.to_owned(),
+                problem: format!(
+                    " has no output {LAUNCH_ROLE_OUTPUT}: is it the sagemaker-projects-bootstrap stack? \
+                     (or pass --template-url and --launch-role)"
+                ),
+            }
         })?;
-        RoleArn::parse(LAUNCH_ROLE_OUTPUT, &role)
-            .map_err(|e| LaunchError::Failed(format!("stack {stack}: {e}")))?;
+        RoleArn::parse(LAUNCH_ROLE_OUTPUT, &role).map_err(|e| LaunchError::NotBootstrapStack {
+            stack: stack.to_owned(),
+            problem: format!(": {e}"),
+        })?;
         let mut templates: Vec<TemplateRef> = Vec::new();
         for (key, value) in outputs {
             let (key, url) = (key.as_ref(), value.as_ref().trim());
             if !key.ends_with(TEMPLATE_URL_SUFFIX) || key == TEMPLATE_URL_SUFFIX {
                 continue;
             }
-            let object = parse_s3_url(url)
-                .map_err(|e| LaunchError::Failed(format!("stack {stack}, output {key}: {e}")))?;
+            let object = parse_s3_url(url).map_err(|e| LaunchError::NotBootstrapStack {
+                stack: stack.to_owned(),
+                problem: format!(", output {key}: {e}"),
+            })?;
             let name = template_stem(&object.key).to_owned();
             if !templates.iter().any(|t| t.name == name) {
                 templates.push(TemplateRef {
@@ -78,9 +85,12 @@ impl Catalog {
             }
         }
         if templates.is_empty() {
-            return Err(LaunchError::Failed(format!(
-                "stack {stack} has no <Name>{TEMPLATE_URL_SUFFIX} outputs: no templates are published"
-            )));
+            return Err(LaunchError::NotBootstrapStack {
+                stack: stack.to_owned(),
+                problem: format!(
+                    " has no <Name>{TEMPLATE_URL_SUFFIX} outputs: no templates are published"
+                ),
+            });
         }
         templates.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Self {
@@ -134,13 +144,9 @@ impl Catalog {
 
     /// The launch role, which CreateProject passes to CloudFormation.
     pub fn launch_role(&self) -> Result<&str, LaunchError> {
-        self.launch_role_arn.as_deref().ok_or_else(|| {
-            LaunchError::Invalid(
-                "no launch role: pass --launch-role ARN (the role CloudFormation assumes to create the \
-                 project's resources), or use the bootstrap stack's outputs"
-                    .to_owned(),
-            )
-        })
+        self.launch_role_arn
+            .as_deref()
+            .ok_or(LaunchError::NoLaunchRole)
     }
 
     pub fn names(&self) -> Vec<&str> {

@@ -169,9 +169,7 @@ pub async fn describe_project(
 pub async fn delete_project(sm: &aws_sdk_sagemaker::Client, name: &str) -> Result<(), LaunchError> {
     match sm.delete_project().project_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if sagemaker_not_found(&e) => Err(LaunchError::Failed(format!(
-            "project {name} does not exist"
-        ))),
+        Err(e) if sagemaker_not_found(&e) => Err(LaunchError::NoSuchProject(name.to_owned())),
         Err(e) => Err(sagemaker("DeleteProject", name, e)),
     }
 }

@@ -70,11 +70,10 @@ struct ProjectNameRule {
 impl TemplateSpec {
     /// Reads `content` as the project template `template`: it must pass [`templates::validate`].
     pub fn parse(template: &TemplateRef, content: &[u8]) -> Result<Self, LaunchError> {
-        let info = templates::validate(content).map_err(|e| {
-            LaunchError::Failed(format!(
-                "template {} ({}) is not a SageMaker project template: {e}",
-                template.name, template.url
-            ))
+        let info = templates::validate(content).map_err(|e| LaunchError::NotATemplate {
+            name: template.name.clone(),
+            url: template.url.clone(),
+            reason: e.to_string(),
         })?;
         // validate has parsed it already: this second parse cannot fail
         let doc: Value = serde_yaml_ng::from_slice(content).unwrap_or(Value::Null);
@@ -130,7 +129,22 @@ impl TemplateSpec {
         self.parameters.iter().filter(|p| !p.required)
     }
 
-    fn takes(&self) -> String {
+    /// The names among `names` that the template does not declare, in order.
+    pub fn undeclared<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+        names
+            .into_iter()
+            .filter(|k| !self.declares(k))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the caller may give this parameter.
+    pub fn declares(&self, name: &str) -> bool {
+        self.parameters.iter().any(|p| p.name == name)
+    }
+
+    /// `it takes A, B` (or `it takes none`), for an error message.
+    pub fn takes(&self) -> String {
         if self.parameters.is_empty() {
             "it takes none".to_owned()
         } else {
@@ -152,51 +166,33 @@ impl TemplateSpec {
             .keys()
             .find(|k| REQUIRED_PARAMETERS.contains(&k.as_str()))
         {
-            return Err(LaunchError::Invalid(format!(
-                "parameter {reserved} is filled in by SageMaker (from the project's name and id); do not pass it"
-            )));
+            return Err(LaunchError::ReservedParameter(reserved.clone()));
         }
-        let unknown: Vec<&str> = given
-            .keys()
-            .filter(|k| !self.parameters.iter().any(|p| &p.name == *k))
-            .map(String::as_str)
-            .collect();
+        let unknown = self.undeclared(given.keys());
         if !unknown.is_empty() {
-            let noun = if unknown.len() == 1 {
-                "parameter"
-            } else {
-                "parameters"
-            };
-            return Err(LaunchError::Invalid(format!(
-                "template {t} has no {noun} {}; {}",
-                unknown.join(", "),
-                self.takes()
-            )));
+            return Err(LaunchError::UnknownParameters {
+                template: t.clone(),
+                names: unknown,
+                takes: self.takes(),
+            });
         }
-        let missing: Vec<&str> = self
+        let missing: Vec<String> = self
             .required()
             .filter(|p| !given.contains_key(&p.name))
-            .map(|p| p.name.as_str())
+            .map(|p| p.name.clone())
             .collect();
         if !missing.is_empty() {
-            let noun = if missing.len() == 1 {
-                "parameter"
-            } else {
-                "parameters"
-            };
-            let flags: Vec<String> = missing.iter().map(|m| format!("--param {m}=…")).collect();
-            return Err(LaunchError::Invalid(format!(
-                "template {t} requires {noun} {} (pass {})",
-                missing.join(", "),
-                flags.join(" ")
-            )));
+            return Err(LaunchError::MissingParameters {
+                template: t.clone(),
+                names: missing,
+            });
         }
         for p in &self.parameters {
             if let Some(problem) = given.get(&p.name).and_then(|v| p.value_problem(v)) {
-                return Err(LaunchError::Invalid(format!(
-                    "parameter {}: {problem}",
-                    p.name
-                )));
+                return Err(LaunchError::BadValue {
+                    name: p.name.clone(),
+                    problem,
+                });
             }
         }
         let rule = &self.project_name;
@@ -216,10 +212,11 @@ impl TemplateSpec {
             if let Some(m) = rule.max_length {
                 why.push(format!("MaxLength {m}"));
             }
-            return Err(LaunchError::Invalid(format!(
-                "project name {project:?} does not fit template {t}, whose SageMakerProjectName declares {}",
-                why.join(", ")
-            )));
+            return Err(LaunchError::ProjectNameRule {
+                project: project.to_owned(),
+                template: t.clone(),
+                rule: why.join(", "),
+            });
         }
         Ok(())
     }
@@ -291,14 +288,17 @@ pub async fn load_template(
     };
     let too_large = |n: i64| u64::try_from(n).unwrap_or(u64::MAX) > MAX_TEMPLATE_BYTES as u64;
     if out.content_length().is_some_and(too_large) {
-        return Err(LaunchError::Failed(format!(
-            "template {} is larger than the {MAX_TEMPLATE_BYTES} bytes CloudFormation reads from S3",
-            t.name
-        )));
+        return Err(LaunchError::TemplateTooLarge {
+            name: t.name.clone(),
+        });
     }
-    let body =
-        out.body.collect().await.map_err(|e| {
-            LaunchError::Failed(format!("template {}: reading it failed: {e}", t.name))
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| LaunchError::TemplateBody {
+            name: t.name.clone(),
+            reason: e.to_string(),
         })?;
     TemplateSpec::parse(t, &body.into_bytes())
 }

@@ -68,10 +68,7 @@ pub(crate) const DEPLOY: [&str; 3] = [
 
 pub(crate) fn invalid(e: LaunchError) -> String {
     assert_eq!(e.exit_code(), 2, "{e}");
-    match e {
-        LaunchError::Invalid(m) => m,
-        other => panic!("expected Invalid, got {other:?}"),
-    }
+    e.to_string()
 }
 
 pub(crate) fn json_error(kind: &str, message: &str) -> (u16, Option<String>) {
