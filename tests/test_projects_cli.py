@@ -8,6 +8,7 @@ import pty
 import select
 import subprocess
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -21,6 +22,8 @@ ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
 PREFIX = "templates/"
 VISIBLE = "sagemaker%3Astudio-visibility=true"
+TEMPLATE_TAG = "sagemaker-projects-bootstrap:template"
+DIGEST_TAG = "sagemaker-projects-bootstrap:template-digest"
 STEMS = ["build-train-codepipeline", "build-train-deploy-codepipeline", "build-train-deploy-jenkins",
          "build-train-deploy-monitor-codepipeline", "deploy-codepipeline"]
 DEPLOY_PARAMS = {
@@ -50,6 +53,17 @@ def pascal(stem):
 
 def template_url(name):
     return f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}{name}.yaml"
+
+
+def pinned(s3, name, version=None):
+    """The TemplateURL of a template's current (or given) version, as `projects create` and `update` send it."""
+    head = s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}{name}.yaml", **({"VersionId": version} if version else {}))
+    return f"{template_url(name)}?versionId={quote(head['VersionId'], safe='')}"
+
+
+def digest(s3, name, version=None):
+    head = s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}{name}.yaml", **({"VersionId": version} if version else {}))
+    return head["ETag"].strip('"')
 
 
 class Run:
@@ -177,7 +191,7 @@ def test_the_templates_and_the_launch_role_are_found_in_the_bootstrap_stacks_out
     r = world.cli("create", "from-stack", "-t", "team-queue", "-p", "Purpose=training", *FAST)
     assert r.code == 0, r
     provider = world.sm.describe_project(ProjectName="from-stack")["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
-    assert (provider["TemplateURL"], provider["RoleARN"]) == (template_url("team-queue"), LAUNCH_ROLE_ARN)
+    assert (provider["TemplateURL"], provider["RoleARN"]) == (pinned(world.s3, "team-queue"), LAUNCH_ROLE_ARN)
 
 
 def test_a_missing_stack_is_one_clear_line(world):
@@ -206,7 +220,10 @@ def test_create_follows_the_project_until_it_is_created_then_status_and_delete(w
     provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
     assert project["ProjectStatus"] == "CreateCompleted" and project["ProjectDescription"] == "Churn model queue"
     assert (provider["TemplateName"], provider["TemplateURL"], provider["RoleARN"]) == (
-        "team-queue", template_url("team-queue"), LAUNCH_ROLE_ARN)
+        "team-queue", pinned(world.s3, "team-queue"), LAUNCH_ROLE_ARN)
+    # the project names the template and the version it runs
+    tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
+    assert tags == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: digest(world.s3, "team-queue")}
     assert provider["Parameters"] == [{"Key": "Purpose", "Value": "training"}]
     stack = provider["StackDetail"]["Name"]
     assert stack == f"SP-{project['ProjectId']}"
@@ -217,7 +234,7 @@ def test_create_follows_the_project_until_it_is_created_then_status_and_delete(w
     rows = dict((line[:14].strip(), line[14:]) for line in status.out.splitlines())
     assert rows["Project"] == f"churn-train ({project['ProjectId']})"
     assert rows["Status"] == "CreateCompleted"
-    assert rows["Template"] == "team-queue" and rows["URL"] == template_url("team-queue")
+    assert rows["Template"] == "team-queue" and rows["URL"] == pinned(world.s3, "team-queue")
     assert rows["Launch role"] == LAUNCH_ROLE_ARN and rows["Parameters"] == "Purpose=training"
     assert rows["Stack"] == stack and rows["Stack status"].startswith("CREATE_COMPLETE")
 
@@ -269,7 +286,7 @@ def test_every_command_speaks_json_for_scripts(world):
     assert isinstance(doc["elapsed_seconds"], (int, float))
     project = doc["project"]
     assert project["status"] == "CreateCompleted" and project["stack_name"] == f"SP-{doc['id']}"
-    assert project["parameters"] == {"Purpose": "inference"} and project["template_url"] == template_url("team-queue")
+    assert project["parameters"] == {"Purpose": "inference"} and project["template_url"] == pinned(world.s3, "team-queue")
 
     status = world.cli("status", "scripted", "--output", "json").json()
     assert {k: status[k] for k in ("name", "id", "status", "template_name", "role_arn")} == {
@@ -340,7 +357,7 @@ def test_a_template_that_is_not_tagged_visible_is_refused_by_sagemaker_in_one_li
     world.upload("hidden", TEAM_QUEUE, visible=False)
     r = world.cli("create", "hidden-one", "-t", "hidden", "-p", "Purpose=training", *world.flags())
     assert r.code == 1 and r.out == "", r
-    assert r.err == (f"error: CreateProject: ValidationException: The template {template_url('hidden')} is not "
+    assert r.err == (f"error: CreateProject: ValidationException: The template {pinned(world.s3, 'hidden')} is not "
                      "visible to SageMaker: the object needs the tag sagemaker:studio-visibility=true.\n"), r
     assert world.projects() == []
 

@@ -26,7 +26,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
 
@@ -194,6 +194,12 @@ _VIRTUAL_HOST = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-](?P<region>[a-z0-9-]+))?\
 _PATH_HOST = re.compile(r"^s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?$")
 
 
+def url_version_id(url: str) -> str | None:
+    """The `versionId` an S3 object URL is pinned to (`…/x.yaml?versionId=…`), as S3 reads it; None if unpinned."""
+    values = parse_qs(urlparse(url).query).get("versionId")
+    return values[0] if values else None
+
+
 def split_s3_url(url: str) -> tuple[str, str]:
     """(bucket, key) of an https S3 object URL in virtual-hosted or path style; ValidationException otherwise."""
     parsed = urlparse(url)
@@ -213,7 +219,8 @@ def split_s3_url(url: str) -> tuple[str, str]:
 
 
 def read_visible_template(url: str, account_id: str, region: str) -> str:
-    """The body of the template object at `url`, which must exist and carry sagemaker:studio-visibility=true."""
+    """The body of the template object at `url` — the version it is pinned to (`?versionId=`), else the latest —
+    which must exist and carry sagemaker:studio-visibility=true (tags are per version, as on S3)."""
     from moto.s3.exceptions import MissingBucket
     from moto.s3.models import s3_backends
     from moto.utilities.utils import get_partition
@@ -223,7 +230,7 @@ def read_visible_template(url: str, account_id: str, region: str) -> str:
     try:
         owner_partition, owner_account = s3_backends.bucket_accounts.get(bucket_name, (partition, account_id))
         backend = s3_backends[owner_account][owner_partition]
-        key = backend.get_object(bucket_name, key_name)
+        key = backend.get_object(bucket_name, key_name, version_id=url_version_id(url))
     except MissingBucket:
         key = None
     if key is None:

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_sagemaker::operation::describe_project::DescribeProjectOutput;
 use aws_sdk_sagemaker::primitives::DateTimeFormat;
 use aws_sdk_sagemaker::types::{
-    CfnCreateTemplateProvider, CfnStackCreateParameter, CreateTemplateProvider,
+    CfnCreateTemplateProvider, CfnStackCreateParameter, CreateTemplateProvider, Tag,
 };
 use serde::Serialize;
 
@@ -14,6 +14,7 @@ use super::error::{sagemaker, LaunchError};
 use super::input::{check_description, check_project_name};
 use super::s3_url::template_name;
 use super::template_spec::TemplateSpec;
+use super::version::{pinned_url, DIGEST_TAG, TEMPLATE_TAG};
 use crate::aws::sagemaker_not_found;
 
 /// What CreateProject is sent: checked already.
@@ -54,6 +55,19 @@ impl LaunchPlan {
     pub fn template_name(&self) -> String {
         template_name(&self.template.name)
     }
+
+    /// The TemplateURL: pinned to the version read, so the project runs exactly the version it is tagged with.
+    pub fn template_url(&self) -> String {
+        match &self.template.version {
+            Some(v) => pinned_url(&self.template.url, v),
+            None => self.template.url.clone(),
+        }
+    }
+
+    /// The tags naming the template and the version the project runs.
+    pub fn version_tags(&self) -> Vec<Tag> {
+        version_tags(&self.template)
+    }
 }
 
 /// What CreateProject answered.
@@ -71,7 +85,7 @@ pub async fn create_project(
 ) -> Result<Created, LaunchError> {
     let mut cfn = CfnCreateTemplateProvider::builder()
         .template_name(plan.template_name())
-        .template_url(&plan.template.url)
+        .template_url(plan.template_url())
         .role_arn(&plan.role_arn);
     for (k, v) in &plan.parameters {
         cfn = cfn.parameters(CfnStackCreateParameter::builder().key(k).value(v).build());
@@ -80,6 +94,7 @@ pub async fn create_project(
         .create_project()
         .project_name(&plan.project)
         .set_project_description(plan.description.clone())
+        .set_tags(Some(plan.version_tags()))
         .template_providers(
             CreateTemplateProvider::builder()
                 .cfn_template_provider(cfn.build())
@@ -92,6 +107,18 @@ pub async fn create_project(
         arn: out.project_arn().unwrap_or_default().to_owned(),
         id: out.project_id().unwrap_or_default().to_owned(),
     })
+}
+
+/// [`TEMPLATE_TAG`] and, when the version is known, [`DIGEST_TAG`].
+pub fn version_tags(template: &TemplateSpec) -> Vec<Tag> {
+    let mut tags = vec![Tag::builder()
+        .key(TEMPLATE_TAG)
+        .value(&template.name)
+        .build()];
+    if let Some(v) = &template.version {
+        tags.push(Tag::builder().key(DIGEST_TAG).value(&v.digest).build());
+    }
+    tags
 }
 
 /// A project as DescribeProject shows it, flattened for output.
@@ -181,6 +208,8 @@ mod tests {
     use aws_sdk_sagemaker::operation::create_project::CreateProjectOutput;
     use aws_smithy_mocks::{mock, mock_client};
 
+    use crate::projects::version::Version;
+
     #[test]
     fn a_launch_plan_needs_a_launch_role() {
         let c = Catalog::from_flags(&[url("deploy-codepipeline")], None).unwrap();
@@ -196,16 +225,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn create_project_sends_the_s3_template_provider_with_the_launch_role() {
+    async fn create_project_sends_the_s3_template_provider_pinned_to_the_version_read_and_tagged_with_it(
+    ) {
         let c = Catalog::from_outputs("s", &stack_outputs()).unwrap();
-        let plan = LaunchPlan::new(
-            "demo",
-            Some("a demo"),
-            embedded("deploy-codepipeline"),
-            params(&DEPLOY),
-            &c,
-        )
-        .unwrap();
+        let mut template = embedded("deploy-codepipeline");
+        template.version = Some(Version {
+            digest: "0cc175b9c0f1b6a831c399e269772661".into(),
+            version_id: Some("v7".into()),
+        });
+        let plan = LaunchPlan::new("demo", Some("a demo"), template, params(&DEPLOY), &c).unwrap();
         let create = mock!(aws_sdk_sagemaker::Client::create_project)
             .match_requests(|r| {
                 let p = r.template_providers()[0].cfn_template_provider().unwrap();
@@ -217,8 +245,17 @@ mod tests {
                 r.project_name() == Some("demo")
                     && r.project_description() == Some("a demo")
                     && p.template_name() == Some("deploy")
-                    && p.template_url() == Some(url("deploy-codepipeline").as_str())
+                    && p.template_url()
+                        == Some(format!("{}?versionId=v7", url("deploy-codepipeline")).as_str())
                     && p.role_arn() == Some(ROLE)
+                    && r.tags()
+                        .iter()
+                        .map(|t| (t.key(), t.value()))
+                        .collect::<Vec<_>>()
+                        == [
+                            (Some(TEMPLATE_TAG), Some("deploy-codepipeline")),
+                            (Some(DIGEST_TAG), Some("0cc175b9c0f1b6a831c399e269772661")),
+                        ]
                     && sent.len() == 3
                     && sent["SourceModelPackageGroupName"] == "models"
             })

@@ -17,6 +17,7 @@ pub mod s3_url;
 pub mod template_spec;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod version;
 
 pub use catalog::{
     Catalog, Chosen, TemplateRef, DEFAULT_STACK, LAUNCH_ROLE_OUTPUT, TEMPLATES_LOCATION_OUTPUT,
@@ -34,4 +35,5 @@ pub use launch::{
     create_project, delete_project, describe_project, Created, LaunchPlan, ProjectView,
 };
 pub use s3_url::{parse_s3_url, template_name, template_stem, S3Object};
-pub use template_spec::{load_template, ParameterSpec, TemplateSpec};
+pub use template_spec::{load_template, load_template_version, ParameterSpec, TemplateSpec};
+pub use version::{pinned_url, TemplateVersions, Version, DIGEST_TAG, TEMPLATE_TAG};

@@ -1,5 +1,7 @@
 //! S3 object URLs as CreateProject takes them, and the template names derived from them.
 
+use aws_sdk_s3::client::customize::CustomizableOperation;
+use aws_sdk_s3::config::Region;
 use percent_encoding::percent_decode_str;
 
 use crate::names;
@@ -85,6 +87,20 @@ pub fn parse_s3_url(url: &str) -> Result<S3Object, String> {
         key,
         region,
     })
+}
+
+/// The request sent to the region the object's URL names (an S3 client answers a bucket of another region
+/// with a redirect, not the object).
+pub(crate) fn in_region<T, E, B>(
+    request: CustomizableOperation<T, E, B>,
+    object: &S3Object,
+) -> CustomizableOperation<T, E, B> {
+    match &object.region {
+        Some(region) => request.config_override(
+            aws_sdk_s3::config::Builder::default().region(Region::new(region.clone())),
+        ),
+        None => request,
+    }
 }
 
 /// A template's name: its object's file name without the extension (`…/deploy-codepipeline.yaml` →

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_s3::config::Region;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
 use super::catalog::{Catalog, Chosen, TemplateRef};
 use super::error::LaunchError;
-use super::s3_url::parse_s3_url;
+use super::s3_url::{in_region, parse_s3_url};
+use super::version::Version;
 use crate::aws::CallError;
 use crate::templates::{self, MAX_TEMPLATE_BYTES, REQUIRED_PARAMETERS};
 
@@ -54,6 +54,12 @@ pub struct TemplateSpec {
     pub name: String,
     pub url: String,
     pub parameters: Vec<ParameterSpec>,
+    /// The version read, when read from S3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    /// The template's text (for comparing the resources of two versions).
+    #[serde(skip)]
+    pub body: String,
     /// What the template declares for SageMakerProjectName (a project name must satisfy it too).
     #[serde(skip)]
     project_name: ProjectNameRule,
@@ -117,6 +123,8 @@ impl TemplateSpec {
             name: template.name.clone(),
             url: template.url.clone(),
             parameters,
+            version: None,
+            body: String::from_utf8_lossy(content).into_owned(),
             project_name,
         })
     }
@@ -246,25 +254,32 @@ fn number(v: &Value) -> Option<usize> {
     }
 }
 
-/// Downloads the chosen template with S3 GetObject (from the region its URL names, if any) and reads it.
+/// Downloads the chosen template with S3 GetObject (from the region its URL names, if any) and reads it; the
+/// spec carries the version read (its digest and VersionId).
 pub async fn load_template(
     s3: &aws_sdk_s3::Client,
     catalog: &Catalog,
     chosen: &Chosen,
 ) -> Result<TemplateSpec, LaunchError> {
+    load_template_version(s3, catalog, chosen, None).await
+}
+
+/// [`load_template`] of one stored version (`None`: the current one).
+pub async fn load_template_version(
+    s3: &aws_sdk_s3::Client,
+    catalog: &Catalog,
+    chosen: &Chosen,
+    version_id: Option<&str>,
+) -> Result<TemplateSpec, LaunchError> {
     let t = &chosen.template;
     let object = parse_s3_url(&t.url).map_err(LaunchError::Invalid)?;
-    let mut request = s3
+    let request = s3
         .get_object()
         .bucket(&object.bucket)
         .key(&object.key)
+        .set_version_id(version_id.map(str::to_owned))
         .customize();
-    if let Some(region) = &object.region {
-        request = request.config_override(
-            aws_sdk_s3::config::Builder::default().region(Region::new(region.clone())),
-        );
-    }
-    let out = match request.send().await {
+    let out = match in_region(request, &object).send().await {
         Ok(out) => out,
         Err(e) => {
             let url = format!("s3://{}/{}", object.bucket, object.key);
@@ -292,6 +307,7 @@ pub async fn load_template(
             name: t.name.clone(),
         });
     }
+    let version = Version::from_s3(out.e_tag(), out.version_id());
     let body = out
         .body
         .collect()
@@ -300,7 +316,9 @@ pub async fn load_template(
             name: t.name.clone(),
             reason: e.to_string(),
         })?;
-    TemplateSpec::parse(t, &body.into_bytes())
+    let mut spec = TemplateSpec::parse(t, &body.into_bytes())?;
+    spec.version = version;
+    Ok(spec)
 }
 
 #[cfg(test)]
