@@ -383,3 +383,68 @@ def test_a_name_breaking_the_pattern_is_refused_before_any_call(world, name, why
     assert r.err == (f"error: project name {json.dumps(name)} is not valid ({why}): use 1-32 letters, digits and "
                      "hyphens, starting and ending with a letter or digit\n"), r
     assert time.monotonic() - started < 5
+
+
+# ------------------------------------------------------------------------------------------------------ the fleet
+
+TEAM_QUEUE_V2 = TEAM_QUEUE.replace("Resources:\n", "Resources:\n  Dlq:\n    Type: AWS::SQS::Queue\n")
+
+
+def counted(call):
+    """(result, requests by operation) of `call()`, counted where they arrive: at the emulator."""
+    import sys
+    sys.path.insert(0, str(ROOT / "bench"))
+    from benchlib import counter
+    counter.install()
+    with counter.counting() as window:
+        result = call()
+    return result, dict(window.ops)
+
+
+def create_many(world, n, template="team-queue"):
+    url = pinned(world.s3, template)
+    for i in range(n):
+        world.sm.create_project(ProjectName=f"bulk-{i:04d}", TemplateProviders=[{"CfnTemplateProvider": {
+            "TemplateName": template, "TemplateURL": url, "RoleARN": LAUNCH_ROLE_ARN,
+            "Parameters": [{"Key": "Purpose", "Value": "training"}]}}],
+            Tags=[{"Key": TEMPLATE_TAG, "Value": template}, {"Key": DIGEST_TAG, "Value": digest(world.s3, template)}])
+
+
+def test_list_shows_each_projects_template_version_and_whether_it_is_the_published_one(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    for name in ("alpha", "beta"):
+        assert world.cli("create", name, "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old, new = digest(world.s3, "team-queue"), None
+    world.upload("team-queue", TEAM_QUEUE_V2)
+    new = digest(world.s3, "team-queue")
+    assert world.cli("create", "gamma", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+
+    r = world.cli("list")
+    assert r.code == 0, r
+    header, *rows = r.out.splitlines()
+    assert header.split() == ["PROJECT", "TEMPLATE", "VERSION", "CURRENT", "STATUS", "DOMAIN", "CREATED", "BY"]
+    cells = [row.split() for row in rows]
+    assert cells == [
+        ["alpha", "team-queue", old[:12], "no", f"({new[:12]})", "CreateCompleted", "-", "-"],
+        ["beta", "team-queue", old[:12], "no", f"({new[:12]})", "CreateCompleted", "-", "-"],
+        ["gamma", "team-queue", new[:12], "yes", "CreateCompleted", "-", "-"],
+    ], r
+    assert r.err == "3 projects, 2 outdated (1 Search + 1 ListObjectVersions requests)\n"
+
+    outdated = world.cli("list", "--outdated", "--output", "json")
+    doc = outdated.json()
+    assert [p["name"] for p in doc["projects"]] == ["alpha", "beta"]
+    assert {(p["digest"], p["current_digest"], p["outdated"]) for p in doc["projects"]} == {(old, new, True)}
+    assert [v["digest"] for v in doc["templates"][0]["versions"]] == [new, old]
+    assert world.cli("list", "--template", "deploy-codepipeline", "--output", "json").json()["projects"] == []
+    assert len(world.cli("list", "-t", "team-queue", "--output", "json").json()["projects"]) == 3
+
+
+def test_list_takes_one_search_per_100_projects_and_one_list_object_versions_per_template(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    create_many(world, 250)
+    r, requests = counted(lambda: world.cli("list", "--output", "json"))
+    assert r.code == 0, r
+    assert len(r.json()["projects"]) == 250
+    assert requests == {"sagemaker:Search": 3, "s3:ListObjectVersions": 1}, requests
+    assert r.json()["requests"] == {"Search": 3, "ListObjectVersions": 1}

@@ -300,6 +300,7 @@ class Project:
     last_modified_time: dt.datetime
     stack_id: str | None = None
     failure: str | None = None  # why the stack could not even be created
+    update_failure: str | None = None  # why UpdateStack refused the last update (the stack is unchanged)
     deleting: bool = False  # DeleteProject was called
     deleted_at: float | None = None  # when its stack was found deleted (the project lingers a while after)
 
@@ -330,6 +331,8 @@ class Project:
             return "DeleteFailed" if stack_status == "DELETE_FAILED" else "DeleteInProgress"
         if self.failure is not None:
             return "CreateFailed"
+        if self.update_failure is not None:
+            return "UpdateFailed"
         stack = self._stack()
         if stack is None:
             return "Pending"
@@ -342,6 +345,9 @@ class Project:
             detail["StatusMessage"] = self.failure or "Stack not created"
             return detail
         detail["Id"] = stack.stack_id
+        if self.update_failure is not None:
+            detail["StatusMessage"] = f"{stack.status}: {self.update_failure}"
+            return detail
         reason = getattr(stack, "status_reason", None)
         if not reason:
             # the latest stack-level event that says why
@@ -630,6 +636,71 @@ def list_projects(resp) -> ActionResult:
         return ActionResult(out)
 
 
+_SEARCH_OPERATORS = {
+    "Equals": lambda actual, value: actual == value,
+    "NotEquals": lambda actual, value: actual != value,
+    "Contains": lambda actual, value: actual is not None and value in actual,
+    "Exists": lambda actual, value: actual is not None,
+    "NotExists": lambda actual, value: actual is None,
+}
+
+
+def _search_value(project: Project, name: str) -> str | None:
+    if name.startswith("Tags."):
+        return {t["Key"]: t["Value"] for t in project.tags}.get(name[len("Tags."):])
+    return {"ProjectName": project.name, "ProjectId": project.project_id, "ProjectStatus": project.status(),
+            "ProjectArn": project.arn}.get(name)
+
+
+def _make_search(original):
+    def search(resp) -> ActionResult:
+        """Search with Resource=Project (moto knows the name but holds no projects): SearchExpression Filters
+        on ProjectName/ProjectId/ProjectStatus/ProjectArn/Tags.<key> (AND), MaxResults 1–100 (default 10),
+        NextToken, SortBy CreationTime or Name; each record a Project with its tags and template provider."""
+        if resp._get_param("Resource") != "Project":
+            return original(resp)
+        max_results = resp._get_param("MaxResults")
+        next_token = resp._get_param("NextToken")
+        sort_by = resp._get_param("SortBy") or "CreationTime"
+        sort_order = resp._get_param("SortOrder") or "Descending"
+        expression = resp._get_param("SearchExpression") or {}
+        c = _Constraints()
+        if max_results is not None and not 1 <= int(max_results) <= 100:
+            c.add(max_results, "maxResults", "have value between 1 and 100")
+        if sort_order not in ("Ascending", "Descending"):
+            c.add(sort_order, "sortOrder", "satisfy enum value set: [Ascending, Descending]")
+        c.raise_if_any()
+        if sort_by not in ("CreationTime", "Name"):
+            raise ValidationException(f"Cannot sort Project by {sort_by}.")
+        if set(expression) - {"Filters"}:
+            raise ValidationException("This emulator's Search of projects takes only SearchExpression.Filters.")
+        filters = expression.get("Filters") or []
+        for f in filters:
+            if f.get("Operator", "Equals") not in _SEARCH_OPERATORS:
+                raise ValidationException(f"Operator {f.get('Operator')} is not supported for projects.")
+        with _store.lock:
+            projects = [p for p in _store.scope(resp.current_account, resp.region).values()
+                        if all(_SEARCH_OPERATORS[f.get("Operator", "Equals")](_search_value(p, f["Name"]), f.get("Value"))
+                               for f in filters)]
+            key = (lambda p: p.name) if sort_by == "Name" else (lambda p: (p.creation_time, p.name))
+            projects.sort(key=key, reverse=sort_order == "Descending")
+            start = 0
+            if next_token:
+                try:
+                    start = int(base64.urlsafe_b64decode(next_token.encode()).decode())
+                except ValueError:
+                    raise ValidationException("Invalid pagination token") from None
+            limit = int(max_results) if max_results else 10
+            page = projects[start: start + limit]
+            out: dict[str, Any] = {"Results": [{"Project": {**p.describe(), "Tags": [dict(t) for t in p.tags]}}
+                                               for p in page]}
+            if start + limit < len(projects):
+                out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+            return ActionResult(out)
+
+    return search
+
+
 def update_project(resp) -> ActionResult:
     from moto.cloudformation.models import cloudformation_backends
 
@@ -652,25 +723,24 @@ def update_project(resp) -> ActionResult:
             body, template, given = _provider_template(cfn, account, region)
             project.template_url = cfn["TemplateURL"]
             project.parameters = [{"Key": k, "Value": v} for k, v in given.items()]
+            project.update_failure = None
             values = _stack_parameters(project, template)
-            stack = project._stack()
+            # what CloudFormation refuses at UpdateStack leaves the stack as it was and fails the project's
+            # update; everything after that — complete, or fail and roll back — is the stack's own outcome
             problem = parameter_value_problem(template, values)
             if problem:
-                stack.status = "UPDATE_ROLLBACK_COMPLETE"
-                stack.status_reason = problem
+                project.update_failure = problem
             else:
                 try:
                     cloudformation_backends[account][region].update_stack(
-                        name=stack.stack_id,
+                        name=project.stack_id,
                         template=body,
                         role_arn=project.role_arn,
                         parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
                         tags=None,
                     )
-                    stack.status_reason = None
-                except Exception as e:  # noqa: BLE001
-                    stack.status = "UPDATE_ROLLBACK_COMPLETE"
-                    stack.status_reason = f"Stack update failed: {e}"
+                except Exception as e:  # noqa: BLE001 - UpdateStack refused: the stack is unchanged
+                    project.update_failure = f"Stack update failed: {e}"
         if description is not None:
             project.description = description
         if tags is not None:
@@ -836,6 +906,7 @@ def install(emulator) -> None:
     SageMakerResponse.describe_project = describe_project
     SageMakerResponse.list_projects = list_projects
     SageMakerResponse.update_project = update_project
+    SageMakerResponse.search = _make_search(SageMakerResponse.search)
     SageMakerResponse.delete_project = delete_project
 
     # 2. tags

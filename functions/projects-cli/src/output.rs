@@ -5,9 +5,10 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use projects_core::projects::version::short;
 use projects_core::projects::{
-    format_elapsed, Catalog, Created, FollowOutcome, Goal, LaunchError, Progress, ProjectView,
-    Settled, TemplateSpec,
+    format_elapsed, Catalog, Created, FollowOutcome, Goal, LaunchError, Listing, Progress,
+    ProjectView, Settled, TemplateSpec,
 };
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -245,9 +246,91 @@ impl Printer {
         code
     }
 
+    /// `projects list`: one row per project, then a count (and the requests it took) on stderr.
+    pub fn list(&self, listing: &Listing) {
+        let outdated = listing
+            .projects
+            .iter()
+            .filter(|p| p.outdated == Some(true))
+            .count();
+        let summary = format!(
+            "{} {}, {outdated} outdated ({} Search + {} ListObjectVersions requests)",
+            listing.projects.len(),
+            if listing.projects.len() == 1 {
+                "project"
+            } else {
+                "projects"
+            },
+            listing.requests.search,
+            listing.requests.list_object_versions
+        );
+        if self.format == Format::Json {
+            self.json(&json!(listing));
+            eprintln!("{summary}");
+            return;
+        }
+        let dash = |s: Option<&str>| s.unwrap_or("-").to_owned();
+        let rows: Vec<[String; 7]> = listing
+            .projects
+            .iter()
+            .map(|p| {
+                [
+                    p.name.clone(),
+                    dash(p.template.as_deref()),
+                    p.version().to_owned(),
+                    match p.outdated {
+                        Some(false) => "yes".to_owned(),
+                        Some(true) => {
+                            format!("no ({})", p.current_digest.as_deref().map_or("?", short))
+                        }
+                        None => "?".to_owned(),
+                    },
+                    p.status.clone(),
+                    dash(p.domain.as_deref()),
+                    dash(p.created_by.as_deref()),
+                ]
+            })
+            .collect();
+        print!("{}", table(LIST_HEADER, &rows));
+        eprintln!("{summary}");
+    }
+
     pub fn progress(&self, name: &str) -> ProgressDisplay {
         ProgressDisplay::new(name, std::io::stderr().is_terminal())
     }
+}
+
+const LIST_HEADER: [&str; 7] = [
+    "PROJECT",
+    "TEMPLATE",
+    "VERSION",
+    "CURRENT",
+    "STATUS",
+    "DOMAIN",
+    "CREATED BY",
+];
+
+/// Columns padded to their widest cell, two spaces apart; no trailing spaces.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
 }
 
 fn status_text(p: &ProjectView) -> String {

@@ -10,6 +10,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod fleet;
 pub mod follow;
 pub mod input;
 pub mod launch;
@@ -24,6 +25,7 @@ pub use catalog::{
     TEMPLATE_URL_SUFFIX,
 };
 pub use error::LaunchError;
+pub use fleet::{FleetProject, Listing};
 pub use follow::{
     follow, format_elapsed, verdict, FollowOutcome, FollowSettings, Goal, Progress, Settled,
     Verdict,
