@@ -448,3 +448,132 @@ def test_list_takes_one_search_per_100_projects_and_one_list_object_versions_per
     assert len(r.json()["projects"]) == 250
     assert requests == {"sagemaker:Search": 3, "s3:ListObjectVersions": 1}, requests
     assert r.json()["requests"] == {"Search": 3, "ListObjectVersions": 1}
+
+
+def tags_of(world, name):
+    arn = world.sm.describe_project(ProjectName=name)["ProjectArn"]
+    return {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=arn)["Tags"]}
+
+
+def provider_of(world, name):
+    return world.sm.describe_project(ProjectName=name)["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+
+
+def resources_of(world, name):
+    stack = provider_of(world, name)["StackDetail"]["Id"]
+    return sorted(r["LogicalResourceId"] for r in world.cf.list_stack_resources(StackName=stack)["StackResourceSummaries"])
+
+
+# the queue renamed, the dead-letter queue gone, a topic added
+TEAM_QUEUE_V3 = """\
+Parameters:
+  SageMakerProjectName: {Type: String, MinLength: 1, MaxLength: 32, AllowedPattern: '^[a-zA-Z](-*[a-zA-Z0-9])*'}
+  SageMakerProjectId: {Type: String}
+  Purpose: {Type: String, AllowedValues: [training, inference], Description: What the queue carries}
+  RetentionSeconds: {Type: String, Default: '345600'}
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub 'sagemaker-${SageMakerProjectId}-${Purpose}-v3'
+      MessageRetentionPeriod: !Ref RetentionSeconds
+  Topic:
+    Type: AWS::SNS::Topic
+"""
+# an update CloudFormation fails while applying it (a dead-letter queue that does not exist): it rolls back
+TEAM_QUEUE_BROKEN = TEAM_QUEUE + """\
+  Broken:
+    Type: AWS::SQS::Queue
+    Properties:
+      RedrivePolicy: {deadLetterTargetArn: 'arn:aws:sqs:us-east-1:123456789012:nowhere', maxReceiveCount: 3}
+"""
+# Purpose renamed Usage
+TEAM_QUEUE_RENAMED = TEAM_QUEUE.replace("  Purpose:", "  Usage:").replace("${Purpose}", "${Usage}")
+
+
+def test_update_moves_a_project_to_the_published_version_keeping_its_parameters(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    assert world.cli("create", "alpha", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old = digest(world.s3, "team-queue")
+    world.upload("team-queue", TEAM_QUEUE_V2)
+    new = digest(world.s3, "team-queue")
+
+    r = world.cli("update", "alpha", "-p", "RetentionSeconds=600", *FAST)
+    assert r.code == 0, r
+    assert r.out.startswith("Project alpha is UpdateCompleted ("), r
+    assert r.err.splitlines()[0] == f"updating project alpha: template team-queue {old[:12]} -> {new[:12]}"
+    assert r.err.splitlines()[-1].endswith("] alpha: UpdateCompleted"), r
+    provider = provider_of(world, "alpha")
+    assert provider["TemplateURL"] == pinned(world.s3, "team-queue")
+    assert provider["Parameters"] == [{"Key": "Purpose", "Value": "training"}, {"Key": "RetentionSeconds", "Value": "600"}]
+    assert resources_of(world, "alpha") == ["Dlq", "Queue"]
+    assert tags_of(world, "alpha") == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: new}
+    assert world.cli("list", "--outdated", "--output", "json").json()["projects"] == []
+
+    again = world.cli("update", "alpha", *FAST)
+    assert (again.code, again.out) == (0, f"Project alpha already runs template team-queue {new[:12]} with these "
+                                          "parameters: nothing to update.\n"), again
+
+    # back to the first version, by digest: the old version is still addressable
+    back = world.cli("update", "alpha", "--template-version", old[:8], *FAST)
+    assert back.code == 0, back
+    assert provider_of(world, "alpha")["TemplateURL"] == pinned(world.s3, "team-queue", version_of(world, old))
+    assert resources_of(world, "alpha") == ["Queue"] and tags_of(world, "alpha")[DIGEST_TAG] == old
+
+
+def version_of(world, content_digest):
+    versions = world.s3.list_object_versions(Bucket=BUCKET, Prefix=f"{PREFIX}team-queue.yaml")["Versions"]
+    return next(v["VersionId"] for v in versions if v["ETag"].strip('"') == content_digest)
+
+
+def test_update_dry_run_prints_the_parameter_changes_and_the_resources_by_logical_id(world):
+    world.upload("team-queue", TEAM_QUEUE_V2)
+    assert world.cli("create", "beta", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old = digest(world.s3, "team-queue")
+    world.upload("team-queue", TEAM_QUEUE_V3)
+    new = digest(world.s3, "team-queue")
+    r = world.cli("update", "beta", "--dry-run", "-p", "Purpose=inference")
+    assert r.code == 0, r
+    assert r.out == (f"Project beta: template team-queue {old[:12]} -> {new[:12]}\n"
+                     f"URL: {pinned(world.s3, 'team-queue')}\n"
+                     "Parameters:\n  Purpose: training -> inference\n"
+                     "Resources:\n  + Topic\n  - Dlq\n  ~ Queue\n"), r
+    assert r.err == "dry run: nothing was changed\n"
+    doc = world.cli("update", "beta", "--dry-run", "--output", "json").json()
+    assert doc["resources"] == {"added": ["Topic"], "removed": ["Dlq"], "modified": ["Queue"]}
+    assert (doc["plan"]["from"], doc["plan"]["to"], doc["plan"]["parameter_changes"]) == (old, new, [])
+    # nothing changed
+    assert world.sm.describe_project(ProjectName="beta")["ProjectStatus"] == "CreateCompleted"
+    assert resources_of(world, "beta") == ["Dlq", "Queue"] and tags_of(world, "beta")[DIGEST_TAG] == old
+
+
+def test_an_update_that_fails_exits_1_with_the_stacks_status_message_and_keeps_the_version_tags(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    assert world.cli("create", "gamma", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old = digest(world.s3, "team-queue")
+    world.upload("team-queue", TEAM_QUEUE_BROKEN)
+    r = world.cli("update", "gamma", *FAST)
+    assert r.code == 1, r
+    message = provider_of(world, "gamma")["StackDetail"]["StatusMessage"]
+    assert message.startswith("UPDATE_ROLLBACK_COMPLETE: ") and "nowhere" in message, message
+    assert r.err.endswith(f"error: project gamma is UpdateFailed: {message}\n"), r
+    assert resources_of(world, "gamma") == ["Queue"] and tags_of(world, "gamma")[DIGEST_TAG] == old
+
+
+def test_a_parameter_the_new_version_no_longer_declares_is_named_before_sagemaker_is_called(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    assert world.cli("create", "delta", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    world.upload("team-queue", TEAM_QUEUE_RENAMED)
+    new = digest(world.s3, "team-queue")
+    r = world.cli("update", "delta", *FAST)
+    assert (r.code, r.out) == (2, ""), r
+    assert r.err == (f"error: project delta has parameter Purpose that template team-queue version {new[:12]} no "
+                     "longer declares; it takes Usage, RetentionSeconds (pass --drop-param Purpose to leave it out)\n")
+    assert world.sm.describe_project(ProjectName="delta")["ProjectStatus"] == "CreateCompleted"
+    missing = world.cli("update", "delta", "--drop-param", "Purpose", *FAST)
+    assert missing.code == 2 and "requires parameter Usage" in missing.err, missing
+    ok = world.cli("update", "delta", "--drop-param", "Purpose", "-p", "Usage=training", *FAST)
+    assert ok.code == 0, ok
+    assert provider_of(world, "delta")["Parameters"] == [{"Key": "Usage", "Value": "training"}]
+    unknown = world.cli("update", "delta", "--template-version", "ffffff", *FAST)
+    assert unknown.code == 2 and "has no published version ffffff" in unknown.err, unknown

@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use projects_core::aws::{CallError, Clients};
 use projects_core::projects::{
-    self as launch, fleet, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan, DEFAULT_STACK,
+    self as launch, fleet, update, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan,
+    DEFAULT_STACK,
 };
 
 use output::{Format, Printer};
@@ -88,6 +89,44 @@ enum Command {
     /// SageMaker Search returns 100 projects a page with their tags; the published versions of each template
     /// come from one ListObjectVersions per template: 1,000 projects on five templates take 15 requests.
     List(ListArgs),
+    /// Move a project to another version of its template (by default the one published now), keeping its
+    /// parameters, then follow it until UpdateCompleted (or UpdateFailed).
+    ///
+    /// The project's parameters are carried over and -p overrides applied; everything is checked against the
+    /// target version before SageMaker is called (a parameter the version no longer declares is named: leave
+    /// it out with --drop-param). UpdateProject gets the version-pinned TemplateURL; once the update
+    /// completed, the project's version tags name the new version.
+    Update(UpdateArgs),
+}
+
+#[derive(Args, Debug)]
+struct UpdateArgs {
+    /// The project's name.
+    name: String,
+
+    /// A parameter to set (repeatable); the others keep their values.
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// A parameter to leave out, because the target version no longer declares it (repeatable).
+    #[arg(long = "drop-param", value_name = "KEY")]
+    drop_params: Vec<String>,
+
+    /// The version: `current` (published now) or a digest (at least 6 characters) from `projects list`.
+    #[arg(long, value_name = "current|DIGEST", default_value = "current")]
+    template_version: String,
+
+    /// Print what the update would change (parameters, and resources added, removed and modified by logical
+    /// id) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Return once SageMaker has accepted the update, without following it.
+    #[arg(long)]
+    no_wait: bool,
+
+    #[command(flatten)]
+    wait: Wait,
 }
 
 #[derive(Args, Debug)]
@@ -290,6 +329,48 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             }
             printer.note(&format!("deleting project {}", args.name));
             follow(&aws, &args.name, Goal::Deleted, &args.wait, printer).await
+        }
+        Command::Update(args) => {
+            launch::check_project_name(&args.name)?;
+            let request = update::Request {
+                overrides: launch::parse_parameters(&args.params)?,
+                drop: args.drop_params,
+            };
+            let aws = aws().await?;
+            let (sm, s3) = (&aws.clients.sagemaker, &aws.clients.s3);
+            let subject = update::find(sm, s3, &args.name).await?;
+            let target = update::Target::parse(&args.template_version);
+            let plan = subject.plan(s3, &target, &request).await?;
+            if args.dry_run {
+                let diff = update::dry_run(&aws.cloudformation, &subject, &plan).await?;
+                printer.update_plan(&plan, &diff);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if plan.is_noop() {
+                printer.update_noop(&plan);
+                return Ok(ExitCode::SUCCESS);
+            }
+            printer.note(&format!(
+                "updating project {}: template {} {} -> {}",
+                plan.project,
+                plan.template,
+                plan.from_short(),
+                plan.to_short()
+            ));
+            if args.no_wait {
+                update::update_project(sm, &plan).await?;
+                printer.started_update(&plan);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut progress = printer.progress(&plan.project);
+            let settled =
+                update::apply(sm, &plan, args.wait.settings(), |p| progress.observe(p)).await;
+            progress.finish();
+            Ok(ExitCode::from(printer.settled(
+                &plan.project,
+                Goal::Updated,
+                &settled?,
+            )))
         }
         Command::List(args) => {
             let aws = aws().await?;

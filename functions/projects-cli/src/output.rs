@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use projects_core::projects::update::{ResourceDiff, UpdatePlan};
 use projects_core::projects::version::short;
 use projects_core::projects::{
     format_elapsed, Catalog, Created, FollowOutcome, Goal, LaunchError, Listing, Progress,
@@ -197,7 +198,7 @@ impl Printer {
                     Goal::Created => {
                         format!(" (the project stays until deleted: projects delete {name})")
                     }
-                    Goal::Deleted => String::new(),
+                    Goal::Updated | Goal::Deleted => String::new(),
                 };
                 (1, Some(format!("project {name} is {status}: {why}{hint}")))
             }
@@ -218,7 +219,11 @@ impl Printer {
         if self.format == Format::Json {
             self.json(&json!({
                 "name": name,
-                "action": match goal { Goal::Created => "create", Goal::Deleted => "delete" },
+                "action": match goal {
+                    Goal::Created => "create",
+                    Goal::Updated => "update",
+                    Goal::Deleted => "delete",
+                },
                 "outcome": settled.outcome,
                 "arn": project.and_then(|p| p.arn.as_ref()),
                 "id": project.and_then(|p| p.id.as_ref()),
@@ -227,7 +232,7 @@ impl Printer {
             }));
         } else {
             match (goal, settled.outcome) {
-                (Goal::Created, FollowOutcome::Completed) => {
+                (Goal::Created | Goal::Updated, FollowOutcome::Completed) => {
                     println!("Project {name} is {status} ({took}).");
                 }
                 (Goal::Deleted, FollowOutcome::Completed) => {
@@ -235,7 +240,7 @@ impl Printer {
                 }
                 _ => {}
             }
-            if let (Some(p), Goal::Created) = (project, goal) {
+            if let (Some(p), Goal::Created | Goal::Updated) = (project, goal) {
                 print!("{}", status_text(p));
             }
         }
@@ -244,6 +249,79 @@ impl Printer {
             eprintln!("{prefix}{problem}");
         }
         code
+    }
+
+    /// `update --dry-run`: the versions, the parameter changes and the resources by logical id.
+    pub fn update_plan(&self, plan: &UpdatePlan, diff: &ResourceDiff) {
+        if self.format == Format::Json {
+            self.json(&json!({ "dry_run": true, "plan": plan, "resources": diff }));
+            return;
+        }
+        let mut out = format!(
+            "Project {}: template {} {} -> {}\nURL: {}\n",
+            plan.project,
+            plan.template,
+            plan.from_short(),
+            plan.to_short(),
+            plan.template_url
+        );
+        out.push_str("Parameters:\n");
+        if plan.parameter_changes.is_empty() {
+            out.push_str("  (unchanged)\n");
+        }
+        for c in &plan.parameter_changes {
+            let shown =
+                |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_owned());
+            out.push_str(&format!(
+                "  {}: {} -> {}\n",
+                c.name,
+                shown(&c.from, "(not set)"),
+                shown(&c.to, "(removed)")
+            ));
+        }
+        out.push_str("Resources:\n");
+        if diff.added.is_empty() && diff.removed.is_empty() && diff.modified.is_empty() {
+            out.push_str("  (unchanged)\n");
+        }
+        for (mark, ids) in [
+            ("+", &diff.added),
+            ("-", &diff.removed),
+            ("~", &diff.modified),
+        ] {
+            for id in ids {
+                out.push_str(&format!("  {mark} {id}\n"));
+            }
+        }
+        print!("{out}");
+        eprintln!("dry run: nothing was changed");
+    }
+
+    /// `update` with nothing to change.
+    pub fn update_noop(&self, plan: &UpdatePlan) {
+        let line = format!(
+            "Project {} already runs template {} {} with these parameters: nothing to update.",
+            plan.project,
+            plan.template,
+            plan.to_short()
+        );
+        if self.format == Format::Json {
+            self.json(&json!({ "name": plan.project, "action": "update", "outcome": "Unchanged", "plan": plan }));
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+
+    /// `update --no-wait`: SageMaker accepted the update.
+    pub fn started_update(&self, plan: &UpdatePlan) {
+        if self.format == Format::Json {
+            self.json(&json!({ "name": plan.project, "action": "update", "outcome": "Started", "plan": plan }));
+        } else {
+            println!(
+                "Update of project {} accepted.\nFollow it with: projects status {}",
+                plan.project, plan.project
+            );
+        }
     }
 
     /// `projects list`: one row per project, then a count (and the requests it took) on stderr.

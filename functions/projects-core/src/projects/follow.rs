@@ -12,6 +12,7 @@ use super::launch::{describe_project, ProjectView};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Goal {
     Created,
+    Updated,
     Deleted,
 }
 
@@ -31,6 +32,15 @@ pub fn verdict(goal: Goal, status: Option<&str>) -> Verdict {
             Goal::Created,
             Some(
                 "CreateFailed" | "UpdateFailed" | "DeleteInProgress" | "DeleteCompleted"
+                | "DeleteFailed",
+            ),
+        ) => Verdict::Failed,
+        (Goal::Updated, Some("UpdateCompleted")) => Verdict::Reached,
+        (
+            Goal::Updated,
+            None
+            | Some(
+                "UpdateFailed" | "CreateFailed" | "DeleteInProgress" | "DeleteCompleted"
                 | "DeleteFailed",
             ),
         ) => Verdict::Failed,
@@ -98,10 +108,46 @@ pub async fn follow(
     name: &str,
     goal: Goal,
     settings: FollowSettings,
+    observe: impl FnMut(&Progress<'_>),
+) -> Result<Settled, LaunchError> {
+    follow_from(sm, name, goal, None, settings, observe).await
+}
+
+/// How the project read just before a change was requested.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Before {
+    pub status: String,
+    pub last_modified: Option<String>,
+}
+
+impl Before {
+    pub fn of(project: &ProjectView) -> Self {
+        Self {
+            status: project.status.clone(),
+            last_modified: project.last_modified.clone(),
+        }
+    }
+
+    /// The project shows no sign of the change yet: the same status and the same LastModifiedTime.
+    fn unchanged(&self, project: Option<&ProjectView>) -> bool {
+        project.is_some_and(|p| p.status == self.status && p.last_modified == self.last_modified)
+    }
+}
+
+/// [`follow`] of a change requested while the project read `before`: until the grace period ends, a project
+/// that shows no sign of it (same status, same LastModifiedTime) is waited for. A project still
+/// `CreateCompleted` after that had nothing to change, so an update settles as completed.
+pub async fn follow_from(
+    sm: &aws_sdk_sagemaker::Client,
+    name: &str,
+    goal: Goal,
+    before: Option<&Before>,
+    settings: FollowSettings,
     mut observe: impl FnMut(&Progress<'_>),
 ) -> Result<Settled, LaunchError> {
     let started = Instant::now();
     let mut previous: Option<Option<String>> = None;
+    let mut left_before = false;
     loop {
         let project = describe_project(sm, name).await?;
         let status = project.as_ref().map(|p| p.status.as_str());
@@ -114,7 +160,15 @@ pub async fn follow(
             project: project.as_ref(),
         });
         previous = Some(status.map(str::to_owned));
-        let outcome = match verdict(goal, status) {
+        // once the project has moved away from `before`, seeing its old status again is news
+        left_before |= !before.is_some_and(|b| b.unchanged(project.as_ref()));
+        let unchanged = !left_before;
+        let verdict = match verdict(goal, status) {
+            _ if unchanged && elapsed < settings.appear_grace => Verdict::Waiting,
+            Verdict::Waiting if unchanged && status == Some("CreateCompleted") => Verdict::Reached,
+            v => v,
+        };
+        let outcome = match verdict {
             Verdict::Reached => Some(FollowOutcome::Completed),
             Verdict::Failed => Some(FollowOutcome::Failed),
             Verdict::Waiting
@@ -310,10 +364,67 @@ mod tests {
             (Goal::Deleted, Some("DeleteCompleted"), Reached),
             (Goal::Deleted, None, Reached),
             (Goal::Deleted, Some("DeleteFailed"), Failed),
+            (Goal::Updated, Some("CreateCompleted"), Waiting),
+            (Goal::Updated, Some("UpdateInProgress"), Waiting),
+            (Goal::Updated, Some("UpdateCompleted"), Reached),
+            (Goal::Updated, Some("UpdateFailed"), Failed),
+            (Goal::Updated, None, Failed),
         ];
         for (goal, status, expected) in cases {
             assert_eq!(verdict(goal, status), expected, "{goal:?} {status:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_update_waits_past_the_status_it_started_from_during_the_grace_period() {
+        let polls = mock!(aws_sdk_sagemaker::Client::describe_project)
+            .sequence()
+            .output(|| {
+                described(
+                    ProjectStatus::UpdateFailed,
+                    "UPDATE_ROLLBACK_COMPLETE: before",
+                )
+            })
+            .output(|| described(ProjectStatus::UpdateInProgress, "UPDATE_IN_PROGRESS"))
+            .output(|| described(ProjectStatus::UpdateFailed, "UPDATE_ROLLBACK_COMPLETE: now"))
+            .build();
+        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, [&polls]);
+        let settled = follow_from(
+            &sm,
+            "demo",
+            Goal::Updated,
+            Some(&Before {
+                status: "UpdateFailed".into(),
+                last_modified: None,
+            }),
+            fast(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(settled.outcome, FollowOutcome::Failed);
+        assert_eq!(settled.elapsed, Duration::from_secs(4));
+        // nothing to change: still CreateCompleted after the grace period
+        let same = mock!(aws_sdk_sagemaker::Client::describe_project)
+            .then_output(|| described(ProjectStatus::CreateCompleted, "CREATE_COMPLETE"));
+        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&same]);
+        let settled = follow_from(
+            &sm,
+            "demo",
+            Goal::Updated,
+            Some(&Before {
+                status: "CreateCompleted".into(),
+                last_modified: None,
+            }),
+            fast(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (settled.outcome, settled.elapsed),
+            (FollowOutcome::Completed, Duration::from_secs(10))
+        );
     }
 
     #[test]

@@ -138,6 +138,8 @@ pub struct ProjectView {
     pub stack_status_message: Option<String>,
     /// RFC 3339.
     pub created: Option<String>,
+    /// RFC 3339; SageMaker moves it on every change it accepts.
+    pub last_modified: Option<String>,
 }
 
 impl ProjectView {
@@ -175,6 +177,9 @@ impl ProjectView {
             stack_status_message: owned(stack.and_then(|s| s.status_message())),
             created: out
                 .creation_time()
+                .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
+            last_modified: out
+                .last_modified_time()
                 .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
         }
     }

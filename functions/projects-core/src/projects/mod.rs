@@ -18,6 +18,7 @@ pub mod s3_url;
 pub mod template_spec;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod update;
 pub mod version;
 
 pub use catalog::{
@@ -27,8 +28,8 @@ pub use catalog::{
 pub use error::LaunchError;
 pub use fleet::{FleetProject, Listing};
 pub use follow::{
-    follow, format_elapsed, verdict, FollowOutcome, FollowSettings, Goal, Progress, Settled,
-    Verdict,
+    follow, follow_from, format_elapsed, verdict, Before, FollowOutcome, FollowSettings, Goal,
+    Progress, Settled, Verdict,
 };
 pub use input::{
     check_description, check_project_name, parse_parameters, MAX_DESCRIPTION, MAX_PARAMETERS,
