@@ -577,3 +577,81 @@ def test_a_parameter_the_new_version_no_longer_declares_is_named_before_sagemake
     assert provider_of(world, "delta")["Parameters"] == [{"Key": "Usage", "Value": "training"}]
     unknown = world.cli("update", "delta", "--template-version", "ffffff", *FAST)
     assert unknown.code == 2 and "has no published version ffffff" in unknown.err, unknown
+
+
+# fails (and rolls back) only in projects whose Purpose is inference
+TEAM_QUEUE_BROKEN_FOR_INFERENCE = TEAM_QUEUE.replace("Resources:\n", """\
+Conditions:
+  Inference: !Equals [!Ref Purpose, inference]
+Resources:
+  Broken:
+    Type: AWS::SQS::Queue
+    Condition: Inference
+    Properties:
+      RedrivePolicy: {deadLetterTargetArn: 'arn:aws:sqs:us-east-1:123456789012:nowhere', maxReceiveCount: 3}
+""")
+
+
+def upgrade_rows(r):
+    header, *rows = r.out.splitlines()
+    assert header.split()[:4] == ["PROJECT", "TEMPLATE", "FROM", "->"], r
+    return {row.split()[0]: row for row in rows}
+
+
+def test_an_upgrade_whose_canary_fails_halts_the_rest_and_a_rerun_continues_where_it_stopped(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    create_many(world, 4)
+    old = digest(world.s3, "team-queue")
+    world.upload("team-queue", TEAM_QUEUE_BROKEN)
+
+    dry = world.cli("upgrade", "--all", "--canary", "1", "--dry-run")
+    assert dry.code == 0, dry
+    assert dry.err == "dry run: 4 outdated projects would be upgraded (1 canaries first); nothing was changed\n"
+
+    r = world.cli("upgrade", "--all", "--canary", "1", *FAST)
+    assert r.code == 1, r
+    rows = upgrade_rows(r)
+    assert sorted(rows) == ["bulk-0000", "bulk-0001", "bulk-0002", "bulk-0003"]
+    canary = rows["bulk-0000"].split()
+    assert canary[1:4] == ["(canary)", "team-queue", old[:12]] and "Failed" in canary, r
+    assert "UpdateFailed: UPDATE_ROLLBACK_COMPLETE:" in rows["bulk-0000"]
+    assert all("NotStarted" in rows[f"bulk-000{i}"] for i in (1, 2, 3)), r
+    assert r.err.endswith("0 upgraded, 1 failed, 0 refused, 0 timed out, 3 not started, 0 skipped; stopped after 1 "
+                          "failures (--max-failures 0): run it again to continue\n"), r
+    statuses = {p: world.sm.describe_project(ProjectName=p)["ProjectStatus"] for p in rows}
+    assert statuses == {"bulk-0000": "UpdateFailed", "bulk-0001": "CreateCompleted", "bulk-0002": "CreateCompleted",
+                        "bulk-0003": "CreateCompleted"}
+    assert all(tags_of(world, p)[DIGEST_TAG] == old for p in rows)
+
+    # the template is fixed: the re-run upgrades all four, the failed canary first
+    world.upload("team-queue", TEAM_QUEUE_V2)
+    new = digest(world.s3, "team-queue")
+    again = world.cli("upgrade", "--all", "--canary", "1", "--concurrency", "3", "--output", "json", *FAST)
+    assert again.code == 0, again
+    report = again.json()
+    assert [(row["project"], row["canary"], row["outcome"]) for row in report["rows"]][0] == (
+        "bulk-0000", True, "Upgraded")
+    assert sorted(row["outcome"] for row in report["rows"]) == ["Upgraded"] * 4 and not report["halted"]
+    assert all(tags_of(world, p)[DIGEST_TAG] == new and resources_of(world, p) == ["Dlq", "Queue"] for p in rows)
+    done = world.cli("upgrade", "--all", *FAST)
+    assert (done.code, done.err) == (0, "0 upgraded, 0 failed, 0 refused, 0 timed out, 0 not started, 0 skipped\n")
+
+
+def test_an_upgrade_tolerates_max_failures_and_reports_each_project(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    create_many(world, 3)
+    url = pinned(world.s3, "team-queue")
+    world.sm.create_project(ProjectName="bulk-infer", TemplateProviders=[{"CfnTemplateProvider": {
+        "TemplateName": "team-queue", "TemplateURL": url, "RoleARN": LAUNCH_ROLE_ARN,
+        "Parameters": [{"Key": "Purpose", "Value": "inference"}]}}],
+        Tags=[{"Key": TEMPLATE_TAG, "Value": "team-queue"}, {"Key": DIGEST_TAG, "Value": digest(world.s3, "team-queue")}])
+    world.upload("team-queue", TEAM_QUEUE_BROKEN_FOR_INFERENCE)
+    r = world.cli("upgrade", "--all", "--canary", "1", "--max-failures", "1", "--concurrency", "2", *FAST)
+    assert r.code == 1, r
+    rows = upgrade_rows(r)
+    outcomes = {p: next(o for o in ("Upgraded", "Failed", "NotStarted") if o in row) for p, row in rows.items()}
+    assert outcomes == {"bulk-0000": "Upgraded", "bulk-0001": "Upgraded", "bulk-0002": "Upgraded",
+                        "bulk-infer": "Failed"}, r
+    assert r.err.endswith("3 upgraded, 1 failed, 0 refused, 0 timed out, 0 not started, 0 skipped\n"), r
+    assert world.cli("list", "--outdated", "--output", "json").json()["projects"][0]["name"] == "bulk-infer"
+    assert world.cli("upgrade", *FAST).code == 2

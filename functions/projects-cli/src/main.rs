@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use projects_core::aws::{CallError, Clients};
 use projects_core::projects::{
-    self as launch, fleet, update, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan,
+    self as launch, fleet, update, upgrade, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan,
     DEFAULT_STACK,
 };
 
@@ -54,7 +54,9 @@ Examples:
       --param ModelDeployCodeRepositoryFullname=acme/churn-deploy
   projects status churn-deploy --output json
   projects delete churn-deploy
-  projects list --outdated";
+  projects list --outdated
+  projects update churn-deploy --dry-run
+  projects upgrade --all --canary 2 --max-failures 1";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
@@ -97,6 +99,45 @@ enum Command {
     /// it out with --drop-param). UpdateProject gets the version-pinned TemplateURL; once the update
     /// completed, the project's version tags name the new version.
     Update(UpdateArgs),
+    /// Roll every outdated project forward to the version published now: canaries first, a few at a time,
+    /// stopping at the first failure beyond --max-failures; then print a table (project, from -> to, outcome,
+    /// time). A failed project is left as SageMaker reports it; running the command again continues where it
+    /// stopped (upgraded projects are no longer outdated).
+    Upgrade(UpgradeArgs),
+}
+
+#[derive(Args, Debug)]
+struct UpgradeArgs {
+    /// Only the projects of this template.
+    #[arg(long, short = 't', value_name = "NAME")]
+    template: Option<String>,
+
+    /// Only the projects the onboarder created for this domain.
+    #[arg(long, value_name = "ID", conflicts_with = "all")]
+    domain: Option<String>,
+
+    /// Every outdated project of the region (one of --domain and --all is required).
+    #[arg(long)]
+    all: bool,
+
+    /// How many projects are upgraded first, on their own; the rest start only if they succeed.
+    #[arg(long, value_name = "N", default_value = "1")]
+    canary: usize,
+
+    /// How many failed projects are tolerated; the next failure stops the upgrade.
+    #[arg(long, value_name = "K", default_value = "0")]
+    max_failures: usize,
+
+    /// How many projects are updated at once.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u16).range(1..=32))]
+    concurrency: u16,
+
+    /// List what would be upgraded and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    #[command(flatten)]
+    wait: Wait,
 }
 
 #[derive(Args, Debug)]
@@ -371,6 +412,37 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                 Goal::Updated,
                 &settled?,
             )))
+        }
+        Command::Upgrade(args) => {
+            if !args.all && args.domain.is_none() {
+                return Err(LaunchError::Invalid(
+                    "name the projects to upgrade: --domain ID, or --all for every outdated project of the region"
+                        .to_owned(),
+                ));
+            }
+            let aws = aws().await?;
+            let settings = upgrade::Settings {
+                filter: fleet::Filter {
+                    template: args
+                        .template
+                        .map(|t| t.trim_end_matches(".yaml").to_owned()),
+                    outdated: true,
+                    domain: args.domain,
+                },
+                canary: args.canary,
+                max_failures: args.max_failures,
+                concurrency: usize::from(args.concurrency),
+                follow: args.wait.settings(),
+            };
+            let report = upgrade::upgrade(
+                &aws.clients.sagemaker,
+                &aws.clients.s3,
+                &settings,
+                args.dry_run,
+                &output::upgrade_event,
+            )
+            .await?;
+            Ok(ExitCode::from(printer.upgrade(&report, &settings)))
         }
         Command::List(args) => {
             let aws = aws().await?;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use projects_core::projects::update::{ResourceDiff, UpdatePlan};
+use projects_core::projects::upgrade::{self, Event, Outcome, Report};
 use projects_core::projects::version::short;
 use projects_core::projects::{
     format_elapsed, Catalog, Created, FollowOutcome, Goal, LaunchError, Listing, Progress,
@@ -324,6 +325,74 @@ impl Printer {
         }
     }
 
+    /// `projects upgrade`: the table, then a summary on stderr; returns the exit code.
+    pub fn upgrade(&self, report: &Report, settings: &upgrade::Settings) -> u8 {
+        let count = |o: Outcome| report.rows.iter().filter(|r| r.outcome == o).count();
+        let mut summary = format!(
+            "{} upgraded, {} failed, {} refused, {} timed out, {} not started, {} skipped",
+            count(Outcome::Upgraded),
+            count(Outcome::Failed),
+            count(Outcome::Refused),
+            count(Outcome::TimedOut),
+            count(Outcome::NotStarted),
+            count(Outcome::Skipped)
+        );
+        if report.dry_run {
+            summary = format!(
+                "dry run: {} outdated projects would be upgraded ({} canaries first); nothing was changed",
+                count(Outcome::NotStarted),
+                report.rows.iter().filter(|r| r.canary && r.outcome == Outcome::NotStarted).count()
+            );
+        } else if report.halted {
+            summary.push_str(&format!(
+                "; stopped after {} failures (--max-failures {}): run it again to continue",
+                report.failures(),
+                settings.max_failures
+            ));
+        }
+        let code = u8::from(report.halted || report.failures() > 0);
+        if self.format == Format::Json {
+            self.json(&json!(report));
+            eprintln!("{summary}");
+            return code;
+        }
+        let rows: Vec<[String; 6]> = report
+            .rows
+            .iter()
+            .map(|r| {
+                let name = if r.canary {
+                    format!("{} (canary)", r.project)
+                } else {
+                    r.project.clone()
+                };
+                [
+                    name,
+                    r.template.clone(),
+                    format!("{} -> {}", r.from, r.to),
+                    format!("{:?}", r.outcome),
+                    format_elapsed(Duration::from_secs_f64(r.seconds)),
+                    r.detail.clone(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                [
+                    "PROJECT",
+                    "TEMPLATE",
+                    "FROM -> TO",
+                    "OUTCOME",
+                    "TIME",
+                    "DETAIL"
+                ],
+                &rows
+            )
+        );
+        eprintln!("{summary}");
+        code
+    }
+
     /// `projects list`: one row per project, then a count (and the requests it took) on stderr.
     pub fn list(&self, listing: &Listing) {
         let outdated = listing
@@ -375,6 +444,20 @@ impl Printer {
 
     pub fn progress(&self, name: &str) -> ProgressDisplay {
         ProgressDisplay::new(name, std::io::stderr().is_terminal())
+    }
+}
+
+/// What an upgrade in progress shows on stderr: one line per start, status change and end.
+pub fn upgrade_event(event: Event<'_>) {
+    match event {
+        Event::Started(name) => eprintln!("{name}: updating"),
+        Event::Progress(name, p) if p.changed => eprintln!(
+            "[{:>6}] {name}: {}",
+            format_elapsed(p.elapsed),
+            p.status.unwrap_or("(no such project)")
+        ),
+        Event::Progress(..) => {}
+        Event::Finished(row) => eprintln!("{}: {:?} ({})", row.project, row.outcome, row.detail),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod template_spec;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod update;
+pub mod upgrade;
 pub mod version;
 
 pub use catalog::{
