@@ -122,6 +122,7 @@ def world(aws, answer):
 
     w = World()
     w.urls, w.env, w.s3, w.sm, w.cf, w.sqs = urls, env, s3, sm, aws.client("cloudformation"), aws.client("sqs")
+    w.iam = iam
     return w
 
 
@@ -655,3 +656,90 @@ def test_an_upgrade_tolerates_max_failures_and_reports_each_project(world):
     assert r.err.endswith("3 upgraded, 1 failed, 0 refused, 0 timed out, 0 not started, 0 skipped\n"), r
     assert world.cli("list", "--outdated", "--output", "json").json()["projects"][0]["name"] == "bulk-infer"
     assert world.cli("upgrade", *FAST).code == 2
+
+
+# ------------------------------------------------------------------------------------------------------ the doctor
+
+
+# the launch role's trust as iam/roles.yaml writes it: CloudFormation, and roles tagged for launch access
+LAUNCH_TRUST_TAGGED = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"},
+    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole",
+     "Condition": {"StringEquals": {"aws:PrincipalTag/sagemaker-projects-launch-access": "true",
+                                    "aws:PrincipalType": "AssumedRole"}}}]})
+
+
+def bootstrap_stack(world):
+    """A stand-in for the bootstrap stack: its outputs, and the seed-code function and SSM parameter; and the
+    launch role trusting tagged roles, as iam/roles.yaml makes it."""
+    world.iam.update_assume_role_policy(RoleName=LAUNCH_ROLE_NAME, PolicyDocument=LAUNCH_TRUST_TAGGED)
+    outputs = {"TemplateBucket": BUCKET, "TemplatesLocation": f"s3://{BUCKET}/{PREFIX}", "LaunchRoleArn": LAUNCH_ROLE_ARN,
+               **{f"{pascal(stem)}TemplateUrl": url for stem, url in world.urls.items()}}
+    body = {"Resources": {
+        "SeedCodeFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+            "FunctionName": "sagemaker-projects-seedcode", "Runtime": "provided.al2023", "Handler": "bootstrap",
+            "Role": LAUNCH_ROLE_ARN, "Code": {"ZipFile": "placeholder"}}},
+        "SeedCodeFunctionArnParameter": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": "/sagemaker-projects-bootstrap/seedcode-function-arn", "Type": "String",
+            "Value": {"Fn::GetAtt": ["SeedCodeFunction", "Arn"]}}}},
+        "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
+    stack_id = world.cf.create_stack(StackName="sagemaker-projects-bootstrap", TemplateBody=json.dumps(body))["StackId"]
+    return stack_id.split("/")[2]
+
+
+def doctor_lines(r):
+    return [line for line in r.out.splitlines() if not line.startswith("       fix:")]
+
+
+def test_doctor_finds_what_a_broken_domain_lacks_and_fix_repairs_it(world):
+    owner = bootstrap_stack(world)
+    iam = world.iam
+    make_role(iam, "TeamRole", path="/service-role/")
+    world.sm.create_domain(DomainName="team", AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
+                           DefaultUserSettings={"ExecutionRole": f"arn:aws:iam::{ACCOUNT}:role/service-role/TeamRole"})
+    domain = world.sm.list_domains()["Domains"][0]["DomainId"]
+
+    broken = world.cli("doctor", "--domain", domain)
+    assert broken.code == 1, broken
+    lines = doctor_lines(broken)
+    assert lines[0].startswith(f"OK     templates under s3://{BUCKET}/{PREFIX}: 5 templates, all tagged"), broken
+    assert lines[1].startswith(f"OK     CORS of bucket {BUCKET} for Studio"), broken
+    assert lines[2].startswith("OK     launch role AmazonSageMakerProjectsLaunchRole: trusts roles tagged"), broken
+    assert lines[3].startswith("OK     seed-code function and its SSM parameter"), broken
+    assert lines[4] == f"FAIL   domain {domain}: tag sagemaker:projectS3TemplatesLocation: missing", broken
+    assert lines[5] == f"OK     domain {domain}: Projects shown in Studio: not hidden", broken
+    assert lines[6] == (f"FAIL   domain {domain}: default user role TeamRole: lacks iam:PassRole on {LAUNCH_ROLE_ARN}, "
+                        "CloudFormation on SP-* stacks, s3:GetObjectTagging on the templates, the tag "
+                        "sagemaker-projects-launch-access=true"), broken
+    assert f"       fix: projects doctor --domain {domain} --fix (AddTags)\n" in broken.out
+    assert broken.err == "2 of 7 checks failed\n"
+
+    fixed = world.cli("doctor", "--domain", domain, "--fix")
+    assert fixed.code == 0, fixed
+    assert [line.split()[0] for line in doctor_lines(fixed)] == ["OK", "OK", "OK", "OK", "FIXED", "OK", "FIXED"]
+    # the onboarder's own grant: its three policies under its owner (the stack id's last part), and the tag
+    names = sorted(iam.list_role_policies(RoleName="TeamRole")["PolicyNames"])
+    assert names == [f"SageMakerProjects-{p}-{owner}" for p in ("PassLaunchRole", "ProjectStacks", "TemplateRead")]
+    arn = world.sm.list_domains()["Domains"][0]["DomainArn"]
+    tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=arn)["Tags"]}
+    assert tags["sagemaker:projectS3TemplatesLocation"] == f"s3://{BUCKET}/{PREFIX}"
+
+    healthy = world.cli("doctor", "--output", "json")
+    assert healthy.code == 0, healthy
+    assert healthy.json()["passed"] and {c["state"] for c in healthy.json()["checks"]} == {"Ok"}
+
+
+def test_doctor_names_hidden_templates_missing_cors_and_hidden_projects(world):
+    bootstrap_stack(world)
+    world.upload("hidden", TEAM_QUEUE, visible=False)
+    world.s3.delete_bucket_cors(Bucket=BUCKET)
+    world.sm.create_domain(DomainName="team", AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
+                           DefaultUserSettings={"ExecutionRole": LAUNCH_ROLE_ARN,
+                                                "StudioWebPortalSettings": {"HiddenMlTools": ["Projects"]}})
+    r = world.cli("doctor")
+    assert r.code == 1, r
+    lines = doctor_lines(r)
+    assert lines[0] == f"FAIL   templates under s3://{BUCKET}/{PREFIX}: not tagged sagemaker:studio-visibility=true: hidden.yaml"
+    assert lines[1].startswith(f"FAIL   CORS of bucket {BUCKET} for Studio: no rule allows origin https://*.sagemaker.aws")
+    assert any(line.endswith("Projects shown in Studio: Projects is among the hidden ML tools "
+                             "(StudioWebPortalSettings.HiddenMlTools)") for line in lines), r

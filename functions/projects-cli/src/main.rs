@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use projects_core::aws::{CallError, Clients};
 use projects_core::projects::{
-    self as launch, fleet, update, upgrade, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan,
-    DEFAULT_STACK,
+    self as launch, doctor, fleet, update, upgrade, Catalog, FollowSettings, Goal, LaunchError,
+    LaunchPlan, DEFAULT_STACK,
 };
 
 use output::{Format, Printer};
@@ -104,6 +104,32 @@ enum Command {
     /// time). A failed project is left as SageMaker reports it; running the command again continues where it
     /// stopped (upgraded projects are no longer outdated).
     Upgrade(UpgradeArgs),
+    /// Check why users cannot see or create projects, each line OK or what to do: the templates tagged
+    /// visible, the bucket's CORS, the launch role and its trust, the seed-code function and its SSM
+    /// parameter, and per domain its location tag, Projects not hidden in Studio, and each execution role's
+    /// PassRole, SP-* stack rights, GetObjectTagging and launch-access tag. Exit 0 only when all pass.
+    ///
+    /// --fix applies the grants and the domain tag with the onboarder's own code (and policy owner).
+    Doctor(DoctorArgs),
+}
+
+#[derive(Args, Debug)]
+struct DoctorArgs {
+    /// One domain (default: every domain of the region).
+    #[arg(long, value_name = "ID")]
+    domain: Option<String>,
+
+    /// Also check this user profile's own execution role and Studio settings (with --domain).
+    #[arg(long, value_name = "NAME", requires = "domain")]
+    user_profile: Option<String>,
+
+    /// Repair what can be repaired: the execution roles' grants and the domain tag.
+    #[arg(long)]
+    fix: bool,
+
+    /// The bootstrap stack whose outputs name the launch role and the templates' location.
+    #[arg(long, env = "PROJECTS_STACK", default_value = DEFAULT_STACK, value_name = "STACK")]
+    stack: String,
 }
 
 #[derive(Args, Debug)]
@@ -444,6 +470,45 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             .await?;
             Ok(ExitCode::from(printer.upgrade(&report, &settings)))
         }
+        Command::Doctor(args) => {
+            let aws = aws().await?;
+            let (outputs, stack_id) = stack_outputs(&aws, &args.stack).await?;
+            let catalog = Catalog::from_outputs(&args.stack, &outputs)?;
+            let setup = doctor::Setup {
+                stack: args.stack.clone(),
+                launch_role: projects_core::names::RoleArn::parse(
+                    "LaunchRoleArn",
+                    catalog.launch_role()?,
+                )
+                .map_err(|e| LaunchError::Invalid(e.to_string()))?,
+                location: catalog.templates_location.clone().ok_or_else(|| {
+                    LaunchError::NotBootstrapStack {
+                        stack: args.stack.clone(),
+                        problem: " has no output TemplatesLocation".to_owned(),
+                    }
+                })?,
+                // the onboarder's POLICY_OWNER: the stack id's last part
+                owner: stack_id.and_then(|id| id.split('/').nth(2).map(str::to_owned)),
+            };
+            let clients = doctor::Clients {
+                sagemaker: &aws.clients.sagemaker,
+                s3: &aws.clients.s3,
+                iam: &aws.clients.iam,
+                cloudformation: &aws.cloudformation,
+            };
+            let scope = doctor::Scope {
+                domain: args.domain,
+                user_profile: args.user_profile,
+                fix: args.fix,
+            };
+            let report = doctor::doctor(&clients, &setup, &scope).await?;
+            printer.doctor(&report);
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::List(args) => {
             let aws = aws().await?;
             let filter = fleet::Filter {
@@ -503,27 +568,39 @@ async fn catalog(aws: &Aws, source: &Source) -> Result<Catalog, LaunchError> {
     if !source.template_urls.is_empty() {
         return Catalog::from_flags(&source.template_urls, source.launch_role.as_deref());
     }
+    let (outputs, _) = stack_outputs(aws, &source.stack).await?;
+    let mut catalog = Catalog::from_outputs(&source.stack, &outputs)?;
+    if let Some(role) = &source.launch_role {
+        catalog.launch_role_arn = Catalog::from_flags(&[], Some(role))?.launch_role_arn;
+    }
+    Ok(catalog)
+}
+
+/// The bootstrap stack's outputs and its id.
+async fn stack_outputs(
+    aws: &Aws,
+    stack: &str,
+) -> Result<(Vec<(String, String)>, Option<String>), LaunchError> {
     let described = aws
         .cloudformation
         .describe_stacks()
-        .stack_name(&source.stack)
+        .stack_name(stack)
         .send()
         .await
         .map_err(|e| {
-            let call = CallError::new("CloudFormation", "DescribeStacks", &source.stack, e);
+            let call = CallError::new("CloudFormation", "DescribeStacks", stack, e);
             // CloudFormation says so in a ValidationError: "Stack with id X does not exist"
             if call.message.contains("does not exist") {
                 LaunchError::NoSuchStack {
-                    stack: source.stack.clone(),
+                    stack: stack.to_owned(),
                     region: aws.region.clone(),
                 }
             } else {
                 LaunchError::Aws(call)
             }
         })?;
-    let outputs: Vec<(String, String)> = described
-        .stacks()
-        .first()
+    let first = described.stacks().first();
+    let outputs = first
         .map(|s| {
             s.outputs()
                 .iter()
@@ -531,9 +608,5 @@ async fn catalog(aws: &Aws, source: &Source) -> Result<Catalog, LaunchError> {
                 .collect()
         })
         .unwrap_or_default();
-    let mut catalog = Catalog::from_outputs(&source.stack, &outputs)?;
-    if let Some(role) = &source.launch_role {
-        catalog.launch_role_arn = Catalog::from_flags(&[], Some(role))?.launch_role_arn;
-    }
-    Ok(catalog)
+    Ok((outputs, first.and_then(|s| s.stack_id()).map(str::to_owned)))
 }

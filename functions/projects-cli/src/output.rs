@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use projects_core::projects::doctor::{Report as DoctorReport, State as CheckState};
 use projects_core::projects::update::{ResourceDiff, UpdatePlan};
 use projects_core::projects::upgrade::{self, Event, Outcome, Report};
 use projects_core::projects::version::short;
@@ -391,6 +392,35 @@ impl Printer {
         );
         eprintln!("{summary}");
         code
+    }
+
+    /// `projects doctor`: one line per check, OK / FAIL (with what to do) / FIXED.
+    pub fn doctor(&self, report: &DoctorReport) {
+        if self.format == Format::Json {
+            self.json(&json!({ "passed": report.passed(), "checks": report.checks }));
+            return;
+        }
+        let mut out = String::new();
+        for c in &report.checks {
+            let state = match c.state {
+                CheckState::Ok => "OK",
+                CheckState::Failed => "FAIL",
+                CheckState::Fixed => "FIXED",
+            };
+            out.push_str(&format!("{state:<6} {}: {}\n", c.what, c.detail));
+            if let Some(fix) = &c.fix {
+                out.push_str(&format!("       fix: {fix}\n"));
+            }
+        }
+        print!("{out}");
+        let failed = report
+            .checks
+            .iter()
+            .filter(|c| c.state == CheckState::Failed)
+            .count();
+        if failed > 0 {
+            eprintln!("{failed} of {} checks failed", report.checks.len());
+        }
     }
 
     /// `projects list`: one row per project, then a count (and the requests it took) on stderr.

@@ -9,6 +9,7 @@
 //! [`Progress`] and the results.
 
 pub mod catalog;
+pub mod doctor;
 pub mod error;
 pub mod fleet;
 pub mod follow;
