@@ -466,21 +466,7 @@ def resources_of(world, name):
 
 
 # the queue renamed, the dead-letter queue gone, a topic added
-TEAM_QUEUE_V3 = """\
-Parameters:
-  SageMakerProjectName: {Type: String, MinLength: 1, MaxLength: 32, AllowedPattern: '^[a-zA-Z](-*[a-zA-Z0-9])*'}
-  SageMakerProjectId: {Type: String}
-  Purpose: {Type: String, AllowedValues: [training, inference], Description: What the queue carries}
-  RetentionSeconds: {Type: String, Default: '345600'}
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub 'sagemaker-${SageMakerProjectId}-${Purpose}-v3'
-      MessageRetentionPeriod: !Ref RetentionSeconds
-  Topic:
-    Type: AWS::SNS::Topic
-"""
+TEAM_QUEUE_V3 = TEAM_QUEUE.replace("-${Purpose}'", "-${Purpose}-v3'") + "  Topic:\n    Type: AWS::SNS::Topic\n"
 # an update CloudFormation fails while applying it (a dead-letter queue that does not exist): it rolls back
 TEAM_QUEUE_BROKEN = TEAM_QUEUE + """\
   Broken:

@@ -620,20 +620,26 @@ def list_projects(resp) -> ActionResult:
             projects = [p for p in projects if p.creation_time > after]
         if before:
             projects = [p for p in projects if p.creation_time < before]
-        key = (lambda p: p.name) if sort_by == "Name" else (lambda p: (p.creation_time, p.name))
-        projects.sort(key=key, reverse=sort_order == "Descending")
-        start = 0
-        if next_token:
-            try:
-                start = int(base64.urlsafe_b64decode(next_token.encode()).decode())
-            except ValueError:
-                raise ValidationException("Invalid pagination token") from None
-        limit = int(max_results) if max_results else 100
-        page = projects[start : start + limit]
+        page, token = _page(projects, sort_by, sort_order, next_token, int(max_results) if max_results else 100)
         out: dict[str, Any] = {"ProjectSummaryList": [p.summary() for p in page]}
-        if start + limit < len(projects):
-            out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        if token:
+            out["NextToken"] = token
         return ActionResult(out)
+
+
+def _page(projects: list[Project], sort_by: str, sort_order: str, next_token: str | None,
+          limit: int) -> tuple[list[Project], str | None]:
+    """One page of `projects` sorted by Name or CreationTime, and the NextToken of the next (None: the last)."""
+    key = (lambda p: p.name) if sort_by == "Name" else (lambda p: (p.creation_time, p.name))
+    projects = sorted(projects, key=key, reverse=sort_order == "Descending")
+    start = 0
+    if next_token:
+        try:
+            start = int(base64.urlsafe_b64decode(next_token.encode()).decode())
+        except ValueError:
+            raise ValidationException("Invalid pagination token") from None
+    more = start + limit < len(projects)
+    return projects[start:start + limit], base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else None
 
 
 _SEARCH_OPERATORS = {
@@ -682,20 +688,11 @@ def _make_search(original):
             projects = [p for p in _store.scope(resp.current_account, resp.region).values()
                         if all(_SEARCH_OPERATORS[f.get("Operator", "Equals")](_search_value(p, f["Name"]), f.get("Value"))
                                for f in filters)]
-            key = (lambda p: p.name) if sort_by == "Name" else (lambda p: (p.creation_time, p.name))
-            projects.sort(key=key, reverse=sort_order == "Descending")
-            start = 0
-            if next_token:
-                try:
-                    start = int(base64.urlsafe_b64decode(next_token.encode()).decode())
-                except ValueError:
-                    raise ValidationException("Invalid pagination token") from None
-            limit = int(max_results) if max_results else 10
-            page = projects[start: start + limit]
+            page, token = _page(projects, sort_by, sort_order, next_token, int(max_results) if max_results else 10)
             out: dict[str, Any] = {"Results": [{"Project": {**p.describe(), "Tags": [dict(t) for t in p.tags]}}
                                                for p in page]}
-            if start + limit < len(projects):
-                out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+            if token:
+                out["NextToken"] = token
             return ActionResult(out)
 
     return search

@@ -14,9 +14,10 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::error::LaunchError;
+use super::launch::provider_parameters;
 use super::s3_url::{parse_s3_url, template_stem};
 use super::version::{
-    short, template_versions, url_version_id, TemplateVersions, DIGEST_TAG, TEMPLATE_TAG,
+    short, template_versions, unpinned, url_version_id, TemplateVersions, DIGEST_TAG, TEMPLATE_TAG,
 };
 use crate::aws::CallError;
 use crate::onboarding::projects::DOMAIN_TAG;
@@ -94,16 +95,7 @@ impl FleetProject {
             created: p
                 .creation_time()
                 .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
-            parameters: cfn
-                .map(|c| {
-                    c.parameters()
-                        .iter()
-                        .filter_map(|p| {
-                            Some((p.key()?.to_owned(), p.value().unwrap_or("").to_owned()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            parameters: provider_parameters(cfn),
             tags,
         }
     }
@@ -115,9 +107,7 @@ impl FleetProject {
 
     /// The template's URL without a version.
     fn base_url(&self) -> Option<&str> {
-        self.template_url
-            .as_deref()
-            .map(|u| u.split(['?', '#']).next().unwrap_or(u))
+        self.template_url.as_deref().map(unpinned)
     }
 }
 

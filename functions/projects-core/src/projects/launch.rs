@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use aws_sdk_sagemaker::operation::describe_project::DescribeProjectOutput;
 use aws_sdk_sagemaker::primitives::DateTimeFormat;
 use aws_sdk_sagemaker::types::{
-    CfnCreateTemplateProvider, CfnStackCreateParameter, CreateTemplateProvider, Tag,
+    CfnCreateTemplateProvider, CfnStackCreateParameter, CfnTemplateProviderDetail,
+    CreateTemplateProvider, Tag,
 };
 use serde::Serialize;
 
@@ -121,6 +122,17 @@ pub fn version_tags(template: &TemplateSpec) -> Vec<Tag> {
     tags
 }
 
+/// A CfnTemplateProvider's parameters, as DescribeProject and Search show them.
+pub fn provider_parameters(cfn: Option<&CfnTemplateProviderDetail>) -> BTreeMap<String, String> {
+    cfn.map(|c| {
+        c.parameters()
+            .iter()
+            .filter_map(|p| Some((p.key()?.to_owned(), p.value().unwrap_or("").to_owned())))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// A project as DescribeProject shows it, flattened for output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectView {
@@ -162,16 +174,7 @@ impl ProjectView {
             template_name: owned(cfn.and_then(|c| c.template_name())),
             template_url: owned(cfn.and_then(|c| c.template_url())),
             role_arn: owned(cfn.and_then(|c| c.role_arn())),
-            parameters: cfn
-                .map(|c| {
-                    c.parameters()
-                        .iter()
-                        .filter_map(|p| {
-                            Some((p.key()?.to_owned(), p.value().unwrap_or("").to_owned()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            parameters: provider_parameters(cfn),
             stack_name: owned(stack.and_then(|s| s.name())),
             stack_id: owned(stack.and_then(|s| s.id())),
             stack_status_message: owned(stack.and_then(|s| s.status_message())),

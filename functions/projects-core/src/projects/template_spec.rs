@@ -264,6 +264,25 @@ pub async fn load_template(
     load_template_version(s3, catalog, chosen, None).await
 }
 
+/// One stored version of a known template (a project's, whose object must exist).
+pub async fn read_version(
+    s3: &aws_sdk_s3::Client,
+    template: &TemplateRef,
+    version: &Version,
+) -> Result<TemplateSpec, LaunchError> {
+    let catalog = Catalog {
+        source: format!("template {}", template.name),
+        launch_role_arn: None,
+        templates_location: None,
+        templates: vec![template.clone()],
+    };
+    let chosen = Chosen {
+        template: template.clone(),
+        listed: true,
+    };
+    load_template_version(s3, &catalog, &chosen, version.version_id.as_deref()).await
+}
+
 /// [`load_template`] of one stored version (`None`: the current one).
 pub async fn load_template_version(
     s3: &aws_sdk_s3::Client,

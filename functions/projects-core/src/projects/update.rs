@@ -12,15 +12,15 @@ use aws_sdk_sagemaker::types::{
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
-use super::catalog::{Catalog, Chosen, TemplateRef};
+use super::catalog::TemplateRef;
 use super::error::{sagemaker, LaunchError};
 use super::follow::{follow_from, Before, FollowOutcome, FollowSettings, Goal, Progress, Settled};
 use super::launch::{describe_project, version_tags, ProjectView};
 use super::s3_url::{parse_s3_url, template_stem};
-use super::template_spec::{load_template_version, TemplateSpec};
+use super::template_spec::{read_version, TemplateSpec};
 use super::version::{
-    pinned_url, short, template_versions, url_version_id, TemplateVersions, Version, DIGEST_TAG,
-    TEMPLATE_TAG,
+    pinned_url, short, template_versions, unpinned, url_version_id, TemplateVersions, Version,
+    DIGEST_TAG, TEMPLATE_TAG,
 };
 use crate::aws::CallError;
 use crate::templates::REQUIRED_PARAMETERS;
@@ -135,7 +135,7 @@ pub async fn find(
         .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
         .collect();
     let url = project.template_url.clone().unwrap_or_default();
-    let base = url.split(['?', '#']).next().unwrap_or(&url).to_owned();
+    let base = unpinned(&url).to_owned();
     let stem = parse_s3_url(&base)
         .map(|o| template_stem(&o.key).to_owned())
         .map_err(|_| LaunchError::UnknownTemplate {
@@ -191,18 +191,7 @@ impl Subject {
         request: &Request,
     ) -> Result<UpdatePlan, LaunchError> {
         let version = self.version(target)?;
-        let chosen = Chosen {
-            template: self.template.clone(),
-            listed: true,
-        };
-        let catalog = Catalog {
-            source: format!("project {}", self.project.name),
-            launch_role_arn: None,
-            templates_location: None,
-            templates: vec![self.template.clone()],
-        };
-        let spec =
-            load_template_version(s3, &catalog, &chosen, version.version_id.as_deref()).await?;
+        let spec = read_version(s3, &self.template, &version).await?;
         plan(self, spec, version, request)
     }
 }

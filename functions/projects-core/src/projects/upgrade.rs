@@ -13,14 +13,14 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::catalog::{Catalog, Chosen, TemplateRef};
+use super::catalog::TemplateRef;
 use super::error::LaunchError;
 use super::fleet::{self, Filter, FleetProject};
 use super::follow::{FollowOutcome, FollowSettings, Progress};
 use super::launch::describe_project;
-use super::template_spec::{load_template_version, TemplateSpec};
+use super::template_spec::{read_version, TemplateSpec};
 use super::update::{self, Request, Subject};
-use super::version::{short, TemplateVersions, Version};
+use super::version::{short, unpinned, TemplateVersions, Version};
 
 /// Which projects, and how carefully.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,19 +119,7 @@ async fn targets(
                 name: t.name.clone(),
                 url: t.url.clone(),
             };
-            let catalog = Catalog {
-                source: format!("template {}", t.name),
-                launch_role_arn: None,
-                templates_location: None,
-                templates: vec![template.clone()],
-            };
-            let chosen = Chosen {
-                template,
-                listed: true,
-            };
-            let spec =
-                load_template_version(s3, &catalog, &chosen, version.version_id.as_deref()).await?;
-            Ok((spec, version))
+            Ok((read_version(s3, &template, &version).await?, version))
         };
         out.insert(t.url.clone(), read.await);
     }
@@ -186,7 +174,7 @@ async fn upgrade_one(
     let base = p
         .template_url
         .as_deref()
-        .map(|u| u.split(['?', '#']).next().unwrap_or(u).to_owned())
+        .map(|u| unpinned(u).to_owned())
         .unwrap_or_default();
     let Some(versions) = templates.iter().find(|t| t.url == base) else {
         return done(
@@ -294,11 +282,7 @@ pub async fn upgrade(
         loop {
             while !halted && running.len() < concurrency {
                 let Some(p) = queue.next() else { break };
-                let base = p
-                    .template_url
-                    .as_deref()
-                    .map(|u| u.split(['?', '#']).next().unwrap_or(u))
-                    .unwrap_or_default();
+                let base = p.template_url.as_deref().map(unpinned).unwrap_or_default();
                 let target = targets.get(base).unwrap_or(&no_target);
                 running.push(upgrade_one(
                     sm,

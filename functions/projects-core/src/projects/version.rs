@@ -61,9 +61,14 @@ pub fn short(digest: &str) -> &str {
     digest.get(..SHORT_DIGEST).unwrap_or(digest)
 }
 
+/// `url` without its query (a version pin) or fragment.
+pub fn unpinned(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
 /// `url` pinned to one object version (`…/x.yaml?versionId=…`); unchanged without a version id.
 pub fn pinned_url(url: &str, version: &Version) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or(url);
+    let base = unpinned(url);
     match &version.version_id {
         Some(id) => format!("{base}?versionId={}", utf8_percent_encode(id, QUERY_VALUE)),
         None => base.to_owned(),
@@ -204,7 +209,7 @@ pub async fn template_versions(
     }
     Ok(TemplateVersions {
         name: name.to_owned(),
-        url: url.split(['?', '#']).next().unwrap_or(url).to_owned(),
+        url: unpinned(url).to_owned(),
         versions,
     })
 }
