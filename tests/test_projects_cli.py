@@ -122,7 +122,7 @@ def world(aws, answer):
 
     w = World()
     w.urls, w.env, w.s3, w.sm, w.cf, w.sqs = urls, env, s3, sm, aws.client("cloudformation"), aws.client("sqs")
-    w.iam = iam
+    w.iam, w.cloudtrail = iam, aws.client("cloudtrail")
     return w
 
 
@@ -673,12 +673,21 @@ def bootstrap_stack(world):
     return stack_id.split("/")[2]
 
 
+def logging_trail(world, logging=True):
+    cloudtrail = world.cloudtrail
+    world.s3.create_bucket(Bucket="trail-logs")
+    cloudtrail.create_trail(Name="management", S3BucketName="trail-logs", IsMultiRegionTrail=True)
+    if logging:
+        cloudtrail.start_logging(Name="management")
+
+
 def doctor_lines(r):
     return [line for line in r.out.splitlines() if not line.startswith("       fix:")]
 
 
 def test_doctor_finds_what_a_broken_domain_lacks_and_fix_repairs_it(world):
     owner = bootstrap_stack(world)
+    logging_trail(world)
     iam = world.iam
     make_role(iam, "TeamRole", path="/service-role/")
     world.sm.create_domain(DomainName="team", AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
@@ -692,17 +701,18 @@ def test_doctor_finds_what_a_broken_domain_lacks_and_fix_repairs_it(world):
     assert lines[1].startswith(f"OK     CORS of bucket {BUCKET} for Studio"), broken
     assert lines[2].startswith("OK     launch role AmazonSageMakerProjectsLaunchRole: trusts roles tagged"), broken
     assert lines[3].startswith("OK     seed-code function and its SSM parameter"), broken
-    assert lines[4] == f"FAIL   domain {domain}: tag sagemaker:projectS3TemplatesLocation: missing", broken
-    assert lines[5] == f"OK     domain {domain}: Projects shown in Studio: not hidden", broken
-    assert lines[6] == (f"FAIL   domain {domain}: default user role TeamRole: lacks iam:PassRole on {LAUNCH_ROLE_ARN}, "
+    assert lines[4] == "OK     a CloudTrail trail logging management events: management (logging)", broken
+    assert lines[5] == f"FAIL   domain {domain}: tag sagemaker:projectS3TemplatesLocation: missing", broken
+    assert lines[6] == f"OK     domain {domain}: Projects shown in Studio: not hidden", broken
+    assert lines[7] == (f"FAIL   domain {domain}: default user role TeamRole: lacks iam:PassRole on {LAUNCH_ROLE_ARN}, "
                         "CloudFormation on SP-* stacks, s3:GetObjectTagging on the templates, the tag "
                         "sagemaker-projects-launch-access=true"), broken
     assert f"       fix: projects doctor --domain {domain} --fix (AddTags)\n" in broken.out
-    assert broken.err == "2 of 7 checks failed\n"
+    assert broken.err == "2 of 8 checks failed\n"
 
     fixed = world.cli("doctor", "--domain", domain, "--fix")
     assert fixed.code == 0, fixed
-    assert [line.split()[0] for line in doctor_lines(fixed)] == ["OK", "OK", "OK", "OK", "FIXED", "OK", "FIXED"]
+    assert [line.split()[0] for line in doctor_lines(fixed)] == ["OK", "OK", "OK", "OK", "OK", "FIXED", "OK", "FIXED"]
     # the onboarder's own grant: its three policies under its owner (the stack id's last part), and the tag
     names = sorted(iam.list_role_policies(RoleName="TeamRole")["PolicyNames"])
     assert names == [f"SageMakerProjects-{p}-{owner}" for p in ("PassLaunchRole", "ProjectStacks", "TemplateRead")]
@@ -715,8 +725,9 @@ def test_doctor_finds_what_a_broken_domain_lacks_and_fix_repairs_it(world):
     assert healthy.json()["passed"] and {c["state"] for c in healthy.json()["checks"]} == {"Ok"}
 
 
-def test_doctor_names_hidden_templates_missing_cors_and_hidden_projects(world):
+def test_doctor_names_hidden_templates_missing_cors_a_trail_not_logging_and_hidden_projects(world):
     bootstrap_stack(world)
+    logging_trail(world, logging=False)
     world.upload("hidden", TEAM_QUEUE, visible=False)
     world.s3.delete_bucket_cors(Bucket=BUCKET)
     world.sm.create_domain(DomainName="team", AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
@@ -727,5 +738,6 @@ def test_doctor_names_hidden_templates_missing_cors_and_hidden_projects(world):
     lines = doctor_lines(r)
     assert lines[0] == f"FAIL   templates under s3://{BUCKET}/{PREFIX}: not tagged sagemaker:studio-visibility=true: hidden.yaml"
     assert lines[1].startswith(f"FAIL   CORS of bucket {BUCKET} for Studio: no rule allows origin https://*.sagemaker.aws")
+    assert "FAIL   a CloudTrail trail logging management events: management is not logging" in lines, r
     assert any(line.endswith("Projects shown in Studio: Projects is among the hidden ML tools "
                              "(StudioWebPortalSettings.HiddenMlTools)") for line in lines), r

@@ -106,7 +106,7 @@ enum Command {
     Upgrade(UpgradeArgs),
     /// Check why users cannot see or create projects, each line OK or what to do: the templates tagged
     /// visible, the bucket's CORS, the launch role and its trust, the seed-code function and its SSM
-    /// parameter, and per domain its location tag, Projects not hidden in Studio, and each execution role's
+    /// parameter, a CloudTrail trail logging management events, and per domain its location tag, Projects not hidden in Studio, and each execution role's
     /// PassRole, SP-* stack rights, GetObjectTagging and launch-access tag. Exit 0 only when all pass.
     ///
     /// --fix applies the grants and the domain tag with the onboarder's own code (and policy owner).
@@ -491,6 +491,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                 owner: stack_id.and_then(|id| id.split('/').nth(2).map(str::to_owned)),
             };
             let clients = doctor::Clients {
+                cloudtrail: &aws.cloudtrail,
                 sagemaker: &aws.clients.sagemaker,
                 s3: &aws.clients.s3,
                 iam: &aws.clients.iam,
@@ -545,6 +546,7 @@ async fn follow(
 /// The SDK clients, built once the input has been checked.
 struct Aws {
     clients: Clients,
+    cloudtrail: aws_sdk_cloudtrail::Client,
     cloudformation: aws_sdk_cloudformation::Client,
     region: String,
 }
@@ -559,6 +561,7 @@ async fn aws() -> Result<Aws, LaunchError> {
     Ok(Aws {
         clients: Clients::new(&config),
         cloudformation: aws_sdk_cloudformation::Client::new(&config),
+        cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
         region,
     })
 }

@@ -97,6 +97,7 @@ impl Report {
 }
 
 pub struct Clients<'a> {
+    pub cloudtrail: &'a aws_sdk_cloudtrail::Client,
     pub sagemaker: &'a aws_sdk_sagemaker::Client,
     pub s3: &'a aws_sdk_s3::Client,
     pub iam: &'a aws_sdk_iam::Client,
@@ -126,6 +127,7 @@ pub async fn doctor(c: &Clients<'_>, setup: &Setup, scope: &Scope) -> Result<Rep
     cors(c, setup, &mut report).await?;
     launch_role(c, setup, &mut report).await?;
     seed_code(c, setup, &mut report).await?;
+    trail(c, &mut report).await?;
     let domains = match &scope.domain {
         Some(d) => vec![d.clone()],
         None => {
@@ -327,6 +329,78 @@ async fn seed_code(c: &Clients<'_>, setup: &Setup, r: &mut Report) -> Result<(),
         );
     }
     Ok(())
+}
+
+/// A trail that applies to this region, is logging, and logs management write events (CreateDomain,
+/// CreateUserProfile): else new domains are caught only by the hourly sweep.
+async fn trail(c: &Clients<'_>, r: &mut Report) -> Result<(), LaunchError> {
+    let what = "a CloudTrail trail logging management events".to_owned();
+    let trails = c
+        .cloudtrail
+        .describe_trails()
+        .send()
+        .await
+        .map_err(|e| CallError::new("CloudTrail", "DescribeTrails", "", e))?;
+    let mut seen = Vec::new();
+    for t in trails.trail_list() {
+        let Some(arn) = t.trail_arn().or(t.name()) else {
+            continue;
+        };
+        let name = t.name().unwrap_or(arn);
+        let status = c
+            .cloudtrail
+            .get_trail_status()
+            .name(arn)
+            .send()
+            .await
+            .map_err(|e| CallError::new("CloudTrail", "GetTrailStatus", name, e))?;
+        if status.is_logging() != Some(true) {
+            seen.push(format!("{name} is not logging"));
+            continue;
+        }
+        let selectors = c
+            .cloudtrail
+            .get_event_selectors()
+            .trail_name(arn)
+            .send()
+            .await
+            .map_err(|e| CallError::new("CloudTrail", "GetEventSelectors", name, e))?;
+        if logs_management_writes(&selectors) {
+            r.ok(what, format!("{name} (logging)"));
+            return Ok(());
+        }
+        seen.push(format!("{name} logs no management write events"));
+    }
+    let detail = if seen.is_empty() {
+        "no trail applies to this region".to_owned()
+    } else {
+        seen.join("; ")
+    };
+    r.failed(
+        what,
+        detail,
+        "new domains are noticed only by the hourly sweep: deploy the bootstrap stack with CreateTrail=true, or \
+         log management events in an existing trail"
+            .into(),
+    );
+    Ok(())
+}
+
+fn logs_management_writes(
+    s: &aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput,
+) -> bool {
+    use aws_sdk_cloudtrail::types::ReadWriteType;
+    let basic = s.event_selectors().iter().any(|e| {
+        e.include_management_events() != Some(false)
+            && !matches!(e.read_write_type(), Some(ReadWriteType::ReadOnly))
+    });
+    let advanced = s.advanced_event_selectors().iter().any(|a| {
+        a.field_selectors()
+            .iter()
+            .any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"))
+    });
+    // a trail without selectors logs all management events (CloudTrail's default)
+    basic || advanced || (s.event_selectors().is_empty() && s.advanced_event_selectors().is_empty())
 }
 
 async fn domain(
