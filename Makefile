@@ -145,7 +145,7 @@ $(BENCH_VENVS)/awscli/.installed: bench/requirements-awscli.txt
 	touch $@
 
 .PHONY: bench
-bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(BENCH_VENVS)/awscli/.installed package ## benchmarks on the embedded emulator: a table of ratios, bench/results/
+bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(BENCH_VENVS)/awscli/.installed package build ## benchmarks on the embedded emulator: a table of ratios, bench/results/
 	cargo build --release --workspace --bins --locked
 	$(PY) bench/run.py
 

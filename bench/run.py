@@ -144,6 +144,23 @@ FUNCTIONS = [
 ]
 
 
+# the fleet section's template: one queue; its second version adds a dead-letter queue
+FLEET_TEMPLATE = """\
+Parameters:
+  SageMakerProjectName: {Type: String}
+  SageMakerProjectId: {Type: String}
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub 'sagemaker-${SageMakerProjectId}'
+"""
+FLEET_ADDITION = """\
+  DeadLetters:
+    Type: AWS::SQS::Queue
+"""
+
+
 class Bench:
     def __init__(self, quick: bool):
         self.quick = quick
@@ -408,6 +425,53 @@ class Bench:
               f"in emulator {w.busy_s:6.1f} s), {w.total / domains:.2f} requests a domain, "
               f"peak RSS {mem.get('VmHWM', 0) / 1024:.1f} MiB", flush=True)
 
+    # ------------------------------------------------------------------------------ 4b. the fleet: list, upgrade
+    def fleet(self, count: int):
+        """`projects list` and `projects upgrade --all` over `count` projects after a template change: wall time
+        and the requests counted at the emulator."""
+        from harness.fixtures import LAUNCH_ROLE_ARN, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, make_role
+
+        self.aws.reset()
+        s3, sm = self.aws.client("s3"), self.aws.client("sagemaker")
+        bucket, key = "sagemaker-projects-templates-123456789012", "templates/team-queue.yaml"
+        create_template_bucket(s3, bucket)
+        make_role(self.aws.client("iam"), LAUNCH_ROLE_NAME, trust=LAUNCH_ROLE_TRUST)
+        v1 = FLEET_TEMPLATE.encode()
+        s3.put_object(Bucket=bucket, Key=key, Body=v1, Tagging="sagemaker%3Astudio-visibility=true")
+        head = s3.head_object(Bucket=bucket, Key=key)
+        url = f"https://{bucket}.s3.us-east-1.amazonaws.com/{key}?versionId={head['VersionId']}"
+        t = time.perf_counter()
+        for i in range(count):
+            sm.create_project(ProjectName=f"fleet-{i:04d}", TemplateProviders=[{"CfnTemplateProvider": {
+                "TemplateName": "team-queue", "TemplateURL": url, "RoleARN": LAUNCH_ROLE_ARN}}],
+                Tags=[{"Key": "sagemaker-projects-bootstrap:template", "Value": "team-queue"},
+                      {"Key": "sagemaker-projects-bootstrap:template-digest", "Value": head["ETag"].strip('"')}])
+        setup_s = time.perf_counter() - t
+        s3.put_object(Bucket=bucket, Key=key, Body=v1 + FLEET_ADDITION.encode(),
+                      Tagging="sagemaker%3Astudio-visibility=true")
+        cli = ROOT / "target" / "debug" / "projects"
+        env = {**self.aws.child_env(), "PATH": "/usr/bin:/bin"}
+        out = {"projects": count, "setup_s": round(setup_s, 1)}
+        for name, args in (("list", ["list", "--outdated", "--output", "json"]),
+                           ("upgrade", ["upgrade", "--all", "--canary", "1", "--concurrency", "8",
+                                        "--poll-interval", "0.5", "--output", "json"])):
+            with counter.counting() as w:
+                t = time.perf_counter()
+                done = subprocess.run([str(cli), *args], env=env, capture_output=True, text=True, timeout=3600)
+                wall = time.perf_counter() - t
+            if done.returncode != 0:
+                raise Broken(f"projects {name}: exit {done.returncode}: {done.stderr[-500:]}")
+            doc = json.loads(done.stdout)
+            items = doc.get("projects") or doc.get("rows") or []
+            out[name] = {"wall_s": round(wall, 2), "requests": w.as_dict(), "items": len(items),
+                         "in_emulator_s": round(w.busy_s, 2)}
+            print(f"  projects {name} over {count} projects: {wall:6.2f} s, {w.total} requests "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(w.ops.items()))})", flush=True)
+        upgraded = [r for r in json.loads(done.stdout)["rows"] if r["outcome"] == "Upgraded"]
+        if len(upgraded) != count:
+            raise Broken(f"projects upgrade: {len(upgraded)} of {count} upgraded")
+        self.results["fleet"] = out
+
     # ------------------------------------------------------------------------------ 5. requests per operation
     def requests(self):
         cold = self.results.get("cold", {})
@@ -532,6 +596,8 @@ def preflight(sections):
         missing.append(f"{PEER_PY.relative_to(ROOT)} (make bench installs it from bench/requirements.txt)")
     if "publish" in sections and not AWS_CLI.exists():
         missing.append(f"{AWS_CLI.relative_to(ROOT)} (make bench installs it from bench/requirements-awscli.txt)")
+    if "fleet" in sections and not (ROOT / "target" / "debug" / "projects").exists():
+        missing.append("target/debug/projects (make build)")
     if missing:
         raise SystemExit("bench: missing\n  " + "\n  ".join(missing))
 
@@ -539,8 +605,9 @@ def preflight(sections):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not for the README)")
-    ap.add_argument("--only", default="cold,warm,publish,sweep,requests,artifacts")
+    ap.add_argument("--only", default="cold,warm,publish,sweep,fleet,requests,artifacts")
     ap.add_argument("--domains", type=int, default=500)
+    ap.add_argument("--projects", type=int, default=200)
     args = ap.parse_args()
     sections = set(args.only.split(","))
     preflight(sections)
@@ -557,6 +624,7 @@ def main():
                  ("warm", lambda: b.warm(5 if q else 20)),
                  ("publish", lambda: b.publishing(1 if q else 5, 1 if q else 2, 6 if q else 25)),
                  ("sweep", lambda: b.sweep(50 if q else args.domains)),
+                 ("fleet", lambda: b.fleet(20 if q else args.projects)),
                  ("requests", b.requests),
                  ("artifacts", b.artifacts)]
         if sections & {"cold", "warm", "publish", "sweep", "requests"}:

@@ -110,6 +110,11 @@ def test_a_new_domain_in_service_is_onboarded_and_gets_its_project(world):
     provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
     assert provider["TemplateURL"] == f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}deploy-codepipeline.yaml"
     assert provider["RoleARN"] == LAUNCH_ROLE_ARN
+    # the project names its domain, its template and the version it runs: the digest of what was published
+    published = world.s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}deploy-codepipeline.yaml")["ETag"].strip('"')
+    tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
+    assert tags == {"sagemaker-projects-bootstrap:domain": domain, "sagemaker-projects-bootstrap:template":
+                    "deploy-codepipeline", "sagemaker-projects-bootstrap:template-digest": published}
 
 
 def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world):

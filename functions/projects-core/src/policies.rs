@@ -189,6 +189,48 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
     Ok(())
 }
 
+/// What a role lacks of what an execution role needs (for `projects doctor`): the purposes (`PassLaunchRole`,
+/// `ProjectStacks`, `TemplateRead`) no inline policy of this product grants as rendered for these values — any
+/// owner's counts — and whether the launch-access tag is missing.
+pub async fn inspect(
+    iam: &Iam,
+    role: &str,
+    launch_role: &RoleArn,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(Vec<&'static str>, bool), PolicyError> {
+    let existing = list_inline(iam, role).await?;
+    let mut missing = Vec::new();
+    for (purpose, _) in DOCUMENTS {
+        let head = format!("{POLICY_PREFIX}{purpose}-");
+        let mut granted = false;
+        for name in existing.iter().filter(|n| n.starts_with(&head)) {
+            let owner = &name[head.len()..];
+            let set = PolicySet::render(launch_role, bucket, prefix, owner)?;
+            let wanted = set.policies.iter().find(|(n, _)| n == name);
+            let have = document(iam, role, name).await?;
+            if wanted.is_some_and(|(_, w)| same_document(&have, w)) {
+                granted = true;
+                break;
+            }
+        }
+        if !granted {
+            missing.push(purpose);
+        }
+    }
+    let tags = iam
+        .list_role_tags()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| PolicyError::iam("ListRoleTags", role, e))?;
+    let tagged = tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == LAUNCH_ACCESS_TAG && t.value() == LAUNCH_ACCESS_VALUE);
+    Ok((missing, !tagged))
+}
+
 fn same_document(a: &str, b: &str) -> bool {
     let parse = |d: &str| serde_json::from_str::<serde_json::Value>(d).ok();
     matches!((parse(a), parse(b)), (Some(x), Some(y)) if x == y)
