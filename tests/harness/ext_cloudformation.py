@@ -29,6 +29,9 @@
    moto's CodeBuild backend — whose builds report SUCCEEDED — so `!Ref` gives the project name and `!GetAtt .Arn`
    its ARN. With it and (2), a project's stack `SP-<id>` can complete in the emulator: its Custom::SeedCode is
    answered by the real seedcode-checkin binary after a build of the project's seed-code CodeBuild project.
+4. `!Ref AWS::NoValue` as a list element (e.g. `- !If [Cond, X, !Ref AWS::NoValue]` in ManagedPolicyArns or a
+   policy's Statement list): CloudFormation removes the element; moto's `parsing.clean_json` drops such keys from
+   mappings but keeps `None` in lists. Here lists lose it too.
 
 The lifecycle's state (requests awaiting a response and their ServiceTimeout timers, each custom resource's current
 properties, Deletes still unanswered, updates in progress with what they would roll back to, contract violations) is kept here, per (stack id, logical id), and cleared with moto's.
@@ -1083,8 +1086,23 @@ def _install_codebuild_project() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _install_no_value_in_lists() -> None:
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        cleaned = original(resource_json, resources_map)
+        if isinstance(resource_json, list) and isinstance(cleaned, list):
+            return [v for v in cleaned if v is not None]
+        return cleaned
+
+    parsing.clean_json = clean_json
+
+
 def install(emulator) -> None:
     _store.emulator = emulator
+    _install_no_value_in_lists()
     _install_lifecycle()
     _install_dynamic_references()
     _install_codebuild_project()

@@ -1,7 +1,7 @@
 """S3 additions to moto 5.2.5 (see README: "What the emulator lacks and how the harness fills it").
 
 - `AWS::S3::Bucket`: moto applies only BucketEncryption and Tags. Its bucket model is taught the other properties
-  the bootstrap bucket declares — VersioningConfiguration, PublicAccessBlockConfiguration, CorsConfiguration and
+  the bootstrap bucket declares — BucketEncryption's BucketKeyEnabled, VersioningConfiguration, PublicAccessBlockConfiguration, CorsConfiguration and
   NotificationConfiguration.EventBridgeConfiguration — read from the template as CloudFormation reads them, so the
   emulated bucket is the one the template describes (and S3 sends "Object Created" to EventBridge for the tagger,
   which ext_events delivers to Lambda targets).
@@ -61,6 +61,9 @@ def _patch_bucket_properties() -> None:
         block = props.get("PublicAccessBlockConfiguration")
         if block:
             backend.put_public_access_block(bucket.name, {k: _is_true(v) for k, v in block.items()})
+        rules = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
+        if rules and _is_true(rules[0].get("BucketKeyEnabled")) and bucket.encryption:
+            bucket.encryption["Rule"]["BucketKeyEnabled"] = "true"
         cors = props.get("CorsConfiguration")
         if cors:
             bucket.set_cors(_cors_rules(cors))
