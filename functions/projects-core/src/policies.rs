@@ -199,17 +199,7 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
             .map_err(|e| PolicyError::iam("PutRolePolicy", role, e))?;
     }
     for name in stale {
-        match iam
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if iam_no_such_entity(&e) => {}
-            Err(e) => return Err(PolicyError::iam("DeleteRolePolicy", role, e)),
-        }
+        delete_inline(iam, role, name).await?;
     }
     // TagRole is idempotent: one write is cheaper than a read to decide whether to write
     let tag = Tag::builder()
@@ -226,6 +216,21 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
     Ok(())
 }
 
+/// Deletes one inline policy; one that (or whose role) is already gone is fine.
+async fn delete_inline(iam: &Iam, role: &str, name: &str) -> Result<(), PolicyError> {
+    match iam
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if iam_no_such_entity(&e) => Ok(()),
+        Err(e) => Err(PolicyError::iam("DeleteRolePolicy", role, e)),
+    }
+}
+
 fn same_document(a: &str, b: &str) -> bool {
     let parse = |d: &str| serde_json::from_str::<serde_json::Value>(d).ok();
     matches!((parse(a), parse(b)), (Some(x), Some(y)) if x == y)
@@ -240,17 +245,7 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
     };
     let ours = owned_names(owner);
     for name in existing.iter().filter(|n| ours.contains(n)) {
-        match iam
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if iam_no_such_entity(&e) => {}
-            Err(e) => return Err(PolicyError::iam("DeleteRolePolicy", role, e)),
-        }
+        delete_inline(iam, role, name).await?;
     }
     let pass_prefix = policy_name("PassLaunchRole", "");
     let still_granted = existing
