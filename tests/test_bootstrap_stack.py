@@ -341,6 +341,7 @@ def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and
     assert status == "CreateCompleted", d.sm.describe_project(ProjectName=f"mlops-{domain}")[
         "TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
     seeds = [c for c in ext_lambda.invocations(d.resources["SeedCodeFunction"]) if c.source == "custom-resource"]
+    assert all(c.done.wait(10) for c in seeds)  # the stack completes on the answer, before the function returns
     assert seeds and all(c.result["Answered"]["Status"] == "SUCCESS" for c in seeds)
     # the event source mapping deleted the message it delivered
     attrs = d.sqs.get_queue_attributes(QueueUrl=d.outputs["OnboarderQueueUrl"], AttributeNames=["All"])["Attributes"]
