@@ -207,6 +207,29 @@ def test_the_stack_completes_with_each_function_wired_as_its_binary_expects(depl
     assert all("RoleName" not in r.get("Properties", {}) for r in template["Resources"].values())
 
 
+def test_with_every_guardrail_off_nothing_of_them_is_set(deployed):
+    """The guardrail parameters (tests/test_guardrails.py) left at their defaults keep today's stack: no boundary,
+    the default paths, no VPC, SSE-S3, no extra tag."""
+    d = deployed
+    template = bootstrap_template()
+    roles = {n: r for n, r in d.resources.items() if template["Resources"][n]["Type"] == "AWS::IAM::Role"}
+    for name in roles.values():
+        role = d.iam.get_role(RoleName=name)["Role"]
+        assert "PermissionsBoundary" not in role and role["Path"] == "/sagemaker-projects-bootstrap/"
+        assert not d.iam.list_role_tags(RoleName=name)["Tags"]
+        attached = d.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+        assert not any("FunctionVpcAccessPolicy" in p["PolicyArn"] for p in attached)
+    assert "FunctionVpcAccessPolicy" not in d.resources
+    for fn in d.functions.values():
+        assert not (fn["Configuration"].get("VpcConfig") or {}).get("SubnetIds")
+    launch = d.iam.get_role(RoleName="AmazonSageMakerProjectsLaunchRole")["Role"]
+    assert launch["Path"] == "/" and "PermissionsBoundary" not in launch
+    rule = d.s3.get_bucket_encryption(Bucket=d.bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    onboarder_env = d.functions["domain-onboarder"]["Configuration"]["Environment"]["Variables"]
+    assert not onboarder_env.get("TEMPLATE_KMS_KEY_ARN")
+
+
 def test_outputs_name_the_bucket_the_templates_and_the_launch_role(deployed):
     d = deployed
     out = d.outputs
@@ -318,6 +341,7 @@ def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and
     assert status == "CreateCompleted", d.sm.describe_project(ProjectName=f"mlops-{domain}")[
         "TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
     seeds = [c for c in ext_lambda.invocations(d.resources["SeedCodeFunction"]) if c.source == "custom-resource"]
+    assert all(c.done.wait(10) for c in seeds)  # the stack completes on the answer, before the function returns
     assert seeds and all(c.result["Answered"]["Status"] == "SUCCESS" for c in seeds)
     # the event source mapping deleted the message it delivered
     attrs = d.sqs.get_queue_attributes(QueueUrl=d.outputs["OnboarderQueueUrl"], AttributeNames=["All"])["Attributes"]
@@ -385,7 +409,7 @@ def test_the_template_declares_what_the_emulator_skips():
     deny, = [s for s in grants if s["Effect"] == "Deny"]
     assert {"iam:PutRolePolicy", "iam:TagRole"} <= set(deny["Action"])
     assert any("service-role/AmazonSageMakerProjects*" in r["Fn::Sub"] for r in deny["Resource"])
-    assert any(r["Fn::Sub"].endswith("role/${LaunchRoleName}") for r in deny["Resource"])
+    assert any(r["Fn::Sub"].endswith("role${RolePath}${LaunchRoleName}") for r in deny["Resource"])
 
 
 def test_deleting_the_stack_is_refused_while_the_onboarders_projects_exist_then_takes_back_what_it_made(deployed):

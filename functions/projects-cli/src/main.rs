@@ -489,6 +489,10 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                 })?,
                 // the onboarder's POLICY_OWNER: the stack id's last part
                 owner: stack_id.and_then(|id| id.split('/').nth(2).map(str::to_owned)),
+                template_key: outputs
+                    .iter()
+                    .find(|(k, _)| k == "TemplateBucketKmsKeyArn")
+                    .map(|(_, v)| v.clone()),
             };
             let clients = doctor::Clients {
                 cloudtrail: &aws.cloudtrail,

@@ -152,6 +152,12 @@ pub fn content_digest(content: &[u8]) -> String {
     format!("{:x}", md5::compute(content))
 }
 
+/// S3's `ChecksumSHA256` of an object with this content: the base64 of its SHA-256.
+pub fn checksum_sha256(content: &[u8]) -> String {
+    use aws_smithy_types::base64;
+    base64::encode(Sha256::digest(content))
+}
+
 /// S3's ETag of a single-part upload without SSE-KMS: the content's MD5, quoted.
 pub fn etag(content: &[u8]) -> String {
     format!("\"{}\"", content_digest(content))

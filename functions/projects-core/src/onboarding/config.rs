@@ -11,6 +11,8 @@ use crate::templates::EMBEDDED;
 pub struct Config {
     pub launch_role: RoleArn,
     pub location: Location,
+    /// `TEMPLATE_KMS_KEY_ARN`: the template bucket's SSE-KMS key, when it has one.
+    pub template_key: Option<String>,
     pub region: String,
     /// One of the five template names (file name without `.yaml`): every new domain gets a project from it.
     pub default_template: Option<String>,
@@ -54,6 +56,10 @@ impl Config {
             )
             .map_err(err)?,
         };
+        let template_key = get("TEMPLATE_KMS_KEY_ARN")
+            .map(|k| names::kms_key_arn("TEMPLATE_KMS_KEY_ARN", &k))
+            .transpose()
+            .map_err(err)?;
         let default_template =
             get("DEFAULT_TEMPLATE").map(|t| t.trim_end_matches(".yaml").to_owned());
         if let Some(t) = &default_template {
@@ -76,6 +82,7 @@ impl Config {
         Ok(Self {
             launch_role,
             location,
+            template_key,
             region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
             default_template,
             default_parameters,

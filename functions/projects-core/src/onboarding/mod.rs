@@ -121,6 +121,7 @@ impl Onboarder {
             &config.launch_role,
             &config.location.bucket,
             &config.location.prefix,
+            config.template_key.as_deref(),
             &config.policy_owner,
         )?;
         Ok(Self {

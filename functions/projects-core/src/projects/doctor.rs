@@ -28,6 +28,8 @@ pub struct Setup {
     pub location: String,
     /// The onboarder's policy owner (the bootstrap stack id's last part): `--fix` grants under it.
     pub owner: Option<String>,
+    /// The template bucket's SSE-KMS key, when it has one: execution roles then need a fourth policy.
+    pub template_key: Option<String>,
 }
 
 impl Setup {
@@ -553,19 +555,27 @@ async fn role(
         .map_err(|e| LaunchError::Invalid(e.to_string()))?;
     let what = format!("domain {domain}: {label} {name}");
     let (bucket, prefix) = setup.bucket_and_prefix();
-    let (missing, untagged) =
-        match policies::inspect(c.iam, &name, &setup.launch_role, &bucket, &prefix).await {
-            Ok(found) => found,
-            Err(PolicyError::NoSuchRole { .. }) => {
-                r.failed(
-                    what,
-                    "does not exist".into(),
-                    "fix the domain's execution role".into(),
-                );
-                return Ok(());
-            }
-            Err(e) => return Err(policy(e)),
-        };
+    let (missing, untagged) = match policies::inspect(
+        c.iam,
+        &name,
+        &setup.launch_role,
+        &bucket,
+        &prefix,
+        setup.template_key.as_deref(),
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(PolicyError::NoSuchRole { .. }) => {
+            r.failed(
+                what,
+                "does not exist".into(),
+                "fix the domain's execution role".into(),
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(policy(e)),
+    };
     let mut lacks: Vec<String> = missing
         .iter()
         .map(|p| match *p {
@@ -586,8 +596,14 @@ async fn role(
     }
     match (&setup.owner, scope.fix) {
         (Some(owner), true) => {
-            let set =
-                PolicySet::render(&setup.launch_role, &bucket, &prefix, owner).map_err(policy)?;
+            let set = PolicySet::render(
+                &setup.launch_role,
+                &bucket,
+                &prefix,
+                setup.template_key.as_deref(),
+                owner,
+            )
+            .map_err(policy)?;
             policies::grant(c.iam, &name, &set).await.map_err(policy)?;
             r.fixed(what, format!("lacked {}: granted", lacks.join(", ")));
         }
