@@ -14,7 +14,7 @@ pub use lambda_runtime::{Context, Error};
 
 /// Runs the Lambda loop with `handler`, which receives every event as JSON: a body that is not JSON arrives
 /// as `{"$unparseable": "<text>"}` (see [`raw_event`]) so the handler still decides what happens. What the
-/// invocation recorded with [`metrics`] is written as one EMF line once the handler has answered.
+/// invocation recorded with [`metrics`] is written as one EMF line once the handler has returned.
 pub async fn run<F, Fut>(handler: F) -> Result<(), Error>
 where
     F: Fn(Value, Context) -> Fut,

@@ -2,7 +2,7 @@
 //! CloudWatch Logs turns into metrics: no PutMetricData call, no permission, no extra latency.
 //!
 //! Code anywhere records with [`count`] or [`seconds`]; [`crate::run`] writes what the invocation recorded
-//! with [`flush`] once it has answered. Everything goes to namespace [`NAMESPACE`] with one dimension set,
+//! with [`flush`] once its handler has returned. Everything goes to namespace [`NAMESPACE`] with one dimension set,
 //! `[Stack, Function]`: `Stack` from `STACK_NAME` (the bootstrap stack sets it; left out when unset) and
 //! `Function` from `_HANDLER` (Lambda sets it to the function's Handler, our binary name), else
 //! `AWS_LAMBDA_FUNCTION_NAME`. The metric names are the constants below; README "Metrics and alarms".

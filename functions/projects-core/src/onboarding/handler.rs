@@ -156,7 +156,7 @@ impl OnboarderFunction {
 
     /// Onboards a domain; when it is not ready yet, asks the queue to bring it back after the re-check delay
     /// (`RechecksWaiting`), until `RECHECK_MAX_MINUTES` have passed since it was first seen (then, and for a
-    /// domain that failed or is being deleted, `DomainsAbandoned`).
+    /// domain that failed, `DomainsAbandoned`).
     async fn domain(
         &self,
         domain_id: &str,
@@ -171,7 +171,10 @@ impl OnboarderFunction {
                 status,
                 "domain will never be ready: abandoned"
             );
-            metrics::count(metrics::DOMAINS_ABANDONED, 1);
+            // a domain being deleted was given up by its owner, not by us
+            if status != "Deleting" {
+                metrics::count(metrics::DOMAINS_ABANDONED, 1);
+            }
         }
         if let DomainOutcome::Waiting { status, .. } = &outcome {
             let config = &self.onboarder.config;
@@ -498,5 +501,28 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(recorded.get(metrics::ROLES_GRANTED).map(|v| v.0), Some(1.0));
+    }
+
+    #[tokio::test]
+    async fn a_failed_domain_is_abandoned_and_counted_but_one_being_deleted_is_not_counted() {
+        for (status, counted) in [
+            (DomainStatus::Failed, Some(1.0)),
+            (DomainStatus::Deleting, None),
+        ] {
+            let described =
+                mock!(aws_sdk_sagemaker::Client::describe_domain).then_output(move || {
+                    DescribeDomainOutput::builder()
+                        .domain_id(DOMAIN)
+                        .status(status.clone())
+                        .build()
+                });
+            let (answer, recorded) =
+                metrics::capture(onboard_event(batch(), &[&described], &[], &[])).await;
+            assert_eq!(answer["Results"][0]["Outcome"], "Abandoned", "{answer}");
+            assert_eq!(
+                recorded.get(metrics::DOMAINS_ABANDONED).map(|v| v.0),
+                counted
+            );
+        }
     }
 }
