@@ -26,19 +26,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote
 
 import pytest
 
-from harness import ext_lambda, ext_sagemaker, ext_sqs, stack
+from harness import emf, ext_cloudwatch, ext_lambda, ext_sagemaker, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
 from harness.fixtures import DEPLOY_PARAMS, make_role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
 PREFIX = "templates/"
+ALARM_EMAIL = "ml-platform@example.com"
+NAMESPACE = "SageMakerProjectsBootstrap"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 VISIBILITY_TAG = "sagemaker:studio-visibility"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
@@ -93,6 +96,7 @@ def deployed(emulator):
         "DefaultTemplate": "deploy-codepipeline",
         "DefaultTemplateParameters": json.dumps(DEPLOY_PARAMS),
         "RecheckDelaySeconds": 1,
+        "AlarmEmail": ALARM_EMAIL,
     })
     resources = stack.stack_resources(emulator)
     lam = emulator.client("lambda")
@@ -386,6 +390,95 @@ def test_events_the_rule_does_not_select_never_reach_the_queue(deployed):
     bodies = delivered_bodies(d)
     assert not [b for b in bodies if b.get("detail-type") == "SageMaker Model Package State Change"]
     assert not [b for b in bodies if (b.get("detail") or {}).get("eventName") == "DeleteDomain"]
+
+
+def test_every_function_writes_valid_emf_metrics_that_reach_cloudwatch(deployed):
+    """The functions' log lines, read as CloudWatch Logs reads them (ext_cloudwatch): each EMF document follows the
+    specification, in one namespace with the Stack and Function dimensions, and its values reach CloudWatch."""
+    d = deployed
+    # a domain that failed: the onboarder abandons it, which the DomainsAbandoned alarm watches
+    role = d.iam.get_role(RoleName="SlowRole")["Role"]["Arn"]
+    with ext_sagemaker.domains_start("Failed"):
+        arn = d.sm.create_domain(DomainName="broken", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
+                                 SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
+    d.events.put_events(Entries=[cloudtrail_event("CreateDomain", {"domainName": "broken"}, {"domainArn": arn})])
+    call, = eventually(lambda: queue_deliveries(d, about_domain(arn)), "the failed domain's event never came")
+    assert call.result["Results"][0]["Outcome"] == "Abandoned"
+
+    expected = {
+        "template-publisher": {"TemplatesWritten", "TemplatesUnchanged", "TemplatesRemoved",
+                               "CustomResourceSucceeded"},
+        "execution-role-policies": {"RolesGranted", "CustomResourceSucceeded"},
+        "template-tagger": {"TemplatesAccepted", "TemplatesRejected"},
+        "domain-onboarder": {"RolesGranted", "DomainsOnboarded", "ProjectsCreated", "RechecksWaiting",
+                             "DomainsAbandoned", "SweepDuration", "SweepFailures", "CustomResourceSucceeded"},
+        "seedcode-checkin": {"CustomResourceSucceeded"},
+    }
+
+    def seen() -> dict[str, set[str]]:
+        names: dict[str, set[str]] = {}
+        for doc in ext_cloudwatch.documents():
+            for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                names.setdefault(doc["Function"], set()).add(m["Name"])
+        return names
+
+    eventually(lambda: all(want <= seen().get(fn, set()) for fn, want in expected.items()),
+               f"not every function wrote its metrics: {seen()}")
+    assert ext_cloudwatch.invalid_documents() == []
+    for doc in ext_cloudwatch.documents():
+        assert emf.problems(doc) == []
+        directive, = doc["_aws"]["CloudWatchMetrics"]
+        assert (directive["Namespace"], directive["Dimensions"]) == (NAMESPACE, [["Stack", "Function"]])
+        assert doc["Stack"] == stack.BOOTSTRAP_STACK and doc["Function"] in expected
+    # what the product alarms look at crossed their threshold (0) in CloudWatch
+    cw = d.aws.client("cloudwatch")
+    now = datetime.now(timezone.utc)
+    for function, metric in (("template-tagger", "TemplatesRejected"), ("domain-onboarder", "DomainsAbandoned")):
+        points = cw.get_metric_statistics(
+            Namespace=NAMESPACE, MetricName=metric, Statistics=["Sum"], Period=300,
+            Dimensions=[{"Name": "Stack", "Value": stack.BOOTSTRAP_STACK}, {"Name": "Function", "Value": function}],
+            StartTime=now - timedelta(minutes=30), EndTime=now + timedelta(minutes=5))["Datapoints"]
+        assert sum(p["Sum"] for p in points) >= 1, (metric, points)
+
+
+def test_alarms_watch_the_queues_the_functions_and_the_product_metrics_and_notify_one_topic(deployed):
+    d = deployed
+    topic = d.outputs["AlarmTopicArn"]
+    subscriptions = d.aws.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", ALARM_EMAIL)]
+    alarms = {a["AlarmName"].removeprefix(f"{stack.BOOTSTRAP_STACK}-"): a for a in d.aws.client(
+        "cloudwatch").describe_alarms(AlarmNamePrefix=f"{stack.BOOTSTRAP_STACK}-")["MetricAlarms"]}
+
+    def queue_name(logical):
+        return d.resources[logical].rsplit("/", 1)[1]
+
+    def dims(**kv):
+        return sorted(kv.items())
+
+    expected = {
+        "events-dead-letter-queue": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum",
+                                     dims(QueueName=queue_name("EventsDeadLetterQueue"))),
+        "onboarder-dead-letter-queue": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum",
+                                        dims(QueueName=queue_name("OnboarderDeadLetterQueue"))),
+        "domains-abandoned": (NAMESPACE, "DomainsAbandoned", "Sum",
+                              dims(Stack=stack.BOOTSTRAP_STACK, Function="domain-onboarder")),
+        "templates-rejected": (NAMESPACE, "TemplatesRejected", "Sum",
+                               dims(Stack=stack.BOOTSTRAP_STACK, Function="template-tagger")),
+    }
+    for binary, logical in FUNCTIONS.items():
+        for metric in ("Errors", "Throttles"):
+            expected[f"{binary}-{metric.lower()}"] = ("AWS/Lambda", metric, "Sum",
+                                                      dims(FunctionName=d.resources[logical]))
+    assert set(alarms) == set(expected)
+    for name, (namespace, metric, statistic, dimensions) in expected.items():
+        a = alarms[name]
+        got_dims = sorted((x["Name"], x["Value"]) for x in a["Dimensions"])
+        assert (a["Namespace"], a["MetricName"], a["Statistic"], got_dims) == (namespace, metric, statistic,
+                                                                               dimensions), name
+        assert (a["ComparisonOperator"], a["Threshold"], a["EvaluationPeriods"], a["Period"]) == \
+            ("GreaterThanThreshold", 0.0, 1, 300), name
+        assert a["AlarmActions"] == a["OKActions"] == [topic], name
+        assert a["TreatMissingData"] == "notBreaching", name
 
 
 def test_the_template_declares_what_the_emulator_skips():

@@ -129,9 +129,9 @@ def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world)
     assert LOCATION_TAG not in world.domain_tags(arn), "the domain is tagged only once InService"
     recheck = world.receive()
     assert recheck == [{"Recheck": {"domain_id": domain, "attempt": 1, "first_seen": recheck[0]["Recheck"]["first_seen"]}}]
-    # still pending: another, longer delay
+    # still pending: the same short delay again (a steady interval, not a backoff)
     again = world.onboard(sqs_batch(*recheck))["Results"][0]
-    assert again["Outcome"] == "Waiting" and again["RecheckInSeconds"] == 2
+    assert again["Outcome"] == "Waiting" and again["RecheckInSeconds"] == 1
     ext_sagemaker.set_domain_status(domain, "InService")
     done = world.onboard(sqs_batch(*world.receive()))["Results"][0]
     assert done["Outcome"] == "Onboarded"

@@ -186,7 +186,9 @@ def _forward(fn, event: Any, source: str) -> Invocation:
             }
             record.errored = True
             return record
-        env = {**{k: str(v) for k, v in (fn.environment_vars or {}).items()}, **_base_env(), **_identity_env(fn)}
+        # Lambda sets _HANDLER to the function's Handler (our binary name): the Function dimension of its metrics
+        env = {**{k: str(v) for k, v in (fn.environment_vars or {}).items()}, **_base_env(), **_identity_env(fn),
+               "_HANDLER": binary}
         try:
             with _store.watch_lock:
                 watch = functions().watch(env, name="emulator-lambda", function=binary)

@@ -183,6 +183,7 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
             foreign,
         });
     }
+    let mut written = false;
     for (name, wanted) in &set.policies {
         if current
             .get(name.as_str())
@@ -190,6 +191,7 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
         {
             continue;
         }
+        written = true;
         iam.put_role_policy()
             .role_name(role)
             .policy_name(name)
@@ -213,6 +215,9 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
         .send()
         .await
         .map_err(|e| PolicyError::iam("TagRole", role, e))?;
+    if written {
+        lambda_glue::metrics::count(lambda_glue::metrics::ROLES_GRANTED, 1);
+    }
     Ok(())
 }
 

@@ -190,6 +190,14 @@ async fn judge(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerEr
         Ok(_) => (true, None),
         Err(e) => (false, Some(e.to_string())),
     };
+    lambda_glue::metrics::count(
+        if visible {
+            lambda_glue::metrics::TEMPLATES_ACCEPTED
+        } else {
+            lambda_glue::metrics::TEMPLATES_REJECTED
+        },
+        1,
+    );
     let unchanged = same_tags(&tags, &desired);
     if !unchanged {
         let tagging = Tagging::builder()
@@ -350,6 +358,54 @@ mod tests {
         for (status, code) in [(503, "SlowDown"), (500, "InternalError")] {
             let e = judge_refused(status, code).await.unwrap_err();
             assert!(e.is_retryable(), "{code}: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_verdict_is_counted_as_accepted_or_rejected() {
+        use aws_sdk_s3::operation::get_object::GetObjectOutput;
+        use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+        use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
+        use aws_sdk_s3::primitives::ByteStream;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        use lambda_glue::metrics;
+
+        let config = Config {
+            bucket: "sagemaker-templates".into(),
+            prefix: String::new(),
+        };
+        let valid = crate::templates::EMBEDDED[0].1;
+        for (content, counted, not_counted) in [
+            (
+                "just: some notes\n",
+                metrics::TEMPLATES_REJECTED,
+                metrics::TEMPLATES_ACCEPTED,
+            ),
+            (
+                valid,
+                metrics::TEMPLATES_ACCEPTED,
+                metrics::TEMPLATES_REJECTED,
+            ),
+        ] {
+            let get = mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from_static(content.as_bytes()))
+                    .build()
+            });
+            let tags = mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
+                GetObjectTaggingOutput::builder()
+                    .set_tag_set(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+            let put = mock!(aws_sdk_s3::Client::put_object_tagging)
+                .then_output(|| PutObjectTaggingOutput::builder().build());
+            let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get, &tags, &put]);
+            let (answer, recorded) =
+                metrics::capture(handle(&s3, &config, created("team.yaml"))).await;
+            assert!(answer.is_ok(), "{answer:?}");
+            assert_eq!(recorded.get(counted).map(|v| v.0), Some(1.0), "{answer:?}");
+            assert_eq!(recorded.get(not_counted), None);
         }
     }
 

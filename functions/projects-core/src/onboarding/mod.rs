@@ -233,6 +233,8 @@ impl Onboarder {
                 .send()
                 .await
                 .map_err(|e| sagemaker("AddTags", &arn, e))?;
+            // the tag makes the templates show in Studio: this is when a domain becomes onboarded
+            lambda_glue::metrics::count(lambda_glue::metrics::DOMAINS_ONBOARDED, 1);
         }
         let project = projects::ensure_project(self, &domain, &tags).await?;
         Ok(DomainOutcome::Onboarded {

@@ -155,7 +155,10 @@ pub(super) async fn ensure_project(
         .send()
         .await;
     match created {
-        Ok(_) => Ok(Some(name)),
+        Ok(_) => {
+            lambda_glue::metrics::count(lambda_glue::metrics::PROJECTS_CREATED, 1);
+            Ok(Some(name))
+        }
         // a concurrent duplicate event got there first
         Err(e)
             if e.as_service_error().is_some_and(|se| {
