@@ -448,7 +448,31 @@ def test_list_takes_one_search_per_100_projects_and_one_list_object_versions_per
     assert r.code == 0, r
     assert len(r.json()["projects"]) == 250
     assert requests == {"sagemaker:Search": 3, "s3:ListObjectVersions": 1}, requests
-    assert r.json()["requests"] == {"Search": 3, "ListObjectVersions": 1}
+    assert r.json()["requests"] == {"Search": 3, "ListObjectVersions": 1, "GetObject": 0}
+
+
+def test_under_sse_kms_list_names_versions_by_content_reading_each_version_once(world):
+    """SSE-KMS ETags are not the content's MD5 (ext_s3): the projects' digests match no listed ETag, so `list`
+    reads each stored version once and names it by its content, as `create` and the onboarder tag projects."""
+    import hashlib
+
+    def upload_kms(body):
+        world.s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}team-queue.yaml", Body=body.encode(), Tagging=VISIBLE,
+                            ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/templates")
+
+    upload_kms(TEAM_QUEUE)
+    assert world.cli("create", "alpha", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old = hashlib.md5(TEAM_QUEUE.encode()).hexdigest()  # noqa: S324 - S3's content digest
+    assert tags_of(world, "alpha")[DIGEST_TAG] == old != digest(world.s3, "team-queue")
+    upload_kms(TEAM_QUEUE_V2)
+    new = hashlib.md5(TEAM_QUEUE_V2.encode()).hexdigest()  # noqa: S324
+
+    r, requests = counted(lambda: world.cli("list", "--output", "json"))
+    assert r.code == 0, r
+    [project] = r.json()["projects"]
+    assert (project["digest"], project["current_digest"], project["outdated"]) == (old, new, True)
+    assert requests == {"sagemaker:Search": 1, "s3:ListObjectVersions": 1, "s3:GetObject": 2}, requests
+    assert r.err == "1 project, 1 outdated (1 Search + 1 ListObjectVersions + 2 GetObject requests)\n"
 
 
 def tags_of(world, name):

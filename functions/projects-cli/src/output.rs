@@ -430,8 +430,8 @@ impl Printer {
             .iter()
             .filter(|p| p.outdated == Some(true))
             .count();
-        let summary = format!(
-            "{} {}, {outdated} outdated ({} Search + {} ListObjectVersions requests)",
+        let mut summary = format!(
+            "{} {}, {outdated} outdated ({} Search + {} ListObjectVersions",
             listing.projects.len(),
             if listing.projects.len() == 1 {
                 "project"
@@ -441,6 +441,10 @@ impl Printer {
             listing.requests.search,
             listing.requests.list_object_versions
         );
+        if listing.requests.get_object > 0 {
+            summary.push_str(&format!(" + {} GetObject", listing.requests.get_object));
+        }
+        summary.push_str(" requests)");
         if self.format == Format::Json {
             self.json(&json!(listing));
             eprintln!("{summary}");

@@ -142,6 +142,9 @@ pub struct Requests {
     pub search: usize,
     #[serde(rename = "ListObjectVersions")]
     pub list_object_versions: usize,
+    /// Versions read to name them by content, under SSE-KMS only ([`TemplateVersions::read_digests`]).
+    #[serde(rename = "GetObject")]
+    pub get_object: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -203,6 +206,26 @@ pub async fn versions_of(
         .await
 }
 
+/// Under SSE-KMS the listed ETags are not content digests: a template whose projects carry a digest no listed
+/// version has is read version by version ([`TemplateVersions::read_digests`]). Returns the GetObjects made
+/// (none under SSE-S3, where every tag matches an ETag).
+pub async fn read_digests_if_needed(
+    s3: &aws_sdk_s3::Client,
+    templates: &mut [TemplateVersions],
+    projects: &[FleetProject],
+) -> Result<usize, LaunchError> {
+    let mut reads = 0;
+    for t in templates.iter_mut() {
+        let unknown = projects.iter().any(|p| {
+            p.base_url() == Some(t.url.as_str()) && p.digest.as_deref().is_some_and(|d| !t.knows(d))
+        });
+        if unknown {
+            reads += t.read_digests(s3).await?;
+        }
+    }
+    Ok(reads)
+}
+
 /// Fills in each project's current digest, whether it is outdated, and — for a project without the digest
 /// tag whose TemplateURL is pinned — the digest of the version it is pinned to.
 pub fn judge(projects: &mut [FleetProject], templates: &[TemplateVersions]) {
@@ -246,7 +269,8 @@ pub async fn list(
         }
         .keeps(p)
     });
-    let templates = versions_of(s3, &projects).await?;
+    let mut templates = versions_of(s3, &projects).await?;
+    let get_object = read_digests_if_needed(s3, &mut templates, &projects).await?;
     judge(&mut projects, &templates);
     projects.retain(|p| filter.keeps(p));
     Ok(Listing {
@@ -254,6 +278,7 @@ pub async fn list(
         requests: Requests {
             search: pages,
             list_object_versions: templates.len(),
+            get_object,
         },
         templates,
     })
@@ -372,7 +397,8 @@ mod tests {
             all.requests,
             Requests {
                 search: 2,
-                list_object_versions: 1
+                list_object_versions: 1,
+                get_object: 0
             }
         );
         assert!(all

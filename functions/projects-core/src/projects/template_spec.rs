@@ -326,7 +326,8 @@ pub async fn load_template_version(
             name: t.name.clone(),
         });
     }
-    let version = Version::from_s3(out.e_tag(), out.version_id());
+    let version_id = out.version_id().map(str::to_owned);
+    let listed = Version::from_s3(out.e_tag(), out.version_id());
     let body = out
         .body
         .collect()
@@ -335,7 +336,13 @@ pub async fn load_template_version(
             name: t.name.clone(),
             reason: e.to_string(),
         })?;
-    let mut spec = TemplateSpec::parse(t, &body.into_bytes())?;
+    let content = body.into_bytes();
+    // named by the content's MD5, which is the ETag only without SSE-KMS (version module)
+    let version = listed.map(|_| Version {
+        digest: crate::templates::content_digest(&content),
+        version_id: version_id.filter(|v| v != "null"),
+    });
+    let mut spec = TemplateSpec::parse(t, &content)?;
     spec.version = version;
     Ok(spec)
 }

@@ -147,7 +147,10 @@ pub async fn find(
         name: tags.get(TEMPLATE_TAG).cloned().unwrap_or(stem),
         url: base,
     };
-    let versions = template_versions(s3, &template.name, &template.url).await?;
+    let mut versions = template_versions(s3, &template.name, &template.url).await?;
+    if tags.get(DIGEST_TAG).is_some_and(|d| !versions.knows(d)) {
+        versions.read_digests(s3).await?; // under SSE-KMS (version module)
+    }
     let digest = tags.get(DIGEST_TAG).cloned().or_else(|| {
         let id = url_version_id(&url)?;
         versions

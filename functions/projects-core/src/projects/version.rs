@@ -2,8 +2,9 @@
 //!
 //! A version is named by its **digest**: the MD5 of the template's content, in hex — the digest the publisher
 //! computes to decide whether a template changed ([`crate::templates::content_digest`]), and S3's ETag of an
-//! object written in one PutObject without SSE-KMS (the template bucket uses SSE-S3), so S3 lists it for every
-//! version without reading one. The template bucket is versioned: a version stays readable after a newer one
+//! object written in one PutObject without SSE-KMS, so S3 lists it for every version without reading one. Under
+//! SSE-KMS the ETag is not the MD5: a listing whose ETags name no project's digest reads each version once
+//! ([`TemplateVersions::read_digests`]). The template bucket is versioned: a version stays readable after a newer one
 //! replaces it, at `<url>?versionId=<id>` (a version-pinned TemplateURL, which CloudFormation and SageMaker read
 //! as that exact object version). Projects carry two tags: [`TEMPLATE_TAG`] (the template's name, its file stem)
 //! and [`DIGEST_TAG`].
@@ -124,6 +125,46 @@ impl TemplateVersions {
                 known: self.known(wanted.len() < MIN_DIGEST_PREFIX),
             }),
         }
+    }
+
+    /// Whether a stored version has this digest.
+    pub fn knows(&self, digest: &str) -> bool {
+        self.versions.iter().any(|v| v.digest == digest)
+    }
+
+    /// Names every stored version by its content's MD5, read with one GetObject each. Needed only under SSE-KMS,
+    /// where S3's ETag (what the listing named them by) is not the MD5 of the content that projects are tagged
+    /// with; callers ask for it when a project's digest is one no listed version has. Returns the requests made.
+    pub async fn read_digests(&mut self, s3: &aws_sdk_s3::Client) -> Result<usize, LaunchError> {
+        let object = parse_s3_url(&self.url).map_err(LaunchError::Invalid)?;
+        let url = format!("s3://{}/{}", object.bucket, object.key);
+        for version in &mut self.versions {
+            let request = s3
+                .get_object()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .set_version_id(version.version_id.clone())
+                .customize();
+            let read = |e| LaunchError::TemplateRead {
+                name: self.name.clone(),
+                url: url.clone(),
+                source: e,
+            };
+            let out = in_region(request, &object)
+                .send()
+                .await
+                .map_err(|e| read(CallError::new("S3", "GetObject", url.as_str(), e)))?;
+            let body = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| LaunchError::TemplateBody {
+                    name: self.name.clone(),
+                    reason: e.to_string(),
+                })?;
+            version.digest = crate::templates::content_digest(&body.into_bytes());
+        }
+        Ok(self.versions.len())
     }
 
     fn known(&self, too_short: bool) -> String {
