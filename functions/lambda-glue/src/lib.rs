@@ -1,8 +1,10 @@
 //! The edge every function shares: structured logs, events taken as raw JSON (never dropped for a parse
 //! error before our code runs), and the Lambda poll loop.
 
-pub mod raw_event;
 pub mod telemetry;
+
+/// Events taken as raw JSON: the layer lives in `cfn-custom-resource`, whose runtime needs it on its own.
+pub use cfn_custom_resource::raw_event;
 
 use std::future::Future;
 

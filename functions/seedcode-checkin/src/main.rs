@@ -6,6 +6,7 @@ use projects_core::resources::seed_code::SeedCode;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_glue::Error> {
+    lambda_glue::telemetry::init();
     let clients = Clients::from_env().await;
     cfn_custom_resource::run(SeedCode::new(clients.codebuild)).await
 }
