@@ -67,6 +67,7 @@ def answer(aws, functions, sink):
 
 def pytest_sessionfinish(session, exitstatus):
     for worker, verdict in sorted(_worker_verdicts.items()):  # the controller of an xdist run
+        print()
         for line in verdict["output"].strip().splitlines():
             print(f"[{worker}] {line}")
         if verdict["failed"]:
