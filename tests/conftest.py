@@ -68,7 +68,7 @@ def answer(aws, functions, sink):
 def pytest_sessionfinish(session, exitstatus):
     for worker, verdict in sorted(_worker_verdicts.items()):  # the controller of an xdist run
         print()
-        for line in verdict["output"].strip().splitlines():
+        for line in filter(str.strip, verdict["output"].splitlines()):
             print(f"[{worker}] {line}")
         if verdict["failed"]:
             session.exitstatus = 1
