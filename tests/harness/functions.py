@@ -95,15 +95,7 @@ class Watch:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_group(self.proc)
         self._log.close()
 
 
@@ -125,13 +117,22 @@ class Example(Watch):
         return super().invoke("_", event, timeout=timeout)
 
     def stop(self) -> None:
-        if self.function.poll() is None:
-            try:
-                os.killpg(self.function.pid, signal.SIGTERM)
-                self.function.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
+        stop_group(self.function)
         super().stop()
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Ends `proc`, started in a session of its own, and every process it started: SIGTERM, then SIGKILL after 10 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class Functions:
