@@ -179,9 +179,11 @@ deploy-org: ## organisation-wide: a service-managed StackSet auto-deploying the 
 	python3 infra/deploy.py infra/stackset.yaml $(ORG_STACK) $(ORG_PARAMETERS_FILE) none
 
 .PHONY: destroy
-destroy: ## delete the bootstrap stack (the template bucket is retained with its objects)
-	aws cloudformation delete-stack --stack-name $(STACK)
-	aws cloudformation wait stack-delete-complete --stack-name $(STACK)
+destroy: ## delete the bootstrap stack (refused while projects use its seed-code function; FORCE=1 after a refusal: README)
+	aws cloudformation delete-stack --stack-name $(STACK) $(if $(FORCE),--retain-resources SeedCodeInUseGuard)
+	aws cloudformation wait stack-delete-complete --stack-name $(STACK) || { \
+	  aws cloudformation describe-stack-events --stack-name $(STACK) --output text \
+	    --query "StackEvents[?ResourceStatus=='DELETE_FAILED'] | [0].[LogicalResourceId,ResourceStatusReason]"; exit 1; }
 
 IAM_STACK ?= sagemaker-projects-iam
 .PHONY: deploy-iam

@@ -12,10 +12,9 @@ What the emulator cannot take, and how this module copes (see also harness/stack
 - SQS event source mapping: moto 5.2.5 invokes the function synchronously inside SendMessage and never delivers
   delayed messages; harness/ext_sqs.py replaces that with a poller thread that behaves like Lambda's (batches,
   ReportBatchItemFailures, DelaySeconds honoured), so the delayed re-check path runs too.
-- Custom resources and DependsOn: moto creates every resource in one pass and starts all custom resources
-  together, so the install sweep (Custom::ReconcileDomains, DependsOn the templates) may run before the templates
-  are published; for a domain that exists at install this test checks the grants and the domain tag, not its
-  project (the hourly schedule retries a project that failed).
+- Creation order: moto creates every resource in one pass; ext_cloudformation holds back a custom resource's
+  Create until the custom resources it depends on have answered theirs (so the install sweep runs after the
+  templates are published, as on CloudFormation), but other resources are not ordered.
 - A project's own stack (SP-…) completes only thanks to the harness: ext_cloudformation resolves
   `{{resolve:ssm:…}}` (the templates find the seed-code function through the stack's SSM parameter) and models
   AWS::CodeBuild::Project, whose moto builds succeed at once; no Git repository is seeded.
@@ -35,7 +34,7 @@ import pytest
 
 from harness import ext_lambda, ext_sagemaker, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
-from harness.fixtures import make_role
+from harness.fixtures import DEPLOY_PARAMS, make_role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
@@ -43,11 +42,6 @@ PREFIX = "templates/"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 VISIBILITY_TAG = "sagemaker:studio-visibility"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
-DEPLOY_PARAMS = {
-    "SourceModelPackageGroupName": "models",
-    "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-1111-2222-3333-444455556666",
-    "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
-}
 #: binary → the stack's logical id of its function
 FUNCTIONS = {
     "template-publisher": "TemplatePublisherFunction",
@@ -394,18 +388,38 @@ def test_the_template_declares_what_the_emulator_skips():
     assert any(r["Fn::Sub"].endswith("role/${LaunchRoleName}") for r in deny["Resource"])
 
 
-def test_deleting_the_stack_takes_back_what_its_custom_resources_made(deployed):
+def test_deleting_the_stack_is_refused_while_the_onboarders_projects_exist_then_takes_back_what_it_made(deployed):
     d = deployed
     onboarded_roles = ("EarlyDomainRole", "TeamRole", "SlowRole")
     listed_roles = ("AmazonSageMaker-ExecutionRole-listed", "ListedByName")
     assert all(policies_of(d, r) for r in onboarded_roles + listed_roles)
+    projects = sorted(p["ProjectName"] for p in d.sm.list_projects()["ProjectSummaryList"])
+    assert projects and all(p.startswith("mlops-") for p in projects)
     before = len(ext_lambda.invocations())
 
+    # the onboarder's projects run the seed-code function: the deletion is refused, naming them
+    assert stack.delete_stack(d.aws) == "DELETE_FAILED"
+    refusals = [c for c in ext_lambda.invocations()[before:] if c.source == "custom-resource"]
+    assert [c.event["LogicalResourceId"] for c in refusals] == ["SeedCodeInUseGuard"]
+    events = d.aws.client("cloudformation").describe_stack_events(StackName=stack.BOOTSTRAP_STACK)["StackEvents"]
+    [reason] = [e["ResourceStatusReason"] for e in events
+                if e["LogicalResourceId"] == "SeedCodeInUseGuard" and e["ResourceStatus"] == "DELETE_FAILED"]
+    assert all(f"{p} (SP-" in reason for p in projects), reason
+    assert all(policies_of(d, r) for r in onboarded_roles + listed_roles)  # nothing was taken back
+
+    # their users delete the projects; then the stack goes
+    for project in projects:
+        d.sm.delete_project(ProjectName=project)
+    eventually(lambda: all(d.sm.describe_project(ProjectName=p)["ProjectStatus"] == "DeleteCompleted"
+                           for p in projects), "the projects were not deleted", timeout=60)
+    before = len(ext_lambda.invocations())
     assert stack.delete_stack(d.aws) == "DELETE_COMPLETE"
 
     deletes = [c for c in ext_lambda.invocations()[before:] if c.source == "custom-resource"]
-    assert sorted(c.event["LogicalResourceId"] for c in deletes) == [
+    assert [c.event["LogicalResourceId"] for c in deletes][0] == "SeedCodeInUseGuard"
+    assert sorted(c.event["LogicalResourceId"] for c in deletes[1:]) == [
         "ExecutionRolePolicies", "ProjectTemplates", "ReconcileDomains"]
+    assert all(c.done.wait(10) for c in deletes)  # the stack completes on the last answer, before its function returns
     assert all(c.event["RequestType"] == "Delete" and c.result["Answered"]["Status"] == "SUCCESS" for c in deletes)
     # templates: ours are gone, the uploads stay, the bucket is retained
     remaining = sorted(o["Key"] for o in d.s3.list_objects_v2(Bucket=d.bucket, Prefix=PREFIX).get("Contents", []))
@@ -413,9 +427,8 @@ def test_deleting_the_stack_takes_back_what_its_custom_resources_made(deployed):
     # every grant is taken back, from listed and from onboarded roles
     for role in onboarded_roles + listed_roles:
         assert policies_of(d, role) == {} and LAUNCH_TAG not in role_tags(d, role), role
-    # the functions and their SSM pointer are gone; the projects belong to their users and stay
+    # the functions and their SSM pointer are gone
     names = {f["FunctionName"] for f in d.lam.list_functions()["Functions"]}
     assert not names & {d.resources[logical] for logical in FUNCTIONS.values()}
     assert not d.aws.client("ssm").get_parameters(Names=["/sagemaker-projects-bootstrap/seedcode-function-arn"])[
         "Parameters"]
-    assert any(p["ProjectName"].startswith("mlops-") for p in d.sm.list_projects()["ProjectSummaryList"])

@@ -21,7 +21,7 @@ import pytest
 
 from harness.buckets import create_template_bucket, object_tags
 from harness.faults import FaultProxy, Watches
-from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
+from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
 from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -299,11 +299,6 @@ def test_template_tagger_converges(aws, faults, faulty, replay):
 
 # --------------------------------------------------------------------------------------------- domain-onboarder
 
-DEPLOY_PARAMS = {
-    "SourceModelPackageGroupName": "models",
-    "CodeConnectionArn": f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/0a1b2c3d-1111-2222-3333-444455556666",
-    "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
-}
 ONBOARDER_ENV = {
     "LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "templates/",
     "DEFAULT_TEMPLATE": "deploy-codepipeline", "DEFAULT_TEMPLATE_PARAMETERS": json.dumps(DEPLOY_PARAMS),

@@ -7,7 +7,7 @@ import pytest
 
 from harness import ext_sagemaker
 from harness.buckets import create_template_bucket
-from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
+from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_ARN, cr_event, make_role
 
 FUNCTION = "domain-onboarder"
 ACCOUNT = "123456789012"
@@ -15,11 +15,6 @@ BUCKET = "sagemaker-projects-templates-123456789012"
 PREFIX = "templates/"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
-DEPLOY_PARAMS = {
-    "SourceModelPackageGroupName": "models",
-    "CodeConnectionArn": f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/0a1b2c3d-1111-2222-3333-444455556666",
-    "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
-}
 
 
 def env(queue_url="", default_template="deploy-codepipeline"):

@@ -135,7 +135,8 @@ def created(aws, function, **resources) -> tuple[object, str]:
     cf = aws.client("cloudformation")
     stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=template(**resources))["StackId"]
     customs = [k for k, v in resources.items() if v["Type"].startswith("Custom::")]
-    for event in function.next(len(customs)):
+    for _ in customs:  # one at a time: a resource that depends on another is sent its Create after that one's answer
+        [event] = function.next()
         assert event["RequestType"] == "Create"
         function.answer(event)
     assert status(cf, stack_id) == "CREATE_COMPLETE"
@@ -445,3 +446,126 @@ def test_without_service_timeout_an_unanswered_resource_keeps_the_stack_waiting(
     function.next()
     time.sleep(1.5)
     assert status(cf, stack_id) == "CREATE_IN_PROGRESS"  # CloudFormation's default is an hour
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DeleteStack: dependents first, one wave at a time; a failed Delete stops it; RetainResources after DELETE_FAILED
+
+
+def queue_names(aws) -> set[str]:
+    return {u.rsplit("/", 1)[1] for u in aws.client("sqs").list_queues().get("QueueUrls", [])}
+
+
+def guarded(aws, function) -> tuple[object, str]:
+    """Queue ← Base (references it) ← Guard (DependsOn Base): CloudFormation deletes Guard, then Base, then Queue."""
+    token = service_token(aws)
+    return created(aws, function, Queue={"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "wave-queue"}},
+                   Base=custom(token, Queue={"Ref": "Queue"}), Guard={**custom(token), "DependsOn": "Base"})
+
+
+def test_delete_stack_deletes_dependents_first_and_waits_for_each_answer(aws, function):
+    cf, stack_id = guarded(aws, function)
+    cf.delete_stack(StackName=stack_id)
+    [first] = function.next()
+    assert (first["RequestType"], first["LogicalResourceId"]) == ("Delete", "Guard")
+    function.quiet()  # Base waits for Guard's answer
+    assert status(cf, stack_id) == "DELETE_IN_PROGRESS"
+    function.answer(first)
+    [second] = function.next()
+    assert (second["RequestType"], second["LogicalResourceId"]) == ("Delete", "Base")
+    assert "wave-queue" in queue_names(aws)  # what Base depends on outlives it
+    function.answer(second)
+    assert "wave-queue" not in queue_names(aws)
+    assert stack_statuses(cf, stack_id)[-2:] == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+    assert cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_a_failed_delete_stops_the_deletion_with_everything_not_reached_in_place(aws, function):
+    cf, stack_id = guarded(aws, function)
+    cf.delete_stack(StackName=stack_id)
+    [refused] = function.next()
+    function.answer(refused, status="FAILED", reason="still in use")
+    assert status(cf, "lifecycle") == "DELETE_FAILED"  # still found by name, as CloudFormation's are
+    assert "failed to delete: [Guard]" in cf.describe_stacks(StackName="lifecycle")["Stacks"][0]["StackStatusReason"]
+    assert failure_reason(cf, stack_id, "Guard", "DELETE_FAILED") == "still in use"
+    function.quiet()  # Base was never asked
+    assert "wave-queue" in queue_names(aws)
+
+    cf.delete_stack(StackName="lifecycle")  # deleting again asks the failed resource again
+    [again] = function.next()
+    assert (again["RequestType"], again["LogicalResourceId"]) == ("Delete", "Guard")
+    function.answer(again, status="FAILED", reason="still in use")
+    assert status(cf, stack_id) == "DELETE_FAILED"
+
+
+def test_retain_resources_after_delete_failed_skips_them_and_deletes_the_rest(aws, function):
+    cf, stack_id = guarded(aws, function)
+    cf.delete_stack(StackName=stack_id)
+    function.answer(function.next()[0], status="FAILED", reason="still in use")
+    assert status(cf, stack_id) == "DELETE_FAILED"
+
+    cf.delete_stack(StackName=stack_id, RetainResources=["Guard"])
+    [base] = function.next()
+    assert (base["RequestType"], base["LogicalResourceId"]) == ("Delete", "Base")
+    function.answer(base)
+    assert status(cf, stack_id) == "DELETE_COMPLETE"
+    assert resource_statuses(cf, stack_id, "Guard")[-1][0] == "DELETE_SKIPPED"
+    assert "wave-queue" not in queue_names(aws)
+
+
+def test_retain_resources_is_refused_unless_the_stack_is_delete_failed(aws, function):
+    cf, stack_id = guarded(aws, function)
+    with pytest.raises(ClientError) as e:
+        cf.delete_stack(StackName=stack_id, RetainResources=["Guard"])
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert "DELETE_FAILED" in e.value.response["Error"]["Message"]
+    assert status(cf, stack_id) == "CREATE_COMPLETE"
+    function.quiet()
+
+
+def test_a_retained_resource_is_skipped_and_kept(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token),
+                           Queue={"Type": "AWS::SQS::Queue", "DeletionPolicy": "Retain",
+                                  "Properties": {"QueueName": "kept-queue"}})
+    cf.delete_stack(StackName=stack_id)
+    function.answer(function.next()[0])
+    assert status(cf, stack_id) == "DELETE_COMPLETE"
+    assert "kept-queue" in queue_names(aws)
+    assert resource_statuses(cf, stack_id, "Queue")[-1][0] == "DELETE_SKIPPED"
+
+
+def test_a_custom_resource_is_created_after_the_custom_resources_it_depends_on_and_sees_their_answers(aws, function):
+    token = service_token(aws)
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=template(
+        First=custom(token), Second=custom(token, FirstId={"Ref": "First"}, Out={"Fn::GetAtt": ["First", "Out"]}),
+        Third={**custom(token), "DependsOn": "Second"}))["StackId"]
+    [first] = function.next()
+    assert first["LogicalResourceId"] == "First"
+    function.quiet()  # the others wait for First's answer
+    function.answer(first, physical_id="first-id", data={"Out": "from-first"})
+    [second] = function.next()
+    assert (second["LogicalResourceId"], second["ResourceProperties"]["FirstId"],
+            second["ResourceProperties"]["Out"]) == ("Second", "first-id", "from-first")
+    function.quiet()
+    assert status(cf, stack_id) == "CREATE_IN_PROGRESS"
+    function.answer(second)
+    [third] = function.next()
+    assert third["LogicalResourceId"] == "Third"
+    function.answer(third)
+    assert status(cf, stack_id) == "CREATE_COMPLETE"
+
+
+def test_a_failed_create_rolls_back_without_deleting_resources_never_asked(aws, function):
+    token = service_token(aws)
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=template(
+        First=custom(token), Second={**custom(token), "DependsOn": "First"}))["StackId"]
+    [first] = function.next()
+    function.answer(first, status="FAILED", reason="no")
+    [delete] = function.next()
+    assert (delete["RequestType"], delete["LogicalResourceId"]) == ("Delete", "First")
+    function.answer(delete)
+    function.quiet()  # Second was never created, so it is never deleted
+    assert status(cf, stack_id) == "ROLLBACK_COMPLETE"

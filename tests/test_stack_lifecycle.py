@@ -1,22 +1,25 @@
-"""The bootstrap stack's lifecycle through the emulator's CloudFormation (issue 16, part 2): real UpdateStack calls
-on infra/bootstrap.yaml, each custom resource answered by its real binary, asserting the end state in IAM and the
-stack's status sequence.
+"""The bootstrap stack's lifecycle through the emulator's CloudFormation: real UpdateStack and DeleteStack calls on
+infra/bootstrap.yaml, each custom resource answered by its real binary, asserting the end state in IAM, S3 and
+SageMaker and the stack's status sequence.
 
 Each test deploys its own stack (the `aws` fixture resets the emulator) with two execution roles listed, RoleA and
 RoleB; RoleC exists but is not listed."""
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 from urllib.parse import unquote
 
 import pytest
 
 from harness import ext_lambda, stack
-from harness.fixtures import make_role
+from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_NAME, make_role
 
 LAUNCH_TAG = "sagemaker-projects-launch-access"
+LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 OUR_POLICIES = "SageMakerProjects-"
+GUARD = "SeedCodeInUseGuard"
 
 
 pytestmark = pytest.mark.skipif(bool(stack.missing_binaries()),
@@ -43,11 +46,11 @@ def update(b, **changes) -> str:
     return stack.update_stack(b.aws, stack.BOOTSTRAP_STACK, stack.BOOTSTRAP_TEMPLATE, {**b.parameters, **changes})
 
 
-def stack_statuses(b) -> list[str]:
-    """The stack's own statuses since its last UPDATE_IN_PROGRESS, oldest first."""
+def stack_statuses(b, since: str = "UPDATE_IN_PROGRESS") -> list[str]:
+    """The stack's own statuses since its last `since`, oldest first."""
     events = b.cfn.describe_stack_events(StackName=b.stack_id)["StackEvents"][::-1]
     statuses = [e["ResourceStatus"] for e in events if e["ResourceType"] == "AWS::CloudFormation::Stack"]
-    return statuses[len(statuses) - 1 - statuses[::-1].index("UPDATE_IN_PROGRESS"):]
+    return statuses[len(statuses) - 1 - statuses[::-1].index(since):]
 
 
 def custom_resource_requests(b) -> dict[str, list[dict]]:
@@ -74,6 +77,44 @@ def iam_state(b) -> dict[str, dict]:
 
 def ours(role_state: dict) -> tuple[list[str], str | None]:
     return sorted(p for p in role_state["policies"] if p.startswith(OUR_POLICIES)), role_state["tags"].get(LAUNCH_TAG)
+
+
+def domain_tags(b, domain_arn: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in b.aws.client("sagemaker").list_tags(ResourceArn=domain_arn)["Tags"]}
+
+
+def onboarded_domain(b) -> str:
+    """A domain of RoleC's, created after the install and onboarded by a sweep (an update with a new digest, as a
+    user shipping a new template set would cause); returns its ARN."""
+    sm = b.aws.client("sagemaker")
+    arn = sm.create_domain(DomainName="team", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": b.roles["RoleC"]},
+                           SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "ml"}])
+    assert update(b, TemplateSetDigest="sweep-the-new-domain") == "UPDATE_COMPLETE"
+    b.parameters["TemplateSetDigest"] = "sweep-the-new-domain"
+    return arn
+
+
+def settled_project(b, name: str, timeout: float = 120.0) -> str:
+    """The project's status once no longer in progress."""
+    sm = b.aws.client("sagemaker")
+    deadline = time.monotonic() + timeout
+    while True:
+        status = sm.describe_project(ProjectName=name)["ProjectStatus"]
+        if not status.endswith("InProgress") and status != "Pending" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.3)
+
+
+def create_project(b, name: str, url: str | None = None) -> str:
+    """A project of the deploy-codepipeline template (its stack has a Custom::SeedCode served by the bootstrap
+    stack's seed-code function); returns its settled status."""
+    outputs = stack.outputs_of(b.cfn.describe_stacks(StackName=b.stack_id)["Stacks"][0])
+    b.aws.client("sagemaker").create_project(ProjectName=name, TemplateProviders=[{"CfnTemplateProvider": {
+        "TemplateName": "deploy-codepipeline", "TemplateURL": url or outputs["DeployCodepipelineTemplateUrl"],
+        "RoleARN": outputs["LaunchRoleArn"],
+        "Parameters": [{"Key": k, "Value": v} for k, v in DEPLOY_PARAMS.items()]}}])
+    return settled_project(b, name)
 
 
 def test_adding_and_removing_a_role_in_existing_execution_roles(bootstrap):
@@ -158,6 +199,8 @@ def new_requests(b, before: dict[str, list[dict]]) -> dict[str, list[dict]]:
 def test_moving_the_template_prefix_replaces_the_templates_and_deletes_the_old_ones_at_cleanup(bootstrap):
     b = bootstrap
     s3 = b.aws.client("s3")
+    domain = onboarded_domain(b)
+    assert domain_tags(b, domain)[LOCATION_TAG] == f"s3://{b.outputs['TemplateBucket']}/templates/"
     old = template_objects(b, "templates/")
     assert len(old) == 5
     old_id = b.resources["ProjectTemplates"]
@@ -175,7 +218,7 @@ def test_moving_the_template_prefix_replaces_the_templates_and_deletes_the_old_o
         assert tags.get("sagemaker:studio-visibility") == "true", (key, tags)
 
     requests = new_requests(b, before)
-    assert set(requests) == {"ProjectTemplates", "ExecutionRolePolicies"}  # the sweep's Trigger did not change
+    assert set(requests) == {"ProjectTemplates", "ExecutionRolePolicies", "ReconcileDomains"}
     update_event, delete_event = requests["ProjectTemplates"]
     assert (update_event["RequestType"], update_event["PhysicalResourceId"],
             update_event["OldResourceProperties"]["Prefix"], update_event["ResourceProperties"]["Prefix"]) == (
@@ -186,6 +229,14 @@ def test_moving_the_template_prefix_replaces_the_templates_and_deletes_the_old_o
     assert new_id != old_id
     [policies] = requests["ExecutionRolePolicies"]
     assert (policies["RequestType"], policies["ResourceProperties"]["TemplatePrefix"]) == ("Update", "v2/templates/")
+    # the sweep ran again with the new location: the domain points at it at once, not at the next schedule
+    [sweep] = requests["ReconcileDomains"]
+    assert sweep["RequestType"] == "Update"
+    assert domain_tags(b, domain)[LOCATION_TAG] == f"s3://{b.outputs['TemplateBucket']}/v2/templates/"
+    # and projects are created from the moved templates
+    url = stack.outputs_of(b.cfn.describe_stacks(StackName=b.stack_id)["Stacks"][0])["DeployCodepipelineTemplateUrl"]
+    assert "/v2/templates/" in url
+    assert create_project(b, "after-move", url) == "CreateCompleted"
 
 
 def test_a_new_digest_with_the_same_template_set_rewrites_nothing_and_sweeps_again(bootstrap):
@@ -226,3 +277,110 @@ def test_a_failed_update_after_a_replacement_deletes_the_new_templates_and_keeps
     assert templates[1]["PhysicalResourceId"] != old_id
     assert templates[1]["ResourceProperties"]["Prefix"] == "v2/templates/"
     assert [e["RequestType"] for e in requests["ExecutionRolePolicies"]] == ["Update", "Update"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Deleting the bootstrap stack
+
+#: what deleting the bootstrap stack keeps, by design: the template bucket (projects' TemplateURLs point into it,
+#: and it may hold the team's own uploads) with its policy, and the trail's log bucket when the stack made one
+RETAINED = {"TemplateBucket", "TemplateBucketPolicy", "TrailBucket", "TrailBucketPolicy"}
+
+
+def delete(b, **kwargs) -> str:
+    b.cfn.delete_stack(StackName=b.stack_id, **kwargs)
+    return stack.wait_for_stack(b.cfn, b.stack_id)
+
+
+def test_the_template_retains_exactly_what_the_tests_expect_and_the_guard_is_deleted_first():
+    from harness import cfn_graph, cfn_yaml
+
+    resources = cfn_yaml.load(stack.BOOTSTRAP_TEMPLATE.read_text())["Resources"]
+    assert {k for k, v in resources.items() if v.get("DeletionPolicy") == "Retain"} == RETAINED
+    # CloudFormation deletes dependents first: the guard depends on every other resource, so nothing is deleted
+    # before it has allowed the deletion
+    assert cfn_graph.transitive(cfn_graph.dependencies(resources), GUARD) == set(resources) - {GUARD}
+
+
+def test_deleting_the_bootstrap_stack_leaves_only_what_is_retained_by_design(bootstrap):
+    b = bootstrap
+    domain = onboarded_domain(b)
+    b.iam.put_role_policy(RoleName="RoleA", PolicyName="Foreign", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}))
+    bucket = b.outputs["TemplateBucket"]
+    s3 = b.aws.client("s3")
+    s3.put_object(Bucket=bucket, Key="templates/team-own.yaml", Body=b"Resources: {}")
+    assert all(ours(state) != ([], None) for state in iam_state(b).values())
+    before = custom_resource_requests(b)
+
+    assert delete(b) == "DELETE_COMPLETE", stack.failure_events(b.cfn, b.stack_id)
+    assert stack_statuses(b, since="DELETE_IN_PROGRESS") == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+
+    # the guard is asked first and alone; then the custom resources that take back what they made
+    deletes = [(e["LogicalResourceId"], e["RequestType"]) for e in
+               [c.event for c in ext_lambda.invocations() if c.source == "custom-resource"][
+                   sum(map(len, before.values())):]]
+    assert deletes[0] == (GUARD, "Delete")
+    assert sorted(deletes[1:]) == [("ExecutionRolePolicies", "Delete"), ("ProjectTemplates", "Delete"),
+                                   ("ReconcileDomains", "Delete")]
+
+    # IAM: every policy and tag of ours is gone, from listed and onboarded roles alike; others' stay
+    after = iam_state(b)
+    assert {name: ours(state) for name, state in after.items()} == {n: ([], None) for n in b.roles}
+    assert "Foreign" in after["RoleA"]["policies"]
+    assert b.iam.get_role(RoleName=LAUNCH_ROLE_NAME)  # the roles stack is the account's, not this stack's
+    # SageMaker: the domain no longer points at templates that are gone; its own tags stay
+    assert domain_tags(b, domain) == {"team": "ml"}
+    # S3: our templates are gone, the bucket (retained) and the team's own upload stay
+    assert sorted(template_objects(b, "templates/")) == ["templates/team-own.yaml"]
+    # the stack's own resources: functions, their SSM pointer, queues and rules are gone
+    names = {f["FunctionName"] for f in b.aws.client("lambda").list_functions()["Functions"]}
+    assert not names & {b.resources[k] for k in b.resources if k.endswith("Function")}
+    assert not b.aws.client("ssm").get_parameters(Names=["/sagemaker-projects-bootstrap/seedcode-function-arn"])[
+        "Parameters"]
+    assert not b.aws.client("sqs").list_queues().get("QueueUrls")
+    assert not b.aws.client("events").list_rules()["Rules"]
+    skipped = {e["LogicalResourceId"] for e in b.cfn.describe_stack_events(StackName=b.stack_id)["StackEvents"]
+               if e["ResourceStatus"] == "DELETE_SKIPPED"}
+    assert skipped == RETAINED & set(b.resources)
+
+
+def test_deleting_the_bootstrap_stack_while_a_project_uses_its_seed_code_is_refused_and_can_be_forced(bootstrap):
+    """Refused naming the project, with nothing touched; then the forced way out the refusal names, to the end."""
+    b = bootstrap
+    assert create_project(b, "churn") == "CreateCompleted"
+    before_iam, before_templates = iam_state(b), template_objects(b, "templates/")
+    before = custom_resource_requests(b)
+
+    assert delete(b) == "DELETE_FAILED"
+    assert stack_statuses(b, since="DELETE_IN_PROGRESS") == ["DELETE_IN_PROGRESS", "DELETE_FAILED"]
+    events = b.cfn.describe_stack_events(StackName=b.stack_id)["StackEvents"]
+    [reason] = [e["ResourceStatusReason"] for e in events
+                if e["LogicalResourceId"] == GUARD and e["ResourceStatus"] == "DELETE_FAILED"]
+    assert "churn (SP-" in reason
+    assert "aws sagemaker delete-project" in reason
+    assert f"--retain-resources {GUARD}" in reason
+    # refused before anything was touched: only the guard was asked, nothing of ours was taken back
+    assert {k: [e["RequestType"] for e in v] for k, v in new_requests(b, before).items()} == {GUARD: ["Delete"]}
+    assert iam_state(b) == before_iam and template_objects(b, "templates/") == before_templates
+    assert b.aws.client("lambda").get_function(FunctionName="sagemaker-projects-seedcode")
+
+    # forced: the guard is retained, everything else goes
+    assert delete(b, RetainResources=[GUARD]) == "DELETE_COMPLETE", stack.failure_events(b.cfn, b.stack_id)
+    assert template_objects(b, "templates/") == {}
+
+    # the project's own deletion now fails where the message said: its seed-code resource has no function ...
+    sm = b.aws.client("sagemaker")
+    sm.delete_project(ProjectName="churn")
+    assert settled_project(b, "churn") == "DeleteFailed"
+    detail = sm.describe_project(ProjectName="churn")["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+    project_stack = detail["StackDetail"]["Id"]
+    failed = [e["LogicalResourceId"] for e in b.cfn.describe_stack_events(StackName=project_stack)["StackEvents"]
+              if e["ResourceStatus"] == "DELETE_FAILED" and e["ResourceType"] == "Custom::SeedCode"]
+    assert failed
+    # ... and the way out the message gives works: the project's stack without its seed-code resources, then
+    # the project
+    b.cfn.delete_stack(StackName=project_stack, RetainResources=sorted(set(failed)))
+    assert stack.wait_for_stack(b.cfn, project_stack) == "DELETE_COMPLETE"
+    sm.delete_project(ProjectName="churn")
+    assert settled_project(b, "churn") == "DeleteCompleted"

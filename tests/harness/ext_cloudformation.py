@@ -3,11 +3,14 @@
 1. The custom-resource lifecycle. `Custom::` resources run as CloudFormation runs them
    (`moto.cloudformation.custom_model.CustomModel`, `CloudFormationResponse.process_cfn_response`,
    `ResourceMap.delete` / `_delete_resource`, `Stack.delete`): a Create event with all property values as strings
-   and a ResponseURL on the emulator's loopback endpoint, sent to the function through ext_lambda; a FAILED response
-   fails the stack and rolls it back; the response's PhysicalResourceId becomes the resource's; deleting the stack (or
-   rolling it back) deletes the `Custom::` resources first — moto deletes in no particular order, so a function
-   could go before the resource it serves — and sends them Delete events; the stack stays DELETE_IN_PROGRESS
-   (ROLLBACK_IN_PROGRESS) until they are answered. UpdateStack (`Stack.update`, `ResourceMap.update`,
+   and a ResponseURL on the emulator's loopback endpoint, sent to the function through ext_lambda — held back until
+   the custom resources it depends on have answered theirs, its properties then resolved again, so a `Ref`/`GetAtt`
+   to one reads its answered id and Data; a FAILED response fails the stack and rolls it back (custom resources
+   first; ROLLBACK_IN_PROGRESS until their Deletes are answered); the response's PhysicalResourceId becomes the
+   resource's. DeleteStack (`CloudFormationBackend.delete_stack`) deletes dependents first, one wave at a time
+   (harness.cfn_graph), each wave's custom resources answered before the next begins; a FAILED Delete ends
+   DELETE_FAILED with the resources not yet reached in place; a DeleteStack of a DELETE_FAILED stack asks again,
+   skipping what its RetainResources names (refused in any other state); DeletionPolicy Retain skips. UpdateStack (`Stack.update`, `ResourceMap.update`,
    `parsing.parse_and_update_resource`, which has no update for `Custom::` resources) sends Update with
    OldResourceProperties to each custom resource whose resolved properties changed (nothing to the others), Create
    to added ones; once all have answered, UPDATE_COMPLETE_CLEANUP_IN_PROGRESS sends Delete to removed ones and to
@@ -41,6 +44,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from harness import cfn_graph
 from harness.ext_lambda import Invocation, invoke_async, run_later
 
 #: Extensions installed before this one (emulator.start installs in that order): custom resources run through
@@ -65,6 +69,10 @@ class _CustomResource:
     properties: dict  # as the function is sent them: every scalar a string
     #: its function was sent a Create it may have acted on, and no Delete yet: deleting the stack sends it one
     attempted: bool = True
+    #: its Create was answered SUCCESS
+    created: bool = False
+    #: custom resources of its stack it depends on whose Create is not answered yet: its own waits for them
+    waiting_for: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -116,6 +124,22 @@ class _Update:
 
 
 @dataclass
+class _Deletion:
+    """One DeleteStack, from DELETE_IN_PROGRESS to DELETE_COMPLETE or DELETE_FAILED."""
+
+    #: logical id → the logical ids it depends on (harness.cfn_graph)
+    graph: dict[str, set[str]]
+    #: resources not yet deleted nor being deleted
+    remaining: set[str]
+    #: resources skipped when their turn comes: DeletionPolicy Retain, or named by RetainResources
+    kept: set[str]
+    #: the stack's export names, read before anything is deleted (moto computes them from live resources)
+    exports: list[str] = field(default_factory=list)
+    #: custom resources whose Delete was answered FAILED in the current wave
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Store:
     emulator: Any = None
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -128,6 +152,8 @@ class _Store:
     pending_deletes: dict[str, set[str]] = field(default_factory=dict)
     #: stack id → its UpdateStack in progress
     updates: dict[str, _Update] = field(default_factory=dict)
+    #: stack id → its DeleteStack in progress
+    deletions: dict[str, _Deletion] = field(default_factory=dict)
     #: request id → the timer failing it after its resource's ServiceTimeout
     timers: dict[str, threading.Timer] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
@@ -142,6 +168,7 @@ class _Store:
             self.requests.clear()
             self.pending_deletes.clear()
             self.updates.clear()
+            self.deletions.clear()
             self.violations.clear()
 
 
@@ -286,8 +313,45 @@ def _create_custom_resource(cls, resource_name, cloudformation_json, account_id,
     if update is not None:  # added by an UpdateStack
         update.added.append(logical_id)
         _resource_event(stack, logical_id, "", cr.resource_type, "CREATE_IN_PROGRESS", None)
+    else:
+        with _store.lock:
+            cr.waiting_for = _uncreated_custom_dependencies(stack, logical_id)
+        if cr.waiting_for:
+            cr.attempted = False  # nothing sent yet: a rollback sends it no Delete
+            return resource
     _send(cr, "Create", update=update)
     return resource
+
+
+def _uncreated_custom_dependencies(stack, logical_id: str) -> set[str]:
+    """The custom resources of the stack that `logical_id` depends on (directly or through other resources) and
+    whose Create is not answered yet. CloudFormation creates a resource only after what it depends on, so a
+    `Ref` or `Fn::GetAtt` to a custom resource reads its answered PhysicalResourceId and Data; moto creates all
+    at once."""
+    resources = stack.template_dict.get("Resources") or {}
+    conditions = stack.resource_map.lazy_condition_map
+    customs = {k for k, v in resources.items() if str(v.get("Type", "")).startswith("Custom::")
+               and (not v.get("Condition") or conditions[v["Condition"]])}
+    needed = cfn_graph.transitive(cfn_graph.dependencies(resources), logical_id) & customs
+    return {d for d in needed
+            if not getattr(_store.resources.get((stack.stack_id, d)), "created", False)}
+
+
+def _send_waiting_creates(stack, created: str) -> None:
+    """After `created` answered its Create: each custom resource that waited only for it is sent its Create, its
+    properties resolved now (so they see `created`'s PhysicalResourceId and Data)."""
+    from moto.cloudformation.parsing import clean_json
+
+    for (stack_id, logical_id), cr in list(_store.resources.items()):
+        if stack_id != stack.stack_id or created not in cr.waiting_for:
+            continue
+        cr.waiting_for.discard(created)
+        if cr.waiting_for:
+            continue
+        raw = stack.template_dict["Resources"][logical_id].get("Properties") or {}
+        cr.properties = _stringify(clean_json(raw, stack.resource_map))
+        cr.attempted = True
+        _send(cr, "Create")
 
 
 def _delete_custom_resource(stack_id: str, logical_id: str, physical_id: str) -> None:
@@ -347,7 +411,9 @@ def _create_answered(stack, cr: _CustomResource, status: str, reason: str | None
         cr.attempted = False  # nothing was created, so rollback sends it no Delete
     if status == "SUCCESS":
         resource.set_data(data or {})
+        cr.created = True
         _resource_event(stack, cr.logical_id, resource.resource_name, cr.resource_type, "CREATE_COMPLETE", None)
+        _send_waiting_creates(stack, cr.logical_id)
         stack.verify_readiness()
     else:
         _fail_create(stack, cr, resource.resource_name, reason or "See the details in CloudWatch Log Stream")
@@ -355,15 +421,121 @@ def _create_answered(stack, cr: _CustomResource, status: str, reason: str | None
 
 def _delete_answered(stack, cr: _CustomResource, status: str, reason: str | None, physical_id: str | None) -> None:
     _store.pending_deletes.setdefault(stack.stack_id, set()).discard(cr.logical_id)
+    deletion = _store.deletions.get(stack.stack_id)
     if status == "SUCCESS":
         _resource_event(stack, cr.logical_id, physical_id or "", cr.resource_type, "DELETE_COMPLETE", None)
-        _finish_deletes_if_done(stack)
     else:
         _resource_event(stack, cr.logical_id, physical_id or "", cr.resource_type, "DELETE_FAILED", reason)
+    if deletion is not None:
+        if status == "SUCCESS":
+            stack.resource_map._parsed_resources.pop(cr.logical_id, None)
+        else:
+            cr.attempted = True  # still there: a DeleteStack retried sends it Delete again
+            deletion.failed.append(cr.logical_id)
+        if not _store.pending_deletes.get(stack.stack_id):
+            _delete_next_wave(stack)
+    elif status == "SUCCESS":
+        _finish_deletes_if_done(stack)
+    else:
         failed = "DELETE_FAILED" if stack.status == "DELETE_IN_PROGRESS" else "ROLLBACK_FAILED"
         stack.status = failed
         stack.status_reason = f"The following resource(s) failed to delete: [{cr.logical_id}]. "
         stack._add_stack_event(failed, resource_status_reason=stack.status_reason)
+
+
+# --- DeleteStack -------------------------------------------------------------------------------------------------
+
+
+def _backend_of(stack):
+    from moto.cloudformation.models import cloudformation_backends
+
+    return cloudformation_backends[stack.account_id][stack.region_name]
+
+
+def _delete_stack(backend, name_or_stack_id: str, retain: list[str] | None = None) -> None:
+    """Replaces `CloudFormationBackend.delete_stack`: resources are deleted dependents first, a wave at a time, each
+    wave's custom resources answered before the next begins; a failed Delete ends the deletion DELETE_FAILED with
+    every resource not yet reached still in place, and the stack can be deleted again — with `retain`
+    (RetainResources, only then) naming resources to skip. Resources whose DeletionPolicy is Retain are skipped."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    stack = backend.stacks.get(name_or_stack_id) or next(
+        (s for s in backend.stacks.values() if s.name == name_or_stack_id), None)
+    if stack is None:
+        return  # CloudFormation answers a DeleteStack of no stack with success
+    retain = list(retain or [])
+    if retain and stack.status != "DELETE_FAILED":
+        raise ValidationError(message=f"Invalid operation on stack [{stack.stack_id}]. RetainResources can only "
+                                      f"be specified when the stack is in the DELETE_FAILED state.")
+    if stack.status == "DELETE_IN_PROGRESS":
+        return
+    resource_map = stack.resource_map
+    templates = resource_map._resource_json_map
+    live = {k for k in templates
+            if resource_map._parsed_resources.get(k) is not None
+            and not isinstance(resource_map._parsed_resources.get(k), str)}
+    kept = {k for k in live if templates[k].get("DeletionPolicy") == "Retain" or k in retain}
+    with _store.lock:
+        _store.stacks[stack.stack_id] = stack
+        stack.status, stack.status_reason = "DELETE_IN_PROGRESS", None
+        stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+        _store.deletions[stack.stack_id] = _Deletion(cfn_graph.dependencies(templates), live, kept,
+                                                     [export.name for export in stack.exports])
+        _delete_next_wave(stack)
+
+
+def _delete_next_wave(stack) -> None:
+    """Deletes the next waves of a DeleteStack until a custom resource's answer is awaited; ends the deletion when
+    a wave failed or nothing remains."""
+    from moto.cloudformation.custom_model import CustomModel
+
+    deletion = _store.deletions[stack.stack_id]
+    resource_map = stack.resource_map
+    while not deletion.failed and deletion.remaining:
+        wave = cfn_graph.deletion_waves(deletion.graph, deletion.remaining)[0]
+        deletion.remaining -= wave
+        for logical_id in sorted(wave):
+            resource = resource_map._parsed_resources.get(logical_id)
+            resource_json = resource_map._resource_json_map[logical_id]
+            if logical_id in deletion.kept:
+                physical = (resource.resource_name if isinstance(resource, CustomModel)
+                            else getattr(resource, "physical_resource_id", "") or "")
+                _resource_event(stack, logical_id, str(physical), resource_json.get("Type", ""), "DELETE_SKIPPED",
+                                None)
+                resource_map._parsed_resources.pop(logical_id, None)
+                continue
+            if isinstance(resource, CustomModel):
+                _delete_custom_resource(stack.stack_id, logical_id, resource.resource_name)
+                if logical_id not in _store.pending_deletes.get(stack.stack_id, set()):
+                    resource_map._parsed_resources.pop(logical_id, None)  # never created: nothing to ask
+                continue
+            try:
+                _MOTO_DELETE_RESOURCE[0](resource_map, resource, resource_json)
+            except Exception as e:  # noqa: BLE001 - moto refused: the resource fails as CloudFormation's would
+                _resource_event(stack, logical_id, str(getattr(resource, "physical_resource_id", "")),
+                                resource_json.get("Type", ""), "DELETE_FAILED", str(e))
+                deletion.failed.append(logical_id)
+                continue
+            resource_map._parsed_resources.pop(logical_id, None)
+        if _store.pending_deletes.get(stack.stack_id):
+            return
+    del _store.deletions[stack.stack_id]
+    backend = _backend_of(stack)
+    if deletion.failed:
+        stack.status = "DELETE_FAILED"
+        stack.status_reason = f"The following resource(s) failed to delete: [{', '.join(deletion.failed)}]. "
+        stack._add_stack_event("DELETE_FAILED", resource_status_reason=stack.status_reason)
+        return
+    stack.status, stack.status_reason = "DELETE_COMPLETE", None
+    stack._add_stack_event("DELETE_COMPLETE")
+    backend.stacks.pop(stack.stack_id, None)
+    backend.deleted_stacks[stack.stack_id] = stack
+    for name in deletion.exports:
+        backend.exports.pop(name, None)
+
+
+#: moto's own ResourceMap._delete_resource, before _install_lifecycle wraps it
+_MOTO_DELETE_RESOURCE: list = []
 
 
 # --- UpdateStack -------------------------------------------------------------------------------------------------
@@ -720,6 +892,7 @@ def _install_lifecycle() -> None:
         else:
             delete_resource(self, parsed_resource, resource_json)
 
+    _MOTO_DELETE_RESOURCE.append(delete_resource)
     ResourceMap._delete_resource = _delete_resource
 
     # CloudFormation deletes dependents first: the custom resources go before the functions that serve them
@@ -751,7 +924,20 @@ def _install_lifecycle() -> None:
                     self.events.pop()
                 self.status = "DELETE_IN_PROGRESS"
 
-    Stack.delete = delete
+    Stack.delete = delete  # a stack set's hidden stacks are deleted this way
+
+    # DeleteStack: dependents first, waiting on custom resources, DELETE_FAILED retried with RetainResources
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.core.responses import EmptyResult
+
+    CloudFormationBackend.delete_stack = _delete_stack
+
+    def delete_stack_response(self):
+        self.cloudformation_backend.delete_stack(self._get_param("StackName"),
+                                                 self._get_param("RetainResources", []))
+        return EmptyResult()
+
+    CloudFormationResponse.delete_stack = delete_stack_response
 
     # UpdateStack: Update, replacement, cleanup and rollback for custom resources
     from moto.cloudformation import parsing

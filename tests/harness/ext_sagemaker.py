@@ -294,6 +294,8 @@ class Project:
     stack_id: str | None = None
     failure: str | None = None  # why the stack could not even be created
     deleting: bool = False  # DeleteProject was called
+    #: its stack's deletion failed: SageMaker reports DeleteFailed until DeleteProject is called again
+    delete_failed: bool = False
     deleted_at: float | None = None  # when its stack was found deleted (the project lingers a while after)
 
     @property
@@ -316,11 +318,14 @@ class Project:
         if self.deleting:
             stack = self._stack()
             stack_status = stack.status if stack is not None else "DELETE_COMPLETE"
+            if stack_status == "DELETE_FAILED" or self.delete_failed:
+                self.delete_failed = True
+                return "DeleteFailed"
             if stack_status == "DELETE_COMPLETE":
                 if self.deleted_at is None:
                     self.deleted_at = time.time()
                 return "DeleteCompleted"
-            return "DeleteFailed" if stack_status == "DELETE_FAILED" else "DeleteInProgress"
+            return "DeleteInProgress"
         if self.failure is not None:
             return "CreateFailed"
         stack = self._stack()
@@ -693,7 +698,7 @@ def delete_project(resp) -> ActionResult:
             backend = cloudformation_backends[account][region]
             if project.stack_id in backend.stacks:
                 backend.delete_stack(project.stack_id)
-        project.deleting = True
+        project.deleting, project.delete_failed = True, False
         project.last_modified_time = dt.datetime.now(dt.timezone.utc)
     return EmptyResult()
 

@@ -40,6 +40,12 @@ SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:f"
 
 #: What the functions run with under test besides the emulator's endpoint and credentials: the sink's plain-http
 #: loopback ResponseURL is allowed, and a response is due 3 s before the invocation's deadline.
+#: parameters of the deploy-codepipeline template that every test project of it uses
+DEPLOY_PARAMS = {
+    "SourceModelPackageGroupName": "models",
+    "CodeConnectionArn": f"arn:aws:codeconnections:{REGION}:{ACCOUNT_ID}:connection/0a1b2c3d-1111-2222-3333-444455556666",
+    "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
+}
 RUNTIME_ENV = {"CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000"}
 
 

@@ -1,12 +1,38 @@
-//! Custom::SeedCode — wiring only; the behaviour is in projects_core::resources::seed_code.
+//! The seed-code function — wiring only. It serves two custom resources: the project templates'
+//! `Custom::SeedCode` (projects_core::resources::seed_code) and the bootstrap stack's `Custom::SeedCodeInUse`
+//! guard, which refuses to let the stack delete this function while project stacks still need it
+//! (projects_core::resources::seed_code_in_use).
 //! Deployed as `sagemaker-projects-seedcode`: the launch role may invoke only `sagemaker-*` functions.
 
+use std::sync::Arc;
+
+use cfn_custom_resource::{deadline_of, Settings};
 use projects_core::aws::Clients;
 use projects_core::resources::seed_code::SeedCode;
+use projects_core::resources::seed_code_in_use::SeedCodeInUse;
+
+const GUARD_TYPE: &str = "Custom::SeedCodeInUse";
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_glue::Error> {
-    lambda_glue::telemetry::init();
     let clients = Clients::from_env().await;
-    cfn_custom_resource::run(SeedCode::new(clients.codebuild)).await
+    let seed_code = Arc::new(SeedCode::new(clients.codebuild));
+    let guard = Arc::new(SeedCodeInUse::new(
+        clients.sagemaker,
+        clients.cloudformation,
+    ));
+    let settings = Arc::new(Settings::from_env());
+    lambda_glue::run(move |event, context| {
+        let (seed_code, guard, settings) = (seed_code.clone(), guard.clone(), settings.clone());
+        async move {
+            let deadline = deadline_of(context.deadline);
+            // anything else, a malformed event included, is the seed-code resource's to answer
+            if event.get("ResourceType").and_then(|t| t.as_str()) == Some(GUARD_TYPE) {
+                Ok(cfn_custom_resource::handle(guard, event, deadline, &settings).await?)
+            } else {
+                Ok(cfn_custom_resource::handle(seed_code, event, deadline, &settings).await?)
+            }
+        }
+    })
+    .await
 }

@@ -143,6 +143,14 @@ pub fn iam_no_such_entity<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> boo
     e.as_service_error().and_then(|se| se.code()) == Some("NoSuchEntity")
 }
 
+/// CloudFormation's "no such stack": a `ValidationError` saying the stack does not exist.
+pub fn cloudformation_stack_missing<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error().is_some_and(|se| {
+        se.code() == Some("ValidationError")
+            && se.message().unwrap_or("").contains("does not exist")
+    })
+}
+
 /// SageMaker's "no such domain, profile or project": `ResourceNotFound`, or a `ValidationException` whose
 /// message says the resource does not exist (DescribeProject and DeleteProject answer that way).
 pub fn sagemaker_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

@@ -7,7 +7,8 @@ mod error;
 
 pub(crate) use error::one_line;
 pub use error::{
-    iam_no_such_entity, sagemaker_not_found, AwsSdkError, CallDetails, CallError, OperationError,
+    cloudformation_stack_missing, iam_no_such_entity, sagemaker_not_found, AwsSdkError,
+    CallDetails, CallError, OperationError,
 };
 
 use aws_config::retry::RetryConfig;
@@ -31,6 +32,7 @@ pub fn retry_config() -> RetryConfig {
 /// The clients the functions use, built once per process.
 #[derive(Clone, Debug)]
 pub struct Clients {
+    pub cloudformation: aws_sdk_cloudformation::Client,
     pub codebuild: aws_sdk_codebuild::Client,
     pub iam: aws_sdk_iam::Client,
     pub s3: aws_sdk_s3::Client,
@@ -46,6 +48,7 @@ impl Clients {
             .force_path_style(path_style)
             .build();
         Self {
+            cloudformation: aws_sdk_cloudformation::Client::new(config),
             codebuild: aws_sdk_codebuild::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),

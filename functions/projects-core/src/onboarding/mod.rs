@@ -241,6 +241,33 @@ impl Onboarder {
         })
     }
 
+    /// Takes this product's templates-location tag off a domain, if it still names this stack's location (a
+    /// value somebody else set is theirs). Returns whether it removed it; a domain that is gone has none.
+    pub async fn untag_domain(&self, domain_id: &str) -> Result<bool, OnboardError> {
+        let Some(described) = self.describe_domain(domain_id).await? else {
+            return Ok(false);
+        };
+        let Some(arn) = described.domain_arn() else {
+            return Ok(false);
+        };
+        let location = self.config.location.s3_uri();
+        let ours = self
+            .tags(arn)
+            .await?
+            .iter()
+            .any(|t| t.key() == Some(LOCATION_TAG) && t.value() == Some(location.as_str()));
+        if ours {
+            self.sagemaker
+                .delete_tags()
+                .resource_arn(arn)
+                .tag_keys(LOCATION_TAG)
+                .send()
+                .await
+                .map_err(|e| sagemaker("DeleteTags", arn, e))?;
+        }
+        Ok(ours)
+    }
+
     /// One pass over a user profile: its own execution role, if it has one.
     pub async fn onboard_user_profile(
         &self,

@@ -4,3 +4,4 @@ pub mod execution_role_policies;
 pub mod project_templates;
 pub mod reconcile_domains;
 pub mod seed_code;
+pub mod seed_code_in_use;

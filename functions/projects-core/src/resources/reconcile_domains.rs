@@ -1,5 +1,7 @@
 //! `Custom::ReconcileDomains`: the install-time sweep. Create and Update onboard every existing domain and
-//! user profile; Delete takes this product's policies and trust tag back off their execution roles.
+//! user profile (an Update after the templates moved re-tags every domain with the new location at once);
+//! Delete takes this product's policies and trust tag back off their execution roles, and its
+//! templates-location tag off the domains that still carry this stack's location.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -80,6 +82,9 @@ impl CustomResource for ReconcileDomains {
         for role in self.roles().await? {
             policies::revoke(&self.onboarder.iam, &role, owner).await?;
         }
+        for (domain, _) in self.onboarder.domains().await? {
+            self.onboarder.untag_domain(&domain).await?;
+        }
         Ok(Outcome::default())
     }
 }
@@ -91,8 +96,13 @@ mod tests {
     use super::*;
     use crate::aws::answers::json_error;
     use crate::onboarding::Config;
+    use crate::onboarding::LOCATION_TAG;
+    use aws_sdk_sagemaker::operation::delete_tags::DeleteTagsOutput;
     use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
     use aws_sdk_sagemaker::operation::list_domains::ListDomainsOutput;
+    use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
+    use aws_sdk_sagemaker::operation::list_user_profiles::ListUserProfilesOutput;
+    use aws_sdk_sagemaker::types::Tag;
     use aws_sdk_sagemaker::types::{DomainDetails, UserSettings};
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
     use aws_smithy_types::retry::RetryConfig;
@@ -134,6 +144,42 @@ mod tests {
         ReconcileDomains::new(onboarder)
             .delete(&request(), &props)
             .await
+    }
+
+    /// Deletes a stack whose one domain (no execution roles) carries `location` as its templates location.
+    async fn delete_tagged(location: &'static str) -> (Result<Outcome, OnboardError>, usize) {
+        let described = mock!(aws_sdk_sagemaker::Client::describe_domain).then_output(|| {
+            DescribeDomainOutput::builder()
+                .domain_id("d-1")
+                .domain_arn("arn:aws:sagemaker:us-east-1:123456789012:domain/d-1")
+                .build()
+        });
+        let profiles = mock!(aws_sdk_sagemaker::Client::list_user_profiles)
+            .then_output(|| ListUserProfilesOutput::builder().build());
+        let tags = mock!(aws_sdk_sagemaker::Client::list_tags).then_output(move || {
+            ListTagsOutput::builder()
+                .tags(Tag::builder().key(LOCATION_TAG).value(location).build())
+                .build()
+        });
+        let untag = mock!(aws_sdk_sagemaker::Client::delete_tags)
+            .match_requests(|r| r.tag_keys() == [LOCATION_TAG])
+            .then_output(|| DeleteTagsOutput::builder().build());
+        let result = delete(&[&one_domain(), &described, &profiles, &tags, &untag]).await;
+        (result, untag.num_calls())
+    }
+
+    #[tokio::test]
+    async fn delete_takes_this_stacks_location_tag_off_the_domains() {
+        let (result, untagged) = delete_tagged("s3://sagemaker-templates").await;
+        assert!(result.is_ok());
+        assert_eq!(untagged, 1);
+    }
+
+    #[tokio::test]
+    async fn delete_leaves_a_location_tag_somebody_else_set() {
+        let (result, untagged) = delete_tagged("s3://someone-elses-bucket/templates/").await;
+        assert!(result.is_ok());
+        assert_eq!(untagged, 0);
     }
 
     #[tokio::test]
