@@ -174,9 +174,26 @@ deploy: package ## package, upload and deploy the bootstrap stack (ARTIFACT_BUCK
 
 .PHONY: deploy-org
 ORG_STACK ?= sagemaker-projects-org
-deploy-org: ## organisation-wide: a service-managed StackSet auto-deploying the bootstrap stack to OUs (see infra/README.md)
+# ORG_TEMPLATE_BUCKET: a bucket of the administrator account for the two templates; ORG_REGIONS: the rollout's regions
+# (comma-separated), each with a package bucket <ARTIFACT_BUCKET>-<region> the organisation may read (infra/README.md)
+ORG_TEMPLATE_BUCKET ?=
+ORG_REGIONS ?=
+comma := ,
+deploy-org: package ## organisation-wide: packages to every region, the templates to S3, then the StackSets (infra/README.md)
 	@test -n "$(ORG_PARAMETERS_FILE)" || { echo "set ORG_PARAMETERS_FILE=<parameters for infra/stackset.yaml> (infra/README.md)"; exit 2; }
-	python3 infra/deploy.py infra/stackset.yaml $(ORG_STACK) $(ORG_PARAMETERS_FILE) none
+	@test -n "$(ORG_TEMPLATE_BUCKET)" || { echo "set ORG_TEMPLATE_BUCKET=<an S3 bucket of this account for the two templates>"; exit 2; }
+	@test -n "$(ARTIFACT_BUCKET)" -a -n "$(ORG_REGIONS)" || { echo "set ARTIFACT_BUCKET=<prefix of the per-region buckets <name>-<region>> and ORG_REGIONS=us-east-1,eu-west-1"; exit 2; }
+	@command -v aws >/dev/null || { echo "the AWS CLI is needed for make deploy-org"; exit 2; }
+	$(eval PREFIX := $(ORG_STACK)/$(shell cat $(DIST)/*.zip infra/bootstrap.yaml iam/roles.yaml | sha256sum | cut -c1-16))
+	@for r in $(subst $(comma), ,$(ORG_REGIONS)); do for f in $(FUNCTIONS); do \
+	  aws s3 cp --only-show-errors --region $$r $(DIST)/$$f.zip s3://$(ARTIFACT_BUCKET)-$$r/$(PREFIX)/$$f.zip || exit 1; done; done
+	aws s3 cp --only-show-errors infra/bootstrap.yaml s3://$(ORG_TEMPLATE_BUCKET)/$(PREFIX)/bootstrap.yaml
+	aws s3 cp --only-show-errors iam/roles.yaml s3://$(ORG_TEMPLATE_BUCKET)/$(PREFIX)/roles.yaml
+	python3 infra/deploy.py infra/stackset.yaml $(ORG_STACK) $(ORG_PARAMETERS_FILE) none \
+	  Regions=$(ORG_REGIONS) ArtifactBucket=$(ARTIFACT_BUCKET) ArtifactBucketIsRegional=true ArtifactPrefix=$(PREFIX)/ \
+	  TemplateSetDigest=$(TEMPLATE_DIGEST) \
+	  BootstrapTemplateUrl=https://$(ORG_TEMPLATE_BUCKET).s3.amazonaws.com/$(PREFIX)/bootstrap.yaml \
+	  IamTemplateUrl=https://$(ORG_TEMPLATE_BUCKET).s3.amazonaws.com/$(PREFIX)/roles.yaml
 
 .PHONY: destroy
 destroy: ## delete the bootstrap stack (refused while projects use its seed-code function; FORCE=1 after a refusal: README)
@@ -205,7 +222,7 @@ $(BENCH_VENVS)/awscli/.installed: bench/requirements-awscli.txt
 	touch $@
 
 .PHONY: bench
-bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(BENCH_VENVS)/awscli/.installed package ## benchmarks on the embedded emulator: a table of ratios, bench/results/
+bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(BENCH_VENVS)/awscli/.installed package build ## benchmarks on the embedded emulator: a table of ratios, bench/results/
 	cargo build --release --workspace --bins --locked
 	$(PY) bench/run.py
 

@@ -4,7 +4,7 @@ a raw-HTTP floor. Prints a table of ratios; writes bench/results/bench.json and 
 Benchmarks, not tests: nothing here asserts a timing. The run fails (non-zero) only when something broke — a
 function answered FAILED, a process died, a tool is missing. What each number means: bench/README.md.
 
-    .venv/bin/python bench/run.py [--quick] [--only cold,warm,publish,sweep,requests,artifacts]
+    .venv/bin/python bench/run.py [--quick] [--only cold,warm,publish,sweep,requests,artifacts,latency]
 """
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ sys.path[:0] = [str(ROOT / "tests"), str(BENCH)]
 from benchlib import counter, report  # noqa: E402
 from benchlib.runtime_api import FunctionProcess, plain_env  # noqa: E402
 from harness import emulator as emu  # noqa: E402
+from harness import ext_sagemaker  # noqa: E402
 from harness.buckets import create_template_bucket  # noqa: E402
 from harness.sink import ResponseSink  # noqa: E402
 
 RELEASE = ROOT / "target" / "release"
+DEBUG = ROOT / "target" / "debug"
 PEER_PY = BENCH / ".venvs" / "peer" / "bin" / "python"
 AWS_CLI = BENCH / ".venvs" / "awscli" / "bin" / "aws"
 WORK = BENCH / ".work"
@@ -144,6 +146,23 @@ FUNCTIONS = [
 ]
 
 
+# the fleet section's template: one queue; its second version adds a dead-letter queue
+FLEET_TEMPLATE = """\
+Parameters:
+  SageMakerProjectName: {Type: String}
+  SageMakerProjectId: {Type: String}
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub 'sagemaker-${SageMakerProjectId}'
+"""
+FLEET_ADDITION = """\
+  DeadLetters:
+    Type: AWS::SQS::Queue
+"""
+
+
 class Bench:
     def __init__(self, quick: bool):
         self.quick = quick
@@ -154,10 +173,10 @@ class Bench:
         self.results: dict = {}
 
     # ------------------------------------------------------------------------------ processes
-    def start(self, fn, impl, event=None, log_name=None) -> FunctionProcess:
-        env = {**self.base_env, **fn["env"]}
+    def start(self, fn, impl, event=None, log_name=None, env=None, binaries=RELEASE) -> FunctionProcess:
+        env = {**self.base_env, **fn["env"], **(env or {})}
         if impl == "rust":
-            argv, cwd = [str(RELEASE / fn["binary"])], None
+            argv, cwd = [str(binaries / fn["binary"])], None
         else:
             argv, cwd = [str(PEER_PY), "-m", "awslambdaric", fn["peer"]], str(BENCH / "peer")
             env.update({"_HANDLER": fn["peer"], "LAMBDA_TASK_ROOT": cwd})
@@ -408,6 +427,119 @@ class Bench:
               f"in emulator {w.busy_s:6.1f} s), {w.total / domains:.2f} requests a domain, "
               f"peak RSS {mem.get('VmHWM', 0) / 1024:.1f} MiB", flush=True)
 
+    # ------------------------------------------------------------------------------ 4b. the fleet: list, upgrade
+    def fleet(self, count: int):
+        """`projects list` and `projects upgrade --all` over `count` projects after a template change: wall time
+        and the requests counted at the emulator."""
+        from harness.fixtures import LAUNCH_ROLE_ARN, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, make_role
+
+        self.aws.reset()
+        s3, sm = self.aws.client("s3"), self.aws.client("sagemaker")
+        bucket, key = "sagemaker-projects-templates-123456789012", "templates/team-queue.yaml"
+        create_template_bucket(s3, bucket)
+        make_role(self.aws.client("iam"), LAUNCH_ROLE_NAME, trust=LAUNCH_ROLE_TRUST)
+        v1 = FLEET_TEMPLATE.encode()
+        s3.put_object(Bucket=bucket, Key=key, Body=v1, Tagging="sagemaker%3Astudio-visibility=true")
+        head = s3.head_object(Bucket=bucket, Key=key)
+        url = f"https://{bucket}.s3.us-east-1.amazonaws.com/{key}?versionId={head['VersionId']}"
+        t = time.perf_counter()
+        for i in range(count):
+            sm.create_project(ProjectName=f"fleet-{i:04d}", TemplateProviders=[{"CfnTemplateProvider": {
+                "TemplateName": "team-queue", "TemplateURL": url, "RoleARN": LAUNCH_ROLE_ARN}}],
+                Tags=[{"Key": "sagemaker-projects-bootstrap:template", "Value": "team-queue"},
+                      {"Key": "sagemaker-projects-bootstrap:template-digest", "Value": head["ETag"].strip('"')}])
+        setup_s = time.perf_counter() - t
+        s3.put_object(Bucket=bucket, Key=key, Body=v1 + FLEET_ADDITION.encode(),
+                      Tagging="sagemaker%3Astudio-visibility=true")
+        cli = ROOT / "target" / "debug" / "projects"
+        env = {**self.aws.child_env(), "PATH": "/usr/bin:/bin"}
+        out = {"projects": count, "setup_s": round(setup_s, 1)}
+        for name, args in (("list", ["list", "--outdated", "--output", "json"]),
+                           ("upgrade", ["upgrade", "--all", "--canary", "1", "--concurrency", "8",
+                                        "--poll-interval", "0.5", "--output", "json"])):
+            with counter.counting() as w:
+                t = time.perf_counter()
+                done = subprocess.run([str(cli), *args], env=env, capture_output=True, text=True, timeout=3600)
+                wall = time.perf_counter() - t
+            if done.returncode != 0:
+                raise Broken(f"projects {name}: exit {done.returncode}: {done.stderr[-500:]}")
+            doc = json.loads(done.stdout)
+            items = doc.get("projects") or doc.get("rows") or []
+            out[name] = {"wall_s": round(wall, 2), "requests": w.as_dict(), "items": len(items),
+                         "in_emulator_s": round(w.busy_s, 2)}
+            print(f"  projects {name} over {count} projects: {wall:6.2f} s, {w.total} requests "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(w.ops.items()))})", flush=True)
+        upgraded = [r for r in json.loads(done.stdout)["rows"] if r["outcome"] == "Upgraded"]
+        if len(upgraded) != count:
+            raise Broken(f"projects upgrade: {len(upgraded)} of {count} upgraded")
+        self.results["fleet"] = out
+
+    # ------------------------------------------------------------------------------ 4c. onboarding latency
+    def latency(self, ready_after_s: list[int], interval_s: int = 30, scale: int = 30):
+        """A new domain turns InService `ready_after_s` seconds after its CreateDomain event; the onboarder's
+        re-checks run through a real (emulated) SQS queue with DelaySeconds, the queue's messages handed to the
+        function as Lambda's SQS poller would. The clock is scaled: RECHECK_DELAY_SECONDS=1 stands for
+        `interval_s` (= `scale` seconds), and the domain turns InService after ready_after_s / scale seconds.
+        Measured: the lag from InService to the end of the invocation that tagged the domain and created its
+        project (the wait until that invocation started scaled back, its own run time as it is), and the
+        onboarder invocations the domain took. The former backoff (60, 120, 240, 480,
+        900, 900… s) is computed for the same instants (its code is gone), next to it."""
+        fn = FUNCTIONS[2]
+        binaries = RELEASE if (RELEASE / fn["binary"]).exists() else DEBUG
+        rows = []
+        for ready_after in ready_after_s:
+            self.aws.reset()
+            publish_templates_for_setup(self.aws)
+            sqs, sm = self.aws.client("sqs"), self.aws.client("sagemaker")
+            queue = sqs.create_queue(QueueName="onboarder")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            role = self.aws.client("iam").create_role(RoleName="SharedExecutionRole", Path="/service-role/",
+                                                      AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+            with ext_sagemaker.domains_start("Pending"):
+                arn = sm.create_domain(DomainName="new-team", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
+                                       SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
+            domain = arn.rsplit("/", 1)[1]
+            trail = {"version": "0", "id": "bench", "detail-type": "AWS API Call via CloudTrail",
+                     "source": "aws.sagemaker", "account": ACCOUNT, "time": "2026-11-29T12:00:00Z",
+                     "region": "us-east-1", "resources": [],
+                     "detail": {"eventSource": "sagemaker.amazonaws.com", "eventName": "CreateDomain",
+                                "responseElements": {"domainArn": arn}}}
+            env = {"RECHECK_QUEUE_URL": queue, "RECHECK_DELAY_SECONDS": "1", "RECHECK_MAX_MINUTES": "60"}
+            p = self.start(fn, "rust", log_name="domain-onboarder-latency", env=env, binaries=binaries)
+            try:
+                p.wait_idle(timeout=60)
+                t0 = time.perf_counter()
+                ext_sagemaker.set_domain_status(domain, "InService", after=ready_after / scale)
+                bodies, invocations, t_done = [json.dumps(trail)], 0, None
+                while t_done is None:
+                    if time.perf_counter() - t0 > 2 * ready_after / scale + 60:
+                        raise Broken(f"latency: domain {domain} not onboarded after {ready_after}s (scaled)")
+                    for body in bodies:
+                        batch = {"Records": [{"messageId": f"m-{invocations}", "eventSource": "aws:sqs",
+                                              "eventSourceARN": queue_arn, "body": body}]}
+                        inv = p.invoke(batch, timeout=120)
+                        invocations += 1
+                        result = (inv.json() or {}).get("Results", [{}])[0]
+                        if result.get("Outcome") == "Onboarded" and result.get("project"):
+                            t_done = inv
+                        elif result.get("Outcome") != "Waiting":
+                            raise Broken(f"latency: unexpected answer {inv.outcome} {str(inv.json())[:300]}")
+                    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+                    bodies = [m["Body"] for m in got.get("Messages", [])]
+                    for m in got.get("Messages", []):
+                        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            finally:
+                p.stop()
+            # the wait for the queue is on the scaled clock, the onboarding invocation itself is not
+            lag_s = max(0.0, (t_done.t_taken - t0) * scale - ready_after) + (t_done.t_result - t_done.t_taken)
+            old_lag_s, old_invocations = old_backoff(ready_after)
+            rows.append({"ready_after_s": ready_after, "lag_s": round(lag_s, 1), "invocations": invocations,
+                         "backoff_lag_s": old_lag_s, "backoff_invocations": old_invocations})
+            print(f"  InService after {ready_after:4d} s: onboarded {lag_s:5.1f} s later in {invocations:2d} "
+                  f"invocations (the former backoff: {old_lag_s:5.1f} s, {old_invocations} invocations)", flush=True)
+        self.results["latency"] = {"interval_s": interval_s, "scale": scale, "binary": str(binaries.name),
+                                   "domains": rows}
+
     # ------------------------------------------------------------------------------ 5. requests per operation
     def requests(self):
         cold = self.results.get("cold", {})
@@ -499,6 +631,17 @@ class Bench:
         self.results["artifacts"] = sizes
 
 
+def old_backoff(ready_after: float, first: int = 60, cap: int = 900) -> tuple[float, int]:
+    """The former re-check schedule (first, doubling, at most `cap`): the lag after `ready_after` until the
+    next look, and the invocations until then (the first one included)."""
+    t, delay, invocations = 0.0, first, 1
+    while t < ready_after:
+        t += delay
+        delay = min(delay * 2, cap)
+        invocations += 1
+    return t - ready_after, invocations
+
+
 def lambda_functions() -> list[str]:
     """The functions `make package` zips: the Makefile's FUNCTIONS list (one source of truth)."""
     import re
@@ -532,6 +675,10 @@ def preflight(sections):
         missing.append(f"{PEER_PY.relative_to(ROOT)} (make bench installs it from bench/requirements.txt)")
     if "publish" in sections and not AWS_CLI.exists():
         missing.append(f"{AWS_CLI.relative_to(ROOT)} (make bench installs it from bench/requirements-awscli.txt)")
+    if "fleet" in sections and not (ROOT / "target" / "debug" / "projects").exists():
+        missing.append("target/debug/projects (make build)")
+    if "latency" in sections and not any((d / "domain-onboarder").exists() for d in (RELEASE, DEBUG)):
+        missing.append("target/release/domain-onboarder or target/debug/domain-onboarder (cargo build)")
     if missing:
         raise SystemExit("bench: missing\n  " + "\n  ".join(missing))
 
@@ -539,8 +686,9 @@ def preflight(sections):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not for the README)")
-    ap.add_argument("--only", default="cold,warm,publish,sweep,requests,artifacts")
+    ap.add_argument("--only", default="cold,warm,publish,sweep,fleet,requests,artifacts,latency")
     ap.add_argument("--domains", type=int, default=500)
+    ap.add_argument("--projects", type=int, default=200)
     args = ap.parse_args()
     sections = set(args.only.split(","))
     preflight(sections)
@@ -557,6 +705,8 @@ def main():
                  ("warm", lambda: b.warm(5 if q else 20)),
                  ("publish", lambda: b.publishing(1 if q else 5, 1 if q else 2, 6 if q else 25)),
                  ("sweep", lambda: b.sweep(50 if q else args.domains)),
+                 ("fleet", lambda: b.fleet(20 if q else args.projects)),
+                 ("latency", lambda: b.latency([450] if q else [100, 275, 450, 610])),
                  ("requests", b.requests),
                  ("artifacts", b.artifacts)]
         if sections & {"cold", "warm", "publish", "sweep", "requests"}:

@@ -7,6 +7,7 @@
    default bus, and follows it: rule → SQS → onboarder → role policies → domain tag → project;
 4. uploads a template later and lets S3 → EventBridge → the tagger judge it;
 5. creates one project by hand with the `projects` CLI;
+6. changes that template, then `projects list --outdated` and `projects upgrade --all` roll the project forward;
 then prints a table of what it did. Exits non-zero if any step fails; stops everything it started."""
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ Resources:
     Type: AWS::SQS::Queue
     Properties:
       QueueName: !Sub 'sagemaker-${SageMakerProjectName}-${SageMakerProjectId}'
+"""
+LATER_TEMPLATE_V2 = LATER_TEMPLATE + b"""  DeadLetters:
+    Type: AWS::SQS::Queue
 """
 
 
@@ -155,6 +159,33 @@ def run(demo: Demo, aws) -> None:
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     demo.check("project by hand (CLI)", result.returncode == 0, f"churn-experiments: exit {result.returncode}")
+
+    def projects(*args: str) -> subprocess.CompletedProcess:
+        """Runs the CLI, printing what a person would see; a JSON answer is read, not printed."""
+        cmd = [str(cli), *args]
+        print("$ projects " + " ".join(args), flush=True)
+        done = subprocess.run(cmd, env={**aws.child_env(), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                              timeout=300)
+        if "json" not in args:
+            sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
+        return done
+
+    demo.say("the team changes its template (a new version of team-queue.yaml; the bucket keeps the old one)…")
+    s3.put_object(Bucket=bucket, Key="templates/team-queue.yaml", Body=LATER_TEMPLATE_V2)
+    version = s3.head_object(Bucket=bucket, Key="templates/team-queue.yaml")["VersionId"]
+    judged = wait(lambda: {x["Key"]: x["Value"] for x in s3.get_object_tagging(
+        Bucket=bucket, Key="templates/team-queue.yaml", VersionId=version)["TagSet"]}.get("sagemaker:studio-visibility"))
+    demo.check("new version judged", judged == "true", f"team-queue.yaml version {version[:8]}… visible")
+    outdated = projects("list", "--outdated", "--output", "json")
+    behind = [p["name"] for p in json.loads(outdated.stdout or "{}").get("projects", [])] if outdated.returncode == 0 else []
+    demo.check("projects list --outdated", behind == ["churn-experiments"], ", ".join(behind) or "none")
+    projects("update", "churn-experiments", "--dry-run")
+    upgraded = projects("upgrade", "--all", "--canary", "1", "--poll-interval", "0.5", "--timeout", "120")
+    after = projects("list", "--outdated", "--output", "json")
+    left = json.loads(after.stdout or "{}").get("projects", ["?"]) if after.returncode == 0 else ["?"]
+    demo.check("projects upgrade --all", upgraded.returncode == 0 and left == [],
+               f"exit {upgraded.returncode}; {len(left)} outdated after")
 
 
 def main() -> int:

@@ -26,19 +26,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote
 
 import pytest
 
-from harness import ext_lambda, ext_sagemaker, ext_sqs, stack
+from harness import emf, ext_cloudwatch, ext_lambda, ext_sagemaker, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
 from harness.fixtures import DEPLOY_PARAMS, make_role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
 PREFIX = "templates/"
+ALARM_EMAIL = "ml-platform@example.com"
+NAMESPACE = "SageMakerProjectsBootstrap"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 VISIBILITY_TAG = "sagemaker:studio-visibility"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
@@ -93,6 +96,7 @@ def deployed(emulator):
         "DefaultTemplate": "deploy-codepipeline",
         "DefaultTemplateParameters": json.dumps(DEPLOY_PARAMS),
         "RecheckDelaySeconds": 1,
+        "AlarmEmail": ALARM_EMAIL,
     })
     resources = stack.stack_resources(emulator)
     lam = emulator.client("lambda")
@@ -207,6 +211,29 @@ def test_the_stack_completes_with_each_function_wired_as_its_binary_expects(depl
     assert all("RoleName" not in r.get("Properties", {}) for r in template["Resources"].values())
 
 
+def test_with_every_guardrail_off_nothing_of_them_is_set(deployed):
+    """The guardrail parameters (tests/test_guardrails.py) left at their defaults keep today's stack: no boundary,
+    the default paths, no VPC, SSE-S3, no extra tag."""
+    d = deployed
+    template = bootstrap_template()
+    roles = {n: r for n, r in d.resources.items() if template["Resources"][n]["Type"] == "AWS::IAM::Role"}
+    for name in roles.values():
+        role = d.iam.get_role(RoleName=name)["Role"]
+        assert "PermissionsBoundary" not in role and role["Path"] == "/sagemaker-projects-bootstrap/"
+        assert not d.iam.list_role_tags(RoleName=name)["Tags"]
+        attached = d.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+        assert not any("FunctionVpcAccessPolicy" in p["PolicyArn"] for p in attached)
+    assert "FunctionVpcAccessPolicy" not in d.resources
+    for fn in d.functions.values():
+        assert not (fn["Configuration"].get("VpcConfig") or {}).get("SubnetIds")
+    launch = d.iam.get_role(RoleName="AmazonSageMakerProjectsLaunchRole")["Role"]
+    assert launch["Path"] == "/" and "PermissionsBoundary" not in launch
+    rule = d.s3.get_bucket_encryption(Bucket=d.bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    onboarder_env = d.functions["domain-onboarder"]["Configuration"]["Environment"]["Variables"]
+    assert not onboarder_env.get("TEMPLATE_KMS_KEY_ARN")
+
+
 def test_outputs_name_the_bucket_the_templates_and_the_launch_role(deployed):
     d = deployed
     out = d.outputs
@@ -318,6 +345,7 @@ def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and
     assert status == "CreateCompleted", d.sm.describe_project(ProjectName=f"mlops-{domain}")[
         "TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
     seeds = [c for c in ext_lambda.invocations(d.resources["SeedCodeFunction"]) if c.source == "custom-resource"]
+    assert all(c.done.wait(10) for c in seeds)  # the stack completes on the answer, before the function returns
     assert seeds and all(c.result["Answered"]["Status"] == "SUCCESS" for c in seeds)
     # the event source mapping deleted the message it delivered
     attrs = d.sqs.get_queue_attributes(QueueUrl=d.outputs["OnboarderQueueUrl"], AttributeNames=["All"])["Attributes"]
@@ -364,6 +392,95 @@ def test_events_the_rule_does_not_select_never_reach_the_queue(deployed):
     assert not [b for b in bodies if (b.get("detail") or {}).get("eventName") == "DeleteDomain"]
 
 
+def test_every_function_writes_valid_emf_metrics_that_reach_cloudwatch(deployed):
+    """The functions' log lines, read as CloudWatch Logs reads them (ext_cloudwatch): each EMF document follows the
+    specification, in one namespace with the Stack and Function dimensions, and its values reach CloudWatch."""
+    d = deployed
+    # a domain that failed: the onboarder abandons it, which the DomainsAbandoned alarm watches
+    role = d.iam.get_role(RoleName="SlowRole")["Role"]["Arn"]
+    with ext_sagemaker.domains_start("Failed"):
+        arn = d.sm.create_domain(DomainName="broken", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
+                                 SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
+    d.events.put_events(Entries=[cloudtrail_event("CreateDomain", {"domainName": "broken"}, {"domainArn": arn})])
+    call, = eventually(lambda: queue_deliveries(d, about_domain(arn)), "the failed domain's event never came")
+    assert call.result["Results"][0]["Outcome"] == "Abandoned"
+
+    expected = {
+        "template-publisher": {"TemplatesWritten", "TemplatesUnchanged", "TemplatesRemoved",
+                               "CustomResourceSucceeded"},
+        "execution-role-policies": {"RolesGranted", "CustomResourceSucceeded"},
+        "template-tagger": {"TemplatesAccepted", "TemplatesRejected"},
+        "domain-onboarder": {"RolesGranted", "DomainsOnboarded", "ProjectsCreated", "RechecksWaiting",
+                             "DomainsAbandoned", "SweepDuration", "SweepFailures", "CustomResourceSucceeded"},
+        "seedcode-checkin": {"CustomResourceSucceeded"},
+    }
+
+    def seen() -> dict[str, set[str]]:
+        names: dict[str, set[str]] = {}
+        for doc in ext_cloudwatch.documents():
+            for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                names.setdefault(doc["Function"], set()).add(m["Name"])
+        return names
+
+    eventually(lambda: all(want <= seen().get(fn, set()) for fn, want in expected.items()),
+               f"not every function wrote its metrics: {seen()}")
+    assert ext_cloudwatch.invalid_documents() == []
+    for doc in ext_cloudwatch.documents():
+        assert emf.problems(doc) == []
+        directive, = doc["_aws"]["CloudWatchMetrics"]
+        assert (directive["Namespace"], directive["Dimensions"]) == (NAMESPACE, [["Stack", "Function"]])
+        assert doc["Stack"] == stack.BOOTSTRAP_STACK and doc["Function"] in expected
+    # what the product alarms look at crossed their threshold (0) in CloudWatch
+    cw = d.aws.client("cloudwatch")
+    now = datetime.now(timezone.utc)
+    for function, metric in (("template-tagger", "TemplatesRejected"), ("domain-onboarder", "DomainsAbandoned")):
+        points = cw.get_metric_statistics(
+            Namespace=NAMESPACE, MetricName=metric, Statistics=["Sum"], Period=300,
+            Dimensions=[{"Name": "Stack", "Value": stack.BOOTSTRAP_STACK}, {"Name": "Function", "Value": function}],
+            StartTime=now - timedelta(minutes=30), EndTime=now + timedelta(minutes=5))["Datapoints"]
+        assert sum(p["Sum"] for p in points) >= 1, (metric, points)
+
+
+def test_alarms_watch_the_queues_the_functions_and_the_product_metrics_and_notify_one_topic(deployed):
+    d = deployed
+    topic = d.outputs["AlarmTopicArn"]
+    subscriptions = d.aws.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", ALARM_EMAIL)]
+    alarms = {a["AlarmName"].removeprefix(f"{stack.BOOTSTRAP_STACK}-"): a for a in d.aws.client(
+        "cloudwatch").describe_alarms(AlarmNamePrefix=f"{stack.BOOTSTRAP_STACK}-")["MetricAlarms"]}
+
+    def queue_name(logical):
+        return d.resources[logical].rsplit("/", 1)[1]
+
+    def dims(**kv):
+        return sorted(kv.items())
+
+    expected = {
+        "events-dead-letter-queue": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum",
+                                     dims(QueueName=queue_name("EventsDeadLetterQueue"))),
+        "onboarder-dead-letter-queue": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum",
+                                        dims(QueueName=queue_name("OnboarderDeadLetterQueue"))),
+        "domains-abandoned": (NAMESPACE, "DomainsAbandoned", "Sum",
+                              dims(Stack=stack.BOOTSTRAP_STACK, Function="domain-onboarder")),
+        "templates-rejected": (NAMESPACE, "TemplatesRejected", "Sum",
+                               dims(Stack=stack.BOOTSTRAP_STACK, Function="template-tagger")),
+    }
+    for binary, logical in FUNCTIONS.items():
+        for metric in ("Errors", "Throttles"):
+            expected[f"{binary}-{metric.lower()}"] = ("AWS/Lambda", metric, "Sum",
+                                                      dims(FunctionName=d.resources[logical]))
+    assert set(alarms) == set(expected)
+    for name, (namespace, metric, statistic, dimensions) in expected.items():
+        a = alarms[name]
+        got_dims = sorted((x["Name"], x["Value"]) for x in a["Dimensions"])
+        assert (a["Namespace"], a["MetricName"], a["Statistic"], got_dims) == (namespace, metric, statistic,
+                                                                               dimensions), name
+        assert (a["ComparisonOperator"], a["Threshold"], a["EvaluationPeriods"], a["Period"]) == \
+            ("GreaterThanThreshold", 0.0, 1, 300), name
+        assert a["AlarmActions"] == a["OKActions"] == [topic], name
+        assert a["TreatMissingData"] == "notBreaching", name
+
+
 def test_the_template_declares_what_the_emulator_skips():
     """Bucket and queue policies, failure destinations and the optional trail: moto has no model for them."""
     res = bootstrap_template()["Resources"]
@@ -385,7 +502,7 @@ def test_the_template_declares_what_the_emulator_skips():
     deny, = [s for s in grants if s["Effect"] == "Deny"]
     assert {"iam:PutRolePolicy", "iam:TagRole"} <= set(deny["Action"])
     assert any("service-role/AmazonSageMakerProjects*" in r["Fn::Sub"] for r in deny["Resource"])
-    assert any(r["Fn::Sub"].endswith("role/${LaunchRoleName}") for r in deny["Resource"])
+    assert any(r["Fn::Sub"].endswith("role${RolePath}${LaunchRoleName}") for r in deny["Resource"])
 
 
 def test_deleting_the_stack_is_refused_while_the_onboarders_projects_exist_then_takes_back_what_it_made(deployed):

@@ -110,6 +110,11 @@ def test_a_new_domain_in_service_is_onboarded_and_gets_its_project(world):
     provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
     assert provider["TemplateURL"] == f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}deploy-codepipeline.yaml"
     assert provider["RoleARN"] == LAUNCH_ROLE_ARN
+    # the project names its domain, its template and the version it runs: the digest of what was published
+    published = world.s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}deploy-codepipeline.yaml")["ETag"].strip('"')
+    tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
+    assert tags == {"sagemaker-projects-bootstrap:domain": domain, "sagemaker-projects-bootstrap:template":
+                    "deploy-codepipeline", "sagemaker-projects-bootstrap:template-digest": published}
 
 
 def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world):
@@ -124,9 +129,9 @@ def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world)
     assert LOCATION_TAG not in world.domain_tags(arn), "the domain is tagged only once InService"
     recheck = world.receive()
     assert recheck == [{"Recheck": {"domain_id": domain, "attempt": 1, "first_seen": recheck[0]["Recheck"]["first_seen"]}}]
-    # still pending: another, longer delay
+    # still pending: the same short delay again (a steady interval, not a backoff)
     again = world.onboard(sqs_batch(*recheck))["Results"][0]
-    assert again["Outcome"] == "Waiting" and again["RecheckInSeconds"] == 2
+    assert again["Outcome"] == "Waiting" and again["RecheckInSeconds"] == 1
     ext_sagemaker.set_domain_status(domain, "InService")
     done = world.onboard(sqs_batch(*world.receive()))["Results"][0]
     assert done["Outcome"] == "Onboarded"

@@ -320,6 +320,116 @@ def test_update_project_updates_the_stack(aws):
     assert params["SageMakerProjectId"] == out["ProjectId"]
 
 
+# an update moto fails while applying it (a queue whose dead-letter queue does not exist): the stack rolls back
+FAILING_UPDATE = """\
+Parameters:
+  SageMakerProjectName: {Type: String}
+  SageMakerProjectId: {Type: String}
+  RepositoryFullname: {Type: String}
+Resources:
+  Artifacts:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Sub sagemaker-project-${SageMakerProjectId}
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub sagemaker-${SageMakerProjectId}-q
+      RedrivePolicy: {deadLetterTargetArn: 'arn:aws:sqs:us-east-1:123456789012:nowhere', maxReceiveCount: 3}
+"""
+
+
+def stack_of(aws, project_id):
+    cf = aws.client("cloudformation")
+    stack = cf.describe_stacks(StackName=f"SP-{project_id}")["Stacks"][0]
+    resources = cf.list_stack_resources(StackName=stack["StackId"])["StackResourceSummaries"]
+    return stack, sorted(r["LogicalResourceId"] for r in resources)
+
+
+def test_an_update_the_stack_rolls_back_reads_update_failed_with_the_stacks_reason(aws):
+    out = create(aws, params={"RepositoryFullname": "acme/models"})
+    sm = aws.client("sagemaker")
+    url = put_template(aws, key="templates/failing.yaml", body=FAILING_UPDATE)
+    sm.update_project(ProjectName="proj-a", TemplateProvidersToUpdate=provider(url, {"RepositoryFullname": "a/b"}))
+    described = sm.describe_project(ProjectName="proj-a")
+    detail = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
+    stack, resources = stack_of(aws, out["ProjectId"])
+    assert (described["ProjectStatus"], stack["StackStatus"]) == ("UpdateFailed", "UPDATE_ROLLBACK_COMPLETE")
+    assert detail["StatusMessage"] == (
+        "UPDATE_ROLLBACK_COMPLETE: AWS.SimpleQueueService.NonExistentQueue: Could not find DLQ for "
+        "arn:aws:sqs:us-east-1:123456789012:nowhere")
+    assert resources == ["Artifacts"]  # rolled back: the queue the update added is gone
+    # a failed update can be updated again (back to the first template): the stack's own outcome again
+    first = put_template(aws)
+    sm.update_project(ProjectName="proj-a", TemplateProvidersToUpdate=provider(first, {"RepositoryFullname": "a/b"}))
+    assert sm.describe_project(ProjectName="proj-a")["ProjectStatus"] == "UpdateCompleted"
+
+
+def test_an_update_update_stack_refuses_fails_the_project_and_leaves_the_stack_as_it_was(aws):
+    out = create(aws, params={"RepositoryFullname": "acme/models"})
+    sm = aws.client("sagemaker")
+    body = TEMPLATE.replace("  Branch:\n    Type: String\n    Default: main",
+                            "  Branch:\n    Type: String\n    Default: main\n    AllowedValues: [main]")
+    url = put_template(aws, key="templates/strict.yaml", body=body)
+    sm.update_project(ProjectName="proj-a", TemplateProvidersToUpdate=provider(
+        url, {"RepositoryFullname": "a/b", "Branch": "dev"}))
+    described = sm.describe_project(ProjectName="proj-a")
+    stack, _ = stack_of(aws, out["ProjectId"])
+    assert (described["ProjectStatus"], stack["StackStatus"]) == ("UpdateFailed", "CREATE_COMPLETE")
+    message = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]["StatusMessage"]
+    assert message.startswith("CREATE_COMPLETE: ") and "Branch" in message, message
+
+
+def test_update_project_checks_the_provider_as_create_project_does(aws):
+    create(aws, params={"RepositoryFullname": "acme/models"})
+    sm = aws.client("sagemaker")
+    url = put_template(aws)
+    hidden = put_template(aws, key="templates/hidden.yaml", visible=None)
+    cases = [
+        (provider(url, {"RepositoryFullname": "a/b", "Nope": "1"}), "Nope"),
+        (provider(url, {}), "RepositoryFullname"),
+        (provider(hidden, {"RepositoryFullname": "a/b"}), "sagemaker:studio-visibility"),
+        (provider(url, {"RepositoryFullname": "a/b"}, name="other"), "other"),
+    ]
+    for providers, culprit in cases:
+        with pytest.raises(ClientError) as e:
+            sm.update_project(ProjectName="proj-a", TemplateProvidersToUpdate=providers)
+        assert e.value.response["Error"]["Code"] == "ValidationException" and culprit in str(e.value), providers
+    assert sm.describe_project(ProjectName="proj-a")["ProjectStatus"] == "CreateCompleted"
+
+
+def test_a_template_url_pinned_to_a_version_reads_that_version(aws):
+    s3 = aws.client("s3")
+    put_template(aws)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    first = put_template(aws)
+    v1 = s3.head_object(Bucket=BUCKET, Key="templates/build-train.yaml")["VersionId"]
+    put_template(aws, body="\n".join(line for line in FAILING_UPDATE.splitlines() if "RedrivePolicy" not in line))
+    out = create(aws, params={"RepositoryFullname": "acme/models"}, url=f"{first}?versionId={v1}")
+    assert stack_of(aws, out["ProjectId"])[1] == ["Artifacts"]
+    latest = create(aws, name="proj-b", params={"RepositoryFullname": "acme/models"}, url=first)
+    assert stack_of(aws, latest["ProjectId"])[1] == ["Artifacts", "Queue"]
+
+
+def test_search_finds_projects_with_their_tags_and_providers_a_page_at_a_time(aws):
+    for i in range(5):
+        create(aws, name=f"p{i}", Tags=[{"Key": "team", "Value": "a" if i % 2 else "b"}])
+    sm = aws.client("sagemaker")
+    first = sm.search(Resource="Project", MaxResults=3, SortBy="Name", SortOrder="Ascending")
+    second = sm.search(Resource="Project", MaxResults=3, SortBy="Name", SortOrder="Ascending",
+                       NextToken=first["NextToken"])
+    names = [r["Project"]["ProjectName"] for r in first["Results"] + second["Results"]]
+    assert names == ["p0", "p1", "p2", "p3", "p4"] and "NextToken" not in second
+    record = first["Results"][1]["Project"]
+    assert record["Tags"] == [{"Key": "team", "Value": "a"}] and record["ProjectStatus"] == "CreateCompleted"
+    assert record["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["TemplateName"] == "build-train"
+    team_a = sm.search(Resource="Project", SearchExpression={"Filters": [
+        {"Name": "Tags.team", "Operator": "Equals", "Value": "a"}]})
+    assert sorted(r["Project"]["ProjectName"] for r in team_a["Results"]) == ["p1", "p3"]
+    with pytest.raises(ClientError):
+        sm.search(Resource="Project", MaxResults=101)
+
+
 def test_delete_project_deletes_its_stack_then_the_project_goes(aws):
     out = create(aws)
     sm, cf = aws.client("sagemaker"), aws.client("cloudformation")

@@ -88,7 +88,8 @@ def test_cfn_guard_is_version_3():
 
 def test_rule_files_exist_for_each_promise():
     assert {p.name for p in ALL_RULE_FILES} >= {
-        "iam_policies.guard", "s3_buckets.guard", "infra_s3_tls.guard", "lambda_roles.guard"}
+        "iam_policies.guard", "s3_buckets.guard", "infra_s3_tls.guard", "lambda_roles.guard", "guardrails.guard",
+        "infra_alarms.guard"}
 
 
 @pytest.mark.parametrize("template", project_templates(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -123,6 +124,12 @@ BAD_CASES = {
     "bad_lambda_admin_trusted.yaml": {"lambda_role_not_admin_trusted"},
     "bad_lambda_admin_referenced.yaml": {"lambda_role_not_admin_referenced"},
     "bad_lambda_admin_referenced_long.yaml": {"lambda_role_not_admin_referenced"},
+    "bad_role_without_boundary.yaml": {"iam_roles_take_the_permissions_boundary"},
+    "bad_role_path_fixed.yaml": {"iam_roles_follow_the_role_path"},
+    "bad_function_outside_vpc.yaml": {"lambda_functions_in_the_vpc"},
+    "bad_sns_no_tls_policy.yaml": {"sns_topic_policy_denies_insecure_transport"},
+    "bad_sns_aws_managed_key.yaml": {"sns_topic_not_under_the_aws_managed_key"},
+    "bad_alarm_no_actions.yaml": {"cloudwatch_alarms_notify"},
 }
 
 

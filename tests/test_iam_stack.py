@@ -590,7 +590,8 @@ def test_launch_role_may_create_every_resource_of_the_project_template(path):
 RENDER = ROOT / "iam" / "render-policy"
 RENDER_FLAGS = ["--partition", "aws-cn", "--account-id", "111122223333",
                 "--launch-role-arn", "arn:aws-cn:iam::111122223333:role/AmazonSageMakerProjectsLaunchRole",
-                "--template-bucket", "sagemaker-projects-templates-111122223333", "--template-prefix", "tpl/"]
+                "--template-bucket", "sagemaker-projects-templates-111122223333", "--template-prefix", "tpl/",
+                "--template-key-arn", "arn:aws-cn:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
 
 
 def render(*args, env: dict | None = None):
@@ -617,8 +618,8 @@ def test_render_policy_renders_every_policy_document_of_iam():
 
 
 def expected_rendering(path: Path) -> dict:
-    """The expected rendering, by plain text replacement of the five placeholders in the source file."""
-    values = dict(zip(["Partition", "AccountId", "LaunchRoleArn", "TemplateBucket", "TemplatePrefix"],
+    """The expected rendering, by plain text replacement of the six placeholders in the source file."""
+    values = dict(zip(["Partition", "AccountId", "LaunchRoleArn", "TemplateBucket", "TemplatePrefix", "TemplateKeyArn"],
                       RENDER_FLAGS[1::2]))
     text = path.read_text()
     for k, v in values.items():

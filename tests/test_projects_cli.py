@@ -8,6 +8,7 @@ import pty
 import select
 import subprocess
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -21,6 +22,8 @@ ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
 PREFIX = "templates/"
 VISIBLE = "sagemaker%3Astudio-visibility=true"
+TEMPLATE_TAG = "sagemaker-projects-bootstrap:template"
+DIGEST_TAG = "sagemaker-projects-bootstrap:template-digest"
 STEMS = ["build-train-codepipeline", "build-train-deploy-codepipeline", "build-train-deploy-jenkins",
          "build-train-deploy-monitor-codepipeline", "deploy-codepipeline"]
 DEPLOY_PARAMS = {
@@ -50,6 +53,17 @@ def pascal(stem):
 
 def template_url(name):
     return f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}{name}.yaml"
+
+
+def pinned(s3, name, version=None):
+    """The TemplateURL of a template's current (or given) version, as `projects create` and `update` send it."""
+    head = s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}{name}.yaml", **({"VersionId": version} if version else {}))
+    return f"{template_url(name)}?versionId={quote(head['VersionId'], safe='')}"
+
+
+def digest(s3, name, version=None):
+    head = s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}{name}.yaml", **({"VersionId": version} if version else {}))
+    return head["ETag"].strip('"')
 
 
 class Run:
@@ -108,6 +122,7 @@ def world(aws, answer):
 
     w = World()
     w.urls, w.env, w.s3, w.sm, w.cf, w.sqs = urls, env, s3, sm, aws.client("cloudformation"), aws.client("sqs")
+    w.iam, w.cloudtrail = iam, aws.client("cloudtrail")
     return w
 
 
@@ -177,7 +192,7 @@ def test_the_templates_and_the_launch_role_are_found_in_the_bootstrap_stacks_out
     r = world.cli("create", "from-stack", "-t", "team-queue", "-p", "Purpose=training", *FAST)
     assert r.code == 0, r
     provider = world.sm.describe_project(ProjectName="from-stack")["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
-    assert (provider["TemplateURL"], provider["RoleARN"]) == (template_url("team-queue"), LAUNCH_ROLE_ARN)
+    assert (provider["TemplateURL"], provider["RoleARN"]) == (pinned(world.s3, "team-queue"), LAUNCH_ROLE_ARN)
 
 
 def test_a_missing_stack_is_one_clear_line(world):
@@ -206,7 +221,10 @@ def test_create_follows_the_project_until_it_is_created_then_status_and_delete(w
     provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
     assert project["ProjectStatus"] == "CreateCompleted" and project["ProjectDescription"] == "Churn model queue"
     assert (provider["TemplateName"], provider["TemplateURL"], provider["RoleARN"]) == (
-        "team-queue", template_url("team-queue"), LAUNCH_ROLE_ARN)
+        "team-queue", pinned(world.s3, "team-queue"), LAUNCH_ROLE_ARN)
+    # the project names the template and the version it runs
+    tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
+    assert tags == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: digest(world.s3, "team-queue")}
     assert provider["Parameters"] == [{"Key": "Purpose", "Value": "training"}]
     stack = provider["StackDetail"]["Name"]
     assert stack == f"SP-{project['ProjectId']}"
@@ -217,7 +235,7 @@ def test_create_follows_the_project_until_it_is_created_then_status_and_delete(w
     rows = dict((line[:14].strip(), line[14:]) for line in status.out.splitlines())
     assert rows["Project"] == f"churn-train ({project['ProjectId']})"
     assert rows["Status"] == "CreateCompleted"
-    assert rows["Template"] == "team-queue" and rows["URL"] == template_url("team-queue")
+    assert rows["Template"] == "team-queue" and rows["URL"] == pinned(world.s3, "team-queue")
     assert rows["Launch role"] == LAUNCH_ROLE_ARN and rows["Parameters"] == "Purpose=training"
     assert rows["Stack"] == stack and rows["Stack status"].startswith("CREATE_COMPLETE")
 
@@ -269,7 +287,7 @@ def test_every_command_speaks_json_for_scripts(world):
     assert isinstance(doc["elapsed_seconds"], (int, float))
     project = doc["project"]
     assert project["status"] == "CreateCompleted" and project["stack_name"] == f"SP-{doc['id']}"
-    assert project["parameters"] == {"Purpose": "inference"} and project["template_url"] == template_url("team-queue")
+    assert project["parameters"] == {"Purpose": "inference"} and project["template_url"] == pinned(world.s3, "team-queue")
 
     status = world.cli("status", "scripted", "--output", "json").json()
     assert {k: status[k] for k in ("name", "id", "status", "template_name", "role_arn")} == {
@@ -340,7 +358,7 @@ def test_a_template_that_is_not_tagged_visible_is_refused_by_sagemaker_in_one_li
     world.upload("hidden", TEAM_QUEUE, visible=False)
     r = world.cli("create", "hidden-one", "-t", "hidden", "-p", "Purpose=training", *world.flags())
     assert r.code == 1 and r.out == "", r
-    assert r.err == (f"error: CreateProject: ValidationException: The template {template_url('hidden')} is not "
+    assert r.err == (f"error: CreateProject: ValidationException: The template {pinned(world.s3, 'hidden')} is not "
                      "visible to SageMaker: the object needs the tag sagemaker:studio-visibility=true.\n"), r
     assert world.projects() == []
 
@@ -366,3 +384,360 @@ def test_a_name_breaking_the_pattern_is_refused_before_any_call(world, name, why
     assert r.err == (f"error: project name {json.dumps(name)} is not valid ({why}): use 1-32 letters, digits and "
                      "hyphens, starting and ending with a letter or digit\n"), r
     assert time.monotonic() - started < 5
+
+
+# ------------------------------------------------------------------------------------------------------ the fleet
+
+TEAM_QUEUE_V2 = TEAM_QUEUE.replace("Resources:\n", "Resources:\n  Dlq:\n    Type: AWS::SQS::Queue\n")
+
+
+def counted(call):
+    """(result, requests by operation) of `call()`, counted where they arrive: at the emulator."""
+    import sys
+    sys.path.insert(0, str(ROOT / "bench"))
+    from benchlib import counter
+    counter.install()
+    with counter.counting() as window:
+        result = call()
+    return result, dict(window.ops)
+
+
+def create_many(world, n, template="team-queue"):
+    url = pinned(world.s3, template)
+    for i in range(n):
+        world.sm.create_project(ProjectName=f"bulk-{i:04d}", TemplateProviders=[{"CfnTemplateProvider": {
+            "TemplateName": template, "TemplateURL": url, "RoleARN": LAUNCH_ROLE_ARN,
+            "Parameters": [{"Key": "Purpose", "Value": "training"}]}}],
+            Tags=[{"Key": TEMPLATE_TAG, "Value": template}, {"Key": DIGEST_TAG, "Value": digest(world.s3, template)}])
+
+
+def test_list_shows_each_projects_template_version_and_whether_it_is_the_published_one(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    for name in ("alpha", "beta"):
+        assert world.cli("create", name, "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old, new = digest(world.s3, "team-queue"), None
+    world.upload("team-queue", TEAM_QUEUE_V2)
+    new = digest(world.s3, "team-queue")
+    assert world.cli("create", "gamma", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+
+    r = world.cli("list")
+    assert r.code == 0, r
+    header, *rows = r.out.splitlines()
+    assert header.split() == ["PROJECT", "TEMPLATE", "VERSION", "CURRENT", "STATUS", "DOMAIN", "CREATED", "BY"]
+    cells = [row.split() for row in rows]
+    assert cells == [
+        ["alpha", "team-queue", old[:12], "no", f"({new[:12]})", "CreateCompleted", "-", "-"],
+        ["beta", "team-queue", old[:12], "no", f"({new[:12]})", "CreateCompleted", "-", "-"],
+        ["gamma", "team-queue", new[:12], "yes", "CreateCompleted", "-", "-"],
+    ], r
+    assert r.err == "3 projects, 2 outdated (1 Search + 1 ListObjectVersions requests)\n"
+
+    outdated = world.cli("list", "--outdated", "--output", "json")
+    doc = outdated.json()
+    assert [p["name"] for p in doc["projects"]] == ["alpha", "beta"]
+    assert {(p["digest"], p["current_digest"], p["outdated"]) for p in doc["projects"]} == {(old, new, True)}
+    assert [v["digest"] for v in doc["templates"][0]["versions"]] == [new, old]
+    assert world.cli("list", "--template", "deploy-codepipeline", "--output", "json").json()["projects"] == []
+    assert len(world.cli("list", "-t", "team-queue", "--output", "json").json()["projects"]) == 3
+
+
+def test_list_takes_one_search_per_100_projects_and_one_list_object_versions_per_template(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    create_many(world, 250)
+    r, requests = counted(lambda: world.cli("list", "--output", "json"))
+    assert r.code == 0, r
+    assert len(r.json()["projects"]) == 250
+    assert requests == {"sagemaker:Search": 3, "s3:ListObjectVersions": 1}, requests
+    assert r.json()["requests"] == {"Search": 3, "ListObjectVersions": 1}
+
+
+def tags_of(world, name):
+    arn = world.sm.describe_project(ProjectName=name)["ProjectArn"]
+    return {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=arn)["Tags"]}
+
+
+def provider_of(world, name):
+    return world.sm.describe_project(ProjectName=name)["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+
+
+def resources_of(world, name):
+    stack = provider_of(world, name)["StackDetail"]["Id"]
+    return sorted(r["LogicalResourceId"] for r in world.cf.list_stack_resources(StackName=stack)["StackResourceSummaries"])
+
+
+# the queue renamed, the dead-letter queue gone, a topic added
+TEAM_QUEUE_V3 = TEAM_QUEUE.replace("-${Purpose}'", "-${Purpose}-v3'") + "  Topic:\n    Type: AWS::SNS::Topic\n"
+# an update CloudFormation fails while applying it (a dead-letter queue that does not exist): it rolls back
+TEAM_QUEUE_BROKEN = TEAM_QUEUE + """\
+  Broken:
+    Type: AWS::SQS::Queue
+    Properties:
+      RedrivePolicy: {deadLetterTargetArn: 'arn:aws:sqs:us-east-1:123456789012:nowhere', maxReceiveCount: 3}
+"""
+# Purpose renamed Usage
+TEAM_QUEUE_RENAMED = TEAM_QUEUE.replace("  Purpose:", "  Usage:").replace("${Purpose}", "${Usage}")
+
+
+def test_update_moves_a_project_to_the_published_version_keeping_its_parameters(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    assert world.cli("create", "alpha", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old = digest(world.s3, "team-queue")
+    world.upload("team-queue", TEAM_QUEUE_V2)
+    new = digest(world.s3, "team-queue")
+
+    r = world.cli("update", "alpha", "-p", "RetentionSeconds=600", *FAST)
+    assert r.code == 0, r
+    assert r.out.startswith("Project alpha is UpdateCompleted ("), r
+    assert r.err.splitlines()[0] == f"updating project alpha: template team-queue {old[:12]} -> {new[:12]}"
+    assert r.err.splitlines()[-1].endswith("] alpha: UpdateCompleted"), r
+    provider = provider_of(world, "alpha")
+    assert provider["TemplateURL"] == pinned(world.s3, "team-queue")
+    assert provider["Parameters"] == [{"Key": "Purpose", "Value": "training"}, {"Key": "RetentionSeconds", "Value": "600"}]
+    assert resources_of(world, "alpha") == ["Dlq", "Queue"]
+    assert tags_of(world, "alpha") == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: new}
+    assert world.cli("list", "--outdated", "--output", "json").json()["projects"] == []
+
+    again = world.cli("update", "alpha", *FAST)
+    assert (again.code, again.out) == (0, f"Project alpha already runs template team-queue {new[:12]} with these "
+                                          "parameters: nothing to update.\n"), again
+
+    # back to the first version, by digest: the old version is still addressable
+    back = world.cli("update", "alpha", "--template-version", old[:8], *FAST)
+    assert back.code == 0, back
+    assert provider_of(world, "alpha")["TemplateURL"] == pinned(world.s3, "team-queue", version_of(world, old))
+    assert resources_of(world, "alpha") == ["Queue"] and tags_of(world, "alpha")[DIGEST_TAG] == old
+
+
+def version_of(world, content_digest):
+    versions = world.s3.list_object_versions(Bucket=BUCKET, Prefix=f"{PREFIX}team-queue.yaml")["Versions"]
+    return next(v["VersionId"] for v in versions if v["ETag"].strip('"') == content_digest)
+
+
+def test_update_dry_run_prints_the_parameter_changes_and_the_resources_by_logical_id(world):
+    world.upload("team-queue", TEAM_QUEUE_V2)
+    assert world.cli("create", "beta", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old = digest(world.s3, "team-queue")
+    world.upload("team-queue", TEAM_QUEUE_V3)
+    new = digest(world.s3, "team-queue")
+    r = world.cli("update", "beta", "--dry-run", "-p", "Purpose=inference")
+    assert r.code == 0, r
+    assert r.out == (f"Project beta: template team-queue {old[:12]} -> {new[:12]}\n"
+                     f"URL: {pinned(world.s3, 'team-queue')}\n"
+                     "Parameters:\n  Purpose: training -> inference\n"
+                     "Resources:\n  + Topic\n  - Dlq\n  ~ Queue\n"), r
+    assert r.err == "dry run: nothing was changed\n"
+    doc = world.cli("update", "beta", "--dry-run", "--output", "json").json()
+    assert doc["resources"] == {"added": ["Topic"], "removed": ["Dlq"], "modified": ["Queue"]}
+    assert (doc["plan"]["from"], doc["plan"]["to"], doc["plan"]["parameter_changes"]) == (old, new, [])
+    # nothing changed
+    assert world.sm.describe_project(ProjectName="beta")["ProjectStatus"] == "CreateCompleted"
+    assert resources_of(world, "beta") == ["Dlq", "Queue"] and tags_of(world, "beta")[DIGEST_TAG] == old
+
+
+def test_an_update_that_fails_exits_1_with_the_stacks_status_message_and_keeps_the_version_tags(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    assert world.cli("create", "gamma", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    old = digest(world.s3, "team-queue")
+    world.upload("team-queue", TEAM_QUEUE_BROKEN)
+    r = world.cli("update", "gamma", *FAST)
+    assert r.code == 1, r
+    message = provider_of(world, "gamma")["StackDetail"]["StatusMessage"]
+    assert message.startswith("UPDATE_ROLLBACK_COMPLETE: ") and "nowhere" in message, message
+    assert r.err.endswith(f"error: project gamma is UpdateFailed: {message}\n"), r
+    assert resources_of(world, "gamma") == ["Queue"] and tags_of(world, "gamma")[DIGEST_TAG] == old
+
+
+def test_a_parameter_the_new_version_no_longer_declares_is_named_before_sagemaker_is_called(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    assert world.cli("create", "delta", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
+    world.upload("team-queue", TEAM_QUEUE_RENAMED)
+    new = digest(world.s3, "team-queue")
+    r = world.cli("update", "delta", *FAST)
+    assert (r.code, r.out) == (2, ""), r
+    assert r.err == (f"error: project delta has parameter Purpose that template team-queue version {new[:12]} no "
+                     "longer declares; it takes Usage, RetentionSeconds (pass --drop-param Purpose to leave it out)\n")
+    assert world.sm.describe_project(ProjectName="delta")["ProjectStatus"] == "CreateCompleted"
+    missing = world.cli("update", "delta", "--drop-param", "Purpose", *FAST)
+    assert missing.code == 2 and "requires parameter Usage" in missing.err, missing
+    ok = world.cli("update", "delta", "--drop-param", "Purpose", "-p", "Usage=training", *FAST)
+    assert ok.code == 0, ok
+    assert provider_of(world, "delta")["Parameters"] == [{"Key": "Usage", "Value": "training"}]
+    unknown = world.cli("update", "delta", "--template-version", "ffffff", *FAST)
+    assert unknown.code == 2 and "has no published version ffffff" in unknown.err, unknown
+
+
+# fails (and rolls back) only in projects whose Purpose is inference
+TEAM_QUEUE_BROKEN_FOR_INFERENCE = TEAM_QUEUE.replace("Resources:\n", """\
+Conditions:
+  Inference: !Equals [!Ref Purpose, inference]
+Resources:
+  Broken:
+    Type: AWS::SQS::Queue
+    Condition: Inference
+    Properties:
+      RedrivePolicy: {deadLetterTargetArn: 'arn:aws:sqs:us-east-1:123456789012:nowhere', maxReceiveCount: 3}
+""")
+
+
+def upgrade_rows(r):
+    header, *rows = r.out.splitlines()
+    assert header.split()[:4] == ["PROJECT", "TEMPLATE", "FROM", "->"], r
+    return {row.split()[0]: row for row in rows}
+
+
+def test_an_upgrade_whose_canary_fails_halts_the_rest_and_a_rerun_continues_where_it_stopped(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    create_many(world, 4)
+    old = digest(world.s3, "team-queue")
+    world.upload("team-queue", TEAM_QUEUE_BROKEN)
+
+    dry = world.cli("upgrade", "--all", "--canary", "1", "--dry-run")
+    assert dry.code == 0, dry
+    assert dry.err == "dry run: 4 outdated projects would be upgraded (1 canaries first); nothing was changed\n"
+
+    r = world.cli("upgrade", "--all", "--canary", "1", *FAST)
+    assert r.code == 1, r
+    rows = upgrade_rows(r)
+    assert sorted(rows) == ["bulk-0000", "bulk-0001", "bulk-0002", "bulk-0003"]
+    canary = rows["bulk-0000"].split()
+    assert canary[1:4] == ["(canary)", "team-queue", old[:12]] and "Failed" in canary, r
+    assert "UpdateFailed: UPDATE_ROLLBACK_COMPLETE:" in rows["bulk-0000"]
+    assert all("NotStarted" in rows[f"bulk-000{i}"] for i in (1, 2, 3)), r
+    assert r.err.endswith("0 upgraded, 1 failed, 0 refused, 0 timed out, 3 not started, 0 skipped; stopped after 1 "
+                          "failures (--max-failures 0): run it again to continue\n"), r
+    statuses = {p: world.sm.describe_project(ProjectName=p)["ProjectStatus"] for p in rows}
+    assert statuses == {"bulk-0000": "UpdateFailed", "bulk-0001": "CreateCompleted", "bulk-0002": "CreateCompleted",
+                        "bulk-0003": "CreateCompleted"}
+    assert all(tags_of(world, p)[DIGEST_TAG] == old for p in rows)
+
+    # the template is fixed: the re-run upgrades all four, the failed canary first
+    world.upload("team-queue", TEAM_QUEUE_V2)
+    new = digest(world.s3, "team-queue")
+    again = world.cli("upgrade", "--all", "--canary", "1", "--concurrency", "3", "--output", "json", *FAST)
+    assert again.code == 0, again
+    report = again.json()
+    assert [(row["project"], row["canary"], row["outcome"]) for row in report["rows"]][0] == (
+        "bulk-0000", True, "Upgraded")
+    assert sorted(row["outcome"] for row in report["rows"]) == ["Upgraded"] * 4 and not report["halted"]
+    assert all(tags_of(world, p)[DIGEST_TAG] == new and resources_of(world, p) == ["Dlq", "Queue"] for p in rows)
+    done = world.cli("upgrade", "--all", *FAST)
+    assert (done.code, done.err) == (0, "0 upgraded, 0 failed, 0 refused, 0 timed out, 0 not started, 0 skipped\n")
+
+
+def test_an_upgrade_tolerates_max_failures_and_reports_each_project(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    create_many(world, 3)
+    url = pinned(world.s3, "team-queue")
+    world.sm.create_project(ProjectName="bulk-infer", TemplateProviders=[{"CfnTemplateProvider": {
+        "TemplateName": "team-queue", "TemplateURL": url, "RoleARN": LAUNCH_ROLE_ARN,
+        "Parameters": [{"Key": "Purpose", "Value": "inference"}]}}],
+        Tags=[{"Key": TEMPLATE_TAG, "Value": "team-queue"}, {"Key": DIGEST_TAG, "Value": digest(world.s3, "team-queue")}])
+    world.upload("team-queue", TEAM_QUEUE_BROKEN_FOR_INFERENCE)
+    r = world.cli("upgrade", "--all", "--canary", "1", "--max-failures", "1", "--concurrency", "2", *FAST)
+    assert r.code == 1, r
+    rows = upgrade_rows(r)
+    outcomes = {p: next(o for o in ("Upgraded", "Failed", "NotStarted") if o in row) for p, row in rows.items()}
+    assert outcomes == {"bulk-0000": "Upgraded", "bulk-0001": "Upgraded", "bulk-0002": "Upgraded",
+                        "bulk-infer": "Failed"}, r
+    assert r.err.endswith("3 upgraded, 1 failed, 0 refused, 0 timed out, 0 not started, 0 skipped\n"), r
+    assert world.cli("list", "--outdated", "--output", "json").json()["projects"][0]["name"] == "bulk-infer"
+    assert world.cli("upgrade", *FAST).code == 2
+
+
+# ------------------------------------------------------------------------------------------------------ the doctor
+
+
+# the launch role's trust as iam/roles.yaml writes it: CloudFormation, and roles tagged for launch access
+LAUNCH_TRUST_TAGGED = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"},
+    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole",
+     "Condition": {"StringEquals": {"aws:PrincipalTag/sagemaker-projects-launch-access": "true",
+                                    "aws:PrincipalType": "AssumedRole"}}}]})
+
+
+def bootstrap_stack(world):
+    """A stand-in for the bootstrap stack: its outputs, and the seed-code function and SSM parameter; and the
+    launch role trusting tagged roles, as iam/roles.yaml makes it."""
+    world.iam.update_assume_role_policy(RoleName=LAUNCH_ROLE_NAME, PolicyDocument=LAUNCH_TRUST_TAGGED)
+    outputs = {"TemplateBucket": BUCKET, "TemplatesLocation": f"s3://{BUCKET}/{PREFIX}", "LaunchRoleArn": LAUNCH_ROLE_ARN,
+               **{f"{pascal(stem)}TemplateUrl": url for stem, url in world.urls.items()}}
+    body = {"Resources": {
+        "SeedCodeFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+            "FunctionName": "sagemaker-projects-seedcode", "Runtime": "provided.al2023", "Handler": "bootstrap",
+            "Role": LAUNCH_ROLE_ARN, "Code": {"ZipFile": "placeholder"}}},
+        "SeedCodeFunctionArnParameter": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": "/sagemaker-projects-bootstrap/seedcode-function-arn", "Type": "String",
+            "Value": {"Fn::GetAtt": ["SeedCodeFunction", "Arn"]}}}},
+        "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
+    stack_id = world.cf.create_stack(StackName="sagemaker-projects-bootstrap", TemplateBody=json.dumps(body))["StackId"]
+    return stack_id.split("/")[2]
+
+
+def logging_trail(world, logging=True):
+    cloudtrail = world.cloudtrail
+    world.s3.create_bucket(Bucket="trail-logs")
+    cloudtrail.create_trail(Name="management", S3BucketName="trail-logs", IsMultiRegionTrail=True)
+    if logging:
+        cloudtrail.start_logging(Name="management")
+
+
+def doctor_lines(r):
+    return [line for line in r.out.splitlines() if not line.startswith("       fix:")]
+
+
+def test_doctor_finds_what_a_broken_domain_lacks_and_fix_repairs_it(world):
+    owner = bootstrap_stack(world)
+    logging_trail(world)
+    iam = world.iam
+    make_role(iam, "TeamRole", path="/service-role/")
+    world.sm.create_domain(DomainName="team", AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
+                           DefaultUserSettings={"ExecutionRole": f"arn:aws:iam::{ACCOUNT}:role/service-role/TeamRole"})
+    domain = world.sm.list_domains()["Domains"][0]["DomainId"]
+
+    broken = world.cli("doctor", "--domain", domain)
+    assert broken.code == 1, broken
+    lines = doctor_lines(broken)
+    assert lines[0].startswith(f"OK     templates under s3://{BUCKET}/{PREFIX}: 5 templates, all tagged"), broken
+    assert lines[1].startswith(f"OK     CORS of bucket {BUCKET} for Studio"), broken
+    assert lines[2].startswith("OK     launch role AmazonSageMakerProjectsLaunchRole: trusts roles tagged"), broken
+    assert lines[3].startswith("OK     seed-code function and its SSM parameter"), broken
+    assert lines[4] == "OK     a CloudTrail trail logging management events: management (logging)", broken
+    assert lines[5] == f"FAIL   domain {domain}: tag sagemaker:projectS3TemplatesLocation: missing", broken
+    assert lines[6] == f"OK     domain {domain}: Projects shown in Studio: not hidden", broken
+    assert lines[7] == (f"FAIL   domain {domain}: default user role TeamRole: lacks iam:PassRole on {LAUNCH_ROLE_ARN}, "
+                        "CloudFormation on SP-* stacks, s3:GetObjectTagging on the templates, the tag "
+                        "sagemaker-projects-launch-access=true"), broken
+    assert f"       fix: projects doctor --domain {domain} --fix (AddTags)\n" in broken.out
+    assert broken.err == "2 of 8 checks failed\n"
+
+    fixed = world.cli("doctor", "--domain", domain, "--fix")
+    assert fixed.code == 0, fixed
+    assert [line.split()[0] for line in doctor_lines(fixed)] == ["OK", "OK", "OK", "OK", "OK", "FIXED", "OK", "FIXED"]
+    # the onboarder's own grant: its three policies under its owner (the stack id's last part), and the tag
+    names = sorted(iam.list_role_policies(RoleName="TeamRole")["PolicyNames"])
+    assert names == [f"SageMakerProjects-{p}-{owner}" for p in ("PassLaunchRole", "ProjectStacks", "TemplateRead")]
+    arn = world.sm.list_domains()["Domains"][0]["DomainArn"]
+    tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=arn)["Tags"]}
+    assert tags["sagemaker:projectS3TemplatesLocation"] == f"s3://{BUCKET}/{PREFIX}"
+
+    healthy = world.cli("doctor", "--output", "json")
+    assert healthy.code == 0, healthy
+    assert healthy.json()["passed"] and {c["state"] for c in healthy.json()["checks"]} == {"Ok"}
+
+
+def test_doctor_names_hidden_templates_missing_cors_a_trail_not_logging_and_hidden_projects(world):
+    bootstrap_stack(world)
+    logging_trail(world, logging=False)
+    world.upload("hidden", TEAM_QUEUE, visible=False)
+    world.s3.delete_bucket_cors(Bucket=BUCKET)
+    world.sm.create_domain(DomainName="team", AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
+                           DefaultUserSettings={"ExecutionRole": LAUNCH_ROLE_ARN,
+                                                "StudioWebPortalSettings": {"HiddenMlTools": ["Projects"]}})
+    r = world.cli("doctor")
+    assert r.code == 1, r
+    lines = doctor_lines(r)
+    assert lines[0] == f"FAIL   templates under s3://{BUCKET}/{PREFIX}: not tagged sagemaker:studio-visibility=true: hidden.yaml"
+    assert lines[1].startswith(f"FAIL   CORS of bucket {BUCKET} for Studio: no rule allows origin https://*.sagemaker.aws")
+    assert "FAIL   a CloudTrail trail logging management events: management is not logging" in lines, r
+    assert any(line.endswith("Projects shown in Studio: Projects is among the hidden ML tools "
+                             "(StudioWebPortalSettings.HiddenMlTools)") for line in lines), r

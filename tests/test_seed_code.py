@@ -7,7 +7,7 @@ BatchGetBuilds. So these tests record what the function sends to StartBuild (a s
 this process), and where a test needs a build that fails or never ends, replace moto's BatchGetBuilds answer for
 that test only.
 
-Covered by the unit tests in functions/projects-core/src/resources/seed_code.rs instead: that CodeBuild's answer to
+Covered by the unit tests in functions/projects-core/src/resources/seed_code/ instead: that CodeBuild's answer to
 a repeated token is followed without a second build (moto ignores tokens), and that a build still running near the
 deadline is stopped and answered in time — cargo-lambda 1.9.2 gives every invocation a fixed 600 s deadline
 (`--timeout` only bounds the invoke request), so an end-to-end run of that path would take ten minutes."""

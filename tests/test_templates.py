@@ -302,7 +302,10 @@ def _iam_stack_roles() -> set[str]:
             role_name = role_name["Fn::Sub"]
         if not isinstance(role_name, str):
             continue
-        path = props.get("Path", "/").strip("/")
+        path = props.get("Path", "/")
+        if isinstance(path, dict):  # !Ref RolePath (the launch role): "/" by default; templates name no such role
+            path = "/"
+        path = path.strip("/")
         roles.add(f"{path}/{role_name}" if path else role_name)
     return roles
 

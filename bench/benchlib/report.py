@@ -74,6 +74,13 @@ def ratios(results: dict) -> list[dict]:
     if sw:
         rows.append(_row("sweep", f"reconcile sweep of {sw['domains']} domains (shared role)", sw["wall_ms"], None, None,
                          note=f"{sw['requests_per_domain']:.2f} requests a domain; no target"))
+    lat = results.get("latency")
+    for d in (lat or {}).get("domains", []):
+        rows.append(_row("onboarding lag", f"domain InService after {d['ready_after_s']} s: lag to tag + project",
+                         d["lag_s"], d["backoff_lag_s"], _div(d["lag_s"], d["backoff_lag_s"]), unit="s",
+                         note=f"vs the former backoff (computed); {d['invocations']} invocations "
+                              f"(backoff: {d['backoff_invocations']}); clock scaled {lat['scale']}×, "
+                              f"interval {lat['interval_s']} s; no target"))
     for fn, a in (results.get("artifacts") or {}).items():
         if a is None:
             rows.append(_row("artifact", f"{fn}.zip (arm64)", None, ZIP_LIMIT, None, 1.0, unit="bytes",
@@ -93,6 +100,8 @@ def _fmt(v, unit):
         return f"{v:g}"
     if unit == "MiB":
         return f"{v:.1f} MiB"
+    if unit == "s":
+        return f"{v:.1f} s"
     return f"{v / 1e3:.2f} s" if v >= 10_000 else f"{v:.1f} ms"
 
 

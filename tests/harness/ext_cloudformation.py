@@ -29,6 +29,13 @@
    moto's CodeBuild backend — whose builds report SUCCEEDED — so `!Ref` gives the project name and `!GetAtt .Arn`
    its ARN. With it and (2), a project's stack `SP-<id>` can complete in the emulator: its Custom::SeedCode is
    answered by the real seedcode-checkin binary after a build of the project's seed-code CodeBuild project.
+4. `!Ref AWS::NoValue` as a list element (e.g. `- !If [Cond, X, !Ref AWS::NoValue]` in ManagedPolicyArns or a
+   policy's Statement list): CloudFormation removes the element; moto's `parsing.clean_json` drops such keys from
+   mappings but keeps `None` in lists. Here lists lose it too.
+5. Generated queue names: moto builds `<stack>-<logical id>-<suffix>` and SQS cuts it at 80 characters, so two
+   queues of a long-named stack (a StackSet instance's `StackSet-<name>-<uuid>`) get the same name and the second
+   fails. CloudFormation shortens the stack and logical-id parts to keep the unique suffix; so does
+   `parsing.generate_resource_name` here, for queues (other types keep moto's names, which no test outgrows).
 
 The lifecycle's state (requests awaiting a response and their ServiceTimeout timers, each custom resource's current
 properties, Deletes still unanswered, updates in progress with what they would roll back to, contract violations) is kept here, per (stack id, logical id), and cleared with moto's.
@@ -1083,8 +1090,47 @@ def _install_codebuild_project() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _install_no_value_in_lists() -> None:
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        cleaned = original(resource_json, resources_map)
+        if isinstance(resource_json, list) and isinstance(cleaned, list):
+            return [v for v in cleaned if v is not None]
+        return cleaned
+
+    parsing.clean_json = clean_json
+
+
+#: resource type -> the longest name its service takes
+NAME_LIMITS = {"AWS::SQS::Queue": 80}
+
+
+def _install_generated_names() -> None:
+    from moto.cloudformation import parsing
+
+    original = parsing.generate_resource_name
+
+    def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+        limit = NAME_LIMITS.get(resource_type)
+        name = original(resource_type, stack_name, logical_id)
+        if limit is None or len(name) <= limit:
+            return name
+        suffix = name.rsplit("-", 1)[1]
+        room = limit - len(suffix) - 2  # two dashes
+        # the whole stack name while the logical id keeps a few characters, else half and half
+        logical = logical_id[: room - len(stack_name)] if len(stack_name) <= room - 8 else logical_id[: room // 2]
+        return f"{stack_name[: room - len(logical)]}-{logical}-{suffix}"
+
+    parsing.generate_resource_name = generate_resource_name
+
+
 def install(emulator) -> None:
     _store.emulator = emulator
+    _install_no_value_in_lists()
+    _install_generated_names()
     _install_lifecycle()
     _install_dynamic_references()
     _install_codebuild_project()

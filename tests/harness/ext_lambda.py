@@ -5,8 +5,9 @@ how the harness fills it"):
 
 - replaces `moto.awslambda.models.LambdaFunction._invoke_lambda` so an invocation is POSTed to `cargo lambda watch`
   (`harness.functions`): the binary is the function's `Handler`; its environment is the function's own variables
-  overlaid with the emulator's `child_env()` and `CFN_RESPONSE_ALLOW_LOOPBACK=true` (one watch per distinct
-  environment). A binary that is not built is never compiled on the fly: the invocation fails with
+  overlaid with the emulator's `child_env()` and `CFN_RESPONSE_ALLOW_LOOPBACK=true`, in the function's own region
+  and, for a function of another account (a StackSet instance's), with its execution role's credentials from
+  moto's STS, so its calls act in that account (one watch per distinct environment). A binary that is not built is never compiled on the fly: the invocation fails with
   `Runtime.BinaryNotBuilt` instead;
 - makes `InvocationType=Event` asynchronous (202 at once, the function runs afterwards) and `DryRun` a no-op
   (`LambdaFunction.invoke`);
@@ -67,6 +68,8 @@ class _Store:
     #: per thread: the asynchronous work a request started (run once it is answered), and the (source, after) of
     #: the invocation this thread is making
     local: threading.local = field(default_factory=threading.local)
+    #: role ARN -> the credentials a function of another account runs with (moto's reset forgets them: so do we)
+    role_credentials: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def record(self, invocation: Invocation) -> None:
         with self.lock:
@@ -75,6 +78,7 @@ class _Store:
     def reset(self) -> None:
         with self.lock:
             self.invocations.clear()
+            self.role_credentials.clear()
 
 
 _store = _Store()
@@ -104,6 +108,28 @@ def wait_for_invocations(count: int, function_name: str | None = None, timeout: 
 
 def _base_env() -> dict[str, str]:
     return {**_store.emulator.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true"}
+
+
+def _identity_env(fn) -> dict[str, str]:
+    """Where and as whom the function runs, as Lambda runs it: its own region, and for a function of another
+    account than the emulator's default one (a StackSet instance's) its execution role's credentials (assumed
+    once per role), so what it calls acts in that account."""
+    env = {"AWS_REGION": fn.region, "AWS_DEFAULT_REGION": fn.region}
+    if fn.account_id == _store.emulator.account_id:
+        return env
+    with _store.lock:
+        creds = _store.role_credentials.get(fn.role)
+        if creds is None:
+            from moto.sts.models import sts_backends
+            from moto.utilities.utils import get_partition
+
+            assumed = sts_backends[fn.account_id][get_partition(fn.region)].assume_role(
+                region_name=fn.region, role_session_name=fn.function_name[:64], role_arn=fn.role, policy="",
+                duration=43200, external_id="")
+            creds = {"AWS_ACCESS_KEY_ID": assumed.access_key_id, "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
+                     "AWS_SESSION_TOKEN": assumed.session_token}
+            _store.role_credentials[fn.role] = creds
+    return {**env, **creds}
 
 
 def functions() -> Functions:
@@ -160,7 +186,9 @@ def _forward(fn, event: Any, source: str) -> Invocation:
             }
             record.errored = True
             return record
-        env = {**{k: str(v) for k, v in (fn.environment_vars or {}).items()}, **_base_env()}
+        # Lambda sets _HANDLER to the function's Handler (our binary name): the Function dimension of its metrics
+        env = {**{k: str(v) for k, v in (fn.environment_vars or {}).items()}, **_base_env(), **_identity_env(fn),
+               "_HANDLER": binary}
         try:
             with _store.watch_lock:
                 watch = functions().watch(env, name="emulator-lambda", function=binary)

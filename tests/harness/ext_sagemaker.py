@@ -26,7 +26,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
 
@@ -194,6 +194,12 @@ _VIRTUAL_HOST = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-](?P<region>[a-z0-9-]+))?\
 _PATH_HOST = re.compile(r"^s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?$")
 
 
+def url_version_id(url: str) -> str | None:
+    """The `versionId` an S3 object URL is pinned to (`…/x.yaml?versionId=…`), as S3 reads it; None if unpinned."""
+    values = parse_qs(urlparse(url).query).get("versionId")
+    return values[0] if values else None
+
+
 def split_s3_url(url: str) -> tuple[str, str]:
     """(bucket, key) of an https S3 object URL in virtual-hosted or path style; ValidationException otherwise."""
     parsed = urlparse(url)
@@ -213,7 +219,8 @@ def split_s3_url(url: str) -> tuple[str, str]:
 
 
 def read_visible_template(url: str, account_id: str, region: str) -> str:
-    """The body of the template object at `url`, which must exist and carry sagemaker:studio-visibility=true."""
+    """The body of the template object at `url` — the version it is pinned to (`?versionId=`), else the latest —
+    which must exist and carry sagemaker:studio-visibility=true (tags are per version, as on S3)."""
     from moto.s3.exceptions import MissingBucket
     from moto.s3.models import s3_backends
     from moto.utilities.utils import get_partition
@@ -223,7 +230,7 @@ def read_visible_template(url: str, account_id: str, region: str) -> str:
     try:
         owner_partition, owner_account = s3_backends.bucket_accounts.get(bucket_name, (partition, account_id))
         backend = s3_backends[owner_account][owner_partition]
-        key = backend.get_object(bucket_name, key_name)
+        key = backend.get_object(bucket_name, key_name, version_id=url_version_id(url))
     except MissingBucket:
         key = None
     if key is None:
@@ -293,6 +300,7 @@ class Project:
     last_modified_time: dt.datetime
     stack_id: str | None = None
     failure: str | None = None  # why the stack could not even be created
+    update_failure: str | None = None  # why UpdateStack refused the last update (the stack is unchanged)
     deleting: bool = False  # DeleteProject was called
     #: its stack's deletion failed: SageMaker reports DeleteFailed until DeleteProject is called again
     delete_failed: bool = False
@@ -328,6 +336,8 @@ class Project:
             return "DeleteInProgress"
         if self.failure is not None:
             return "CreateFailed"
+        if self.update_failure is not None:
+            return "UpdateFailed"
         stack = self._stack()
         if stack is None:
             return "Pending"
@@ -340,6 +350,9 @@ class Project:
             detail["StatusMessage"] = self.failure or "Stack not created"
             return detail
         detail["Id"] = stack.stack_id
+        if self.update_failure is not None:
+            detail["StatusMessage"] = f"{stack.status}: {self.update_failure}"
+            return detail
         reason = getattr(stack, "status_reason", None)
         if not reason:
             # the latest stack-level event that says why
@@ -612,20 +625,82 @@ def list_projects(resp) -> ActionResult:
             projects = [p for p in projects if p.creation_time > after]
         if before:
             projects = [p for p in projects if p.creation_time < before]
-        key = (lambda p: p.name) if sort_by == "Name" else (lambda p: (p.creation_time, p.name))
-        projects.sort(key=key, reverse=sort_order == "Descending")
-        start = 0
-        if next_token:
-            try:
-                start = int(base64.urlsafe_b64decode(next_token.encode()).decode())
-            except ValueError:
-                raise ValidationException("Invalid pagination token") from None
-        limit = int(max_results) if max_results else 100
-        page = projects[start : start + limit]
+        page, token = _page(projects, sort_by, sort_order, next_token, int(max_results) if max_results else 100)
         out: dict[str, Any] = {"ProjectSummaryList": [p.summary() for p in page]}
-        if start + limit < len(projects):
-            out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        if token:
+            out["NextToken"] = token
         return ActionResult(out)
+
+
+def _page(projects: list[Project], sort_by: str, sort_order: str, next_token: str | None,
+          limit: int) -> tuple[list[Project], str | None]:
+    """One page of `projects` sorted by Name or CreationTime, and the NextToken of the next (None: the last)."""
+    key = (lambda p: p.name) if sort_by == "Name" else (lambda p: (p.creation_time, p.name))
+    projects = sorted(projects, key=key, reverse=sort_order == "Descending")
+    start = 0
+    if next_token:
+        try:
+            start = int(base64.urlsafe_b64decode(next_token.encode()).decode())
+        except ValueError:
+            raise ValidationException("Invalid pagination token") from None
+    more = start + limit < len(projects)
+    return projects[start:start + limit], base64.urlsafe_b64encode(str(start + limit).encode()).decode() if more else None
+
+
+_SEARCH_OPERATORS = {
+    "Equals": lambda actual, value: actual == value,
+    "NotEquals": lambda actual, value: actual != value,
+    "Contains": lambda actual, value: actual is not None and value in actual,
+    "Exists": lambda actual, value: actual is not None,
+    "NotExists": lambda actual, value: actual is None,
+}
+
+
+def _search_value(project: Project, name: str) -> str | None:
+    if name.startswith("Tags."):
+        return {t["Key"]: t["Value"] for t in project.tags}.get(name[len("Tags."):])
+    return {"ProjectName": project.name, "ProjectId": project.project_id, "ProjectStatus": project.status(),
+            "ProjectArn": project.arn}.get(name)
+
+
+def _make_search(original):
+    def search(resp) -> ActionResult:
+        """Search with Resource=Project (moto knows the name but holds no projects): SearchExpression Filters
+        on ProjectName/ProjectId/ProjectStatus/ProjectArn/Tags.<key> (AND), MaxResults 1–100 (default 10),
+        NextToken, SortBy CreationTime or Name; each record a Project with its tags and template provider."""
+        if resp._get_param("Resource") != "Project":
+            return original(resp)
+        max_results = resp._get_param("MaxResults")
+        next_token = resp._get_param("NextToken")
+        sort_by = resp._get_param("SortBy") or "CreationTime"
+        sort_order = resp._get_param("SortOrder") or "Descending"
+        expression = resp._get_param("SearchExpression") or {}
+        c = _Constraints()
+        if max_results is not None and not 1 <= int(max_results) <= 100:
+            c.add(max_results, "maxResults", "have value between 1 and 100")
+        if sort_order not in ("Ascending", "Descending"):
+            c.add(sort_order, "sortOrder", "satisfy enum value set: [Ascending, Descending]")
+        c.raise_if_any()
+        if sort_by not in ("CreationTime", "Name"):
+            raise ValidationException(f"Cannot sort Project by {sort_by}.")
+        if set(expression) - {"Filters"}:
+            raise ValidationException("This emulator's Search of projects takes only SearchExpression.Filters.")
+        filters = expression.get("Filters") or []
+        for f in filters:
+            if f.get("Operator", "Equals") not in _SEARCH_OPERATORS:
+                raise ValidationException(f"Operator {f.get('Operator')} is not supported for projects.")
+        with _store.lock:
+            projects = [p for p in _store.scope(resp.current_account, resp.region).values()
+                        if all(_SEARCH_OPERATORS[f.get("Operator", "Equals")](_search_value(p, f["Name"]), f.get("Value"))
+                               for f in filters)]
+            page, token = _page(projects, sort_by, sort_order, next_token, int(max_results) if max_results else 10)
+            out: dict[str, Any] = {"Results": [{"Project": {**p.describe(), "Tags": [dict(t) for t in p.tags]}}
+                                               for p in page]}
+            if token:
+                out["NextToken"] = token
+            return ActionResult(out)
+
+    return search
 
 
 def update_project(resp) -> ActionResult:
@@ -650,25 +725,24 @@ def update_project(resp) -> ActionResult:
             body, template, given = _provider_template(cfn, account, region)
             project.template_url = cfn["TemplateURL"]
             project.parameters = [{"Key": k, "Value": v} for k, v in given.items()]
+            project.update_failure = None
             values = _stack_parameters(project, template)
-            stack = project._stack()
+            # what CloudFormation refuses at UpdateStack leaves the stack as it was and fails the project's
+            # update; everything after that — complete, or fail and roll back — is the stack's own outcome
             problem = parameter_value_problem(template, values)
             if problem:
-                stack.status = "UPDATE_ROLLBACK_COMPLETE"
-                stack.status_reason = problem
+                project.update_failure = problem
             else:
                 try:
                     cloudformation_backends[account][region].update_stack(
-                        name=stack.stack_id,
+                        name=project.stack_id,
                         template=body,
                         role_arn=project.role_arn,
                         parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
                         tags=None,
                     )
-                    stack.status_reason = None
-                except Exception as e:  # noqa: BLE001
-                    stack.status = "UPDATE_ROLLBACK_COMPLETE"
-                    stack.status_reason = f"Stack update failed: {e}"
+                except Exception as e:  # noqa: BLE001 - UpdateStack refused: the stack is unchanged
+                    project.update_failure = f"Stack update failed: {e}"
         if description is not None:
             project.description = description
         if tags is not None:
@@ -834,6 +908,7 @@ def install(emulator) -> None:
     SageMakerResponse.describe_project = describe_project
     SageMakerResponse.list_projects = list_projects
     SageMakerResponse.update_project = update_project
+    SageMakerResponse.search = _make_search(SageMakerResponse.search)
     SageMakerResponse.delete_project = delete_project
 
     # 2. tags

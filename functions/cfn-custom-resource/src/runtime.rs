@@ -239,19 +239,25 @@ pub async fn handle<H: CustomResource>(
         };
         let no_echo = body.no_echo;
         match body.status {
-            Status::Success => tracing::info!(
-                status = "SUCCESS",
-                physical_id = %body.physical_resource_id,
-                data_keys = ?body.data.keys().collect::<Vec<_>>(),
-                no_echo,
-                "answering"
-            ),
-            Status::Failed => tracing::error!(
-                status = "FAILED",
-                physical_id = %body.physical_resource_id,
-                reason = body.reason.as_deref().unwrap_or(""),
-                "answering"
-            ),
+            Status::Success => {
+                lambda_glue::metrics::count(lambda_glue::metrics::CUSTOM_RESOURCE_SUCCEEDED, 1);
+                tracing::info!(
+                    status = "SUCCESS",
+                    physical_id = %body.physical_resource_id,
+                    data_keys = ?body.data.keys().collect::<Vec<_>>(),
+                    no_echo,
+                    "answering"
+                )
+            }
+            Status::Failed => {
+                lambda_glue::metrics::count(lambda_glue::metrics::CUSTOM_RESOURCE_FAILED, 1);
+                tracing::error!(
+                    status = "FAILED",
+                    physical_id = %body.physical_resource_id,
+                    reason = body.reason.as_deref().unwrap_or(""),
+                    "answering"
+                )
+            }
         }
         let summary =
             json!({"Status": body.status, "PhysicalResourceId": body.physical_resource_id});

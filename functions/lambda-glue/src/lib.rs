@@ -1,6 +1,7 @@
 //! The edge every function shares: structured logs, events taken as raw JSON (never dropped for a parse
-//! error before our code runs), and the Lambda poll loop.
+//! error before our code runs), CloudWatch metrics as EMF lines, and the Lambda poll loop.
 
+pub mod metrics;
 pub mod telemetry;
 
 /// Events taken as raw JSON: the layer lives in `cfn-custom-resource`, whose runtime needs it on its own.
@@ -14,14 +15,20 @@ use serde_json::Value;
 pub use lambda_runtime::{Context, Error};
 
 /// Runs the Lambda loop with `handler`, which receives every event as JSON: a body that is not JSON arrives
-/// as `{"$unparseable": "<text>"}` (see [`raw_event`]) so the handler still decides what happens.
+/// as `{"$unparseable": "<text>"}` (see [`raw_event`]) so the handler still decides what happens. What the
+/// invocation recorded with [`metrics`] is written as one EMF line once the handler has returned.
 pub async fn run<F, Fut>(handler: F) -> Result<(), Error>
 where
     F: Fn(Value, Context) -> Fut,
     Fut: Future<Output = Result<Value, Error>>,
 {
     telemetry::init();
-    let service = service_fn(|event: LambdaEvent<Value>| handler(event.payload, event.context));
+    let handler = &handler;
+    let service = service_fn(|event: LambdaEvent<Value>| async move {
+        let answer = handler(event.payload, event.context).await;
+        metrics::flush();
+        answer
+    });
     Runtime::new(service)
         .layer(TracingLayer::new())
         .layer(raw_event::KeepUnparseableLayer)

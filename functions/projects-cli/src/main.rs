@@ -1,4 +1,4 @@
-//! `projects` — parsing and wiring only; the behaviour is in projects_core::project_launch, the rendering in
+//! `projects` — parsing and wiring only; the behaviour is in projects_core::projects, the rendering in
 //! `output`.
 
 mod output;
@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use projects_core::aws::{CallError, Clients};
-use projects_core::project_launch::{
-    self as launch, Catalog, FollowSettings, Goal, LaunchError, LaunchPlan, DEFAULT_STACK,
+use projects_core::projects::{
+    self as launch, doctor, fleet, update, upgrade, Catalog, FollowSettings, Goal, LaunchError,
+    LaunchPlan, DEFAULT_STACK,
 };
 
 use output::{Format, Printer};
@@ -52,7 +53,10 @@ Examples:
       --param CodeConnectionArn=arn:aws:codeconnections:eu-west-1:111122223333:connection/abcd-1234 \\
       --param ModelDeployCodeRepositoryFullname=acme/churn-deploy
   projects status churn-deploy --output json
-  projects delete churn-deploy";
+  projects delete churn-deploy
+  projects list --outdated
+  projects update churn-deploy --dry-run
+  projects upgrade --all --canary 2 --max-failures 1";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
@@ -81,6 +85,130 @@ enum Command {
     },
     /// Delete a project (CloudFormation deletes its stack), then follow it until it is gone.
     Delete(DeleteArgs),
+    /// List every project of the region: template, the version it runs, whether that is the one published
+    /// now, status, domain (for projects the onboarder created), creator.
+    ///
+    /// SageMaker Search returns 100 projects a page with their tags; the published versions of each template
+    /// come from one ListObjectVersions per template: 1,000 projects on five templates take 15 requests.
+    List(ListArgs),
+    /// Move a project to another version of its template (by default the one published now), keeping its
+    /// parameters, then follow it until UpdateCompleted (or UpdateFailed).
+    ///
+    /// The project's parameters are carried over and -p overrides applied; everything is checked against the
+    /// target version before SageMaker is called (a parameter the version no longer declares is named: leave
+    /// it out with --drop-param). UpdateProject gets the version-pinned TemplateURL; once the update
+    /// completed, the project's version tags name the new version.
+    Update(UpdateArgs),
+    /// Roll every outdated project forward to the version published now: canaries first, a few at a time,
+    /// stopping at the first failure beyond --max-failures; then print a table (project, from -> to, outcome,
+    /// time). A failed project is left as SageMaker reports it; running the command again continues where it
+    /// stopped (upgraded projects are no longer outdated).
+    Upgrade(UpgradeArgs),
+    /// Check why users cannot see or create projects, each line OK or what to do: the templates tagged
+    /// visible, the bucket's CORS, the launch role and its trust, the seed-code function and its SSM
+    /// parameter, a CloudTrail trail logging management events, and per domain its location tag, Projects not hidden in Studio, and each execution role's
+    /// PassRole, SP-* stack rights, GetObjectTagging and launch-access tag. Exit 0 only when all pass.
+    ///
+    /// --fix applies the grants and the domain tag with the onboarder's own code (and policy owner).
+    Doctor(DoctorArgs),
+}
+
+#[derive(Args, Debug)]
+struct DoctorArgs {
+    /// One domain (default: every domain of the region).
+    #[arg(long, value_name = "ID")]
+    domain: Option<String>,
+
+    /// Also check this user profile's own execution role and Studio settings (with --domain).
+    #[arg(long, value_name = "NAME", requires = "domain")]
+    user_profile: Option<String>,
+
+    /// Repair what can be repaired: the execution roles' grants and the domain tag.
+    #[arg(long)]
+    fix: bool,
+
+    /// The bootstrap stack whose outputs name the launch role and the templates' location.
+    #[arg(long, env = "PROJECTS_STACK", default_value = DEFAULT_STACK, value_name = "STACK")]
+    stack: String,
+}
+
+#[derive(Args, Debug)]
+struct UpgradeArgs {
+    /// Only the projects of this template.
+    #[arg(long, short = 't', value_name = "NAME")]
+    template: Option<String>,
+
+    /// Only the projects the onboarder created for this domain.
+    #[arg(long, value_name = "ID", conflicts_with = "all")]
+    domain: Option<String>,
+
+    /// Every outdated project of the region (one of --domain and --all is required).
+    #[arg(long)]
+    all: bool,
+
+    /// How many projects are upgraded first, on their own; the rest start only if they succeed.
+    #[arg(long, value_name = "N", default_value = "1")]
+    canary: usize,
+
+    /// How many failed projects are tolerated; the next failure stops the upgrade.
+    #[arg(long, value_name = "K", default_value = "0")]
+    max_failures: usize,
+
+    /// How many projects are updated at once.
+    #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u16).range(1..=32))]
+    concurrency: u16,
+
+    /// List what would be upgraded and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    #[command(flatten)]
+    wait: Wait,
+}
+
+#[derive(Args, Debug)]
+struct UpdateArgs {
+    /// The project's name.
+    name: String,
+
+    /// A parameter to set (repeatable); the others keep their values.
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// A parameter to leave out, because the target version no longer declares it (repeatable).
+    #[arg(long = "drop-param", value_name = "KEY")]
+    drop_params: Vec<String>,
+
+    /// The version: `current` (published now) or a digest (at least 6 characters) from `projects list`.
+    #[arg(long, value_name = "current|DIGEST", default_value = "current")]
+    template_version: String,
+
+    /// Print what the update would change (parameters, and resources added, removed and modified by logical
+    /// id) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Return once SageMaker has accepted the update, without following it.
+    #[arg(long)]
+    no_wait: bool,
+
+    #[command(flatten)]
+    wait: Wait,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    /// Only the projects that run another version than the one published now.
+    #[arg(long)]
+    outdated: bool,
+
+    /// Only the projects of this template (its name, as `projects templates` shows it).
+    #[arg(long, short = 't', value_name = "NAME")]
+    template: Option<String>,
+
+    /// Only the projects the onboarder created for this domain.
+    #[arg(long, value_name = "ID")]
+    domain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -255,9 +383,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                     printer.status(&project);
                     Ok(ExitCode::SUCCESS)
                 }
-                None => Err(LaunchError::Failed(format!(
-                    "project {name} does not exist"
-                ))),
+                None => Err(LaunchError::NoSuchProject(name)),
             }
         }
         Command::Delete(args) => {
@@ -270,6 +396,136 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             }
             printer.note(&format!("deleting project {}", args.name));
             follow(&aws, &args.name, Goal::Deleted, &args.wait, printer).await
+        }
+        Command::Update(args) => {
+            launch::check_project_name(&args.name)?;
+            let request = update::Request {
+                overrides: launch::parse_parameters(&args.params)?,
+                drop: args.drop_params,
+            };
+            let aws = aws().await?;
+            let (sm, s3) = (&aws.clients.sagemaker, &aws.clients.s3);
+            let subject = update::find(sm, s3, &args.name).await?;
+            let target = update::Target::parse(&args.template_version);
+            let plan = subject.plan(s3, &target, &request).await?;
+            if args.dry_run {
+                let diff = update::dry_run(&aws.cloudformation, &subject, &plan).await?;
+                printer.update_plan(&plan, &diff);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if plan.is_noop() {
+                printer.update_noop(&plan);
+                return Ok(ExitCode::SUCCESS);
+            }
+            printer.note(&format!(
+                "updating project {}: template {} {} -> {}",
+                plan.project,
+                plan.template,
+                plan.from_short(),
+                plan.to_short()
+            ));
+            if args.no_wait {
+                update::update_project(sm, &plan).await?;
+                printer.started_update(&plan);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut progress = printer.progress(&plan.project);
+            let settled =
+                update::apply(sm, &plan, args.wait.settings(), |p| progress.observe(p)).await;
+            progress.finish();
+            Ok(ExitCode::from(printer.settled(
+                &plan.project,
+                Goal::Updated,
+                &settled?,
+            )))
+        }
+        Command::Upgrade(args) => {
+            if !args.all && args.domain.is_none() {
+                return Err(LaunchError::Invalid(
+                    "name the projects to upgrade: --domain ID, or --all for every outdated project of the region"
+                        .to_owned(),
+                ));
+            }
+            let aws = aws().await?;
+            let settings = upgrade::Settings {
+                filter: fleet::Filter {
+                    template: args
+                        .template
+                        .map(|t| t.trim_end_matches(".yaml").to_owned()),
+                    outdated: true,
+                    domain: args.domain,
+                },
+                canary: args.canary,
+                max_failures: args.max_failures,
+                concurrency: usize::from(args.concurrency),
+                follow: args.wait.settings(),
+            };
+            let report = upgrade::upgrade(
+                &aws.clients.sagemaker,
+                &aws.clients.s3,
+                &settings,
+                args.dry_run,
+                &output::upgrade_event,
+            )
+            .await?;
+            Ok(ExitCode::from(printer.upgrade(&report, &settings)))
+        }
+        Command::Doctor(args) => {
+            let aws = aws().await?;
+            let (outputs, stack_id) = stack_outputs(&aws, &args.stack).await?;
+            let catalog = Catalog::from_outputs(&args.stack, &outputs)?;
+            let setup = doctor::Setup {
+                stack: args.stack.clone(),
+                launch_role: projects_core::names::RoleArn::parse(
+                    "LaunchRoleArn",
+                    catalog.launch_role()?,
+                )
+                .map_err(|e| LaunchError::Invalid(e.to_string()))?,
+                location: catalog.templates_location.clone().ok_or_else(|| {
+                    LaunchError::NotBootstrapStack {
+                        stack: args.stack.clone(),
+                        problem: " has no output TemplatesLocation".to_owned(),
+                    }
+                })?,
+                // the onboarder's POLICY_OWNER: the stack id's last part
+                owner: stack_id.and_then(|id| id.split('/').nth(2).map(str::to_owned)),
+                template_key: outputs
+                    .iter()
+                    .find(|(k, _)| k == "TemplateBucketKmsKeyArn")
+                    .map(|(_, v)| v.clone()),
+            };
+            let clients = doctor::Clients {
+                cloudtrail: &aws.cloudtrail,
+                sagemaker: &aws.clients.sagemaker,
+                s3: &aws.clients.s3,
+                iam: &aws.clients.iam,
+                cloudformation: &aws.cloudformation,
+            };
+            let scope = doctor::Scope {
+                domain: args.domain,
+                user_profile: args.user_profile,
+                fix: args.fix,
+            };
+            let report = doctor::doctor(&clients, &setup, &scope).await?;
+            printer.doctor(&report);
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::List(args) => {
+            let aws = aws().await?;
+            let filter = fleet::Filter {
+                template: args
+                    .template
+                    .map(|t| t.trim_end_matches(".yaml").to_owned()),
+                outdated: args.outdated,
+                domain: args.domain,
+            };
+            let listing = fleet::list(&aws.clients.sagemaker, &aws.clients.s3, &filter).await?;
+            printer.list(&listing);
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -294,6 +550,7 @@ async fn follow(
 /// The SDK clients, built once the input has been checked.
 struct Aws {
     clients: Clients,
+    cloudtrail: aws_sdk_cloudtrail::Client,
     cloudformation: aws_sdk_cloudformation::Client,
     region: String,
 }
@@ -308,6 +565,7 @@ async fn aws() -> Result<Aws, LaunchError> {
     Ok(Aws {
         clients: Clients::new(&config),
         cloudformation: aws_sdk_cloudformation::Client::new(&config),
+        cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
         region,
     })
 }
@@ -317,28 +575,39 @@ async fn catalog(aws: &Aws, source: &Source) -> Result<Catalog, LaunchError> {
     if !source.template_urls.is_empty() {
         return Catalog::from_flags(&source.template_urls, source.launch_role.as_deref());
     }
+    let (outputs, _) = stack_outputs(aws, &source.stack).await?;
+    let mut catalog = Catalog::from_outputs(&source.stack, &outputs)?;
+    if let Some(role) = &source.launch_role {
+        catalog.launch_role_arn = Catalog::from_flags(&[], Some(role))?.launch_role_arn;
+    }
+    Ok(catalog)
+}
+
+/// The bootstrap stack's outputs and its id.
+async fn stack_outputs(
+    aws: &Aws,
+    stack: &str,
+) -> Result<(Vec<(String, String)>, Option<String>), LaunchError> {
     let described = aws
         .cloudformation
         .describe_stacks()
-        .stack_name(&source.stack)
+        .stack_name(stack)
         .send()
         .await
         .map_err(|e| {
-            let call = CallError::new("CloudFormation", "DescribeStacks", &source.stack, e);
+            let call = CallError::new("CloudFormation", "DescribeStacks", stack, e);
             // CloudFormation says so in a ValidationError: "Stack with id X does not exist"
             if call.message.contains("does not exist") {
-                LaunchError::Failed(format!(
-                    "stack {} does not exist in {}: deploy the bootstrap stack, name it with --stack or \
-                     PROJECTS_STACK, or pass --template-url and --launch-role",
-                    source.stack, aws.region
-                ))
+                LaunchError::NoSuchStack {
+                    stack: stack.to_owned(),
+                    region: aws.region.clone(),
+                }
             } else {
                 LaunchError::Aws(call)
             }
         })?;
-    let outputs: Vec<(String, String)> = described
-        .stacks()
-        .first()
+    let first = described.stacks().first();
+    let outputs = first
         .map(|s| {
             s.outputs()
                 .iter()
@@ -346,9 +615,5 @@ async fn catalog(aws: &Aws, source: &Source) -> Result<Catalog, LaunchError> {
                 .collect()
         })
         .unwrap_or_default();
-    let mut catalog = Catalog::from_outputs(&source.stack, &outputs)?;
-    if let Some(role) = &source.launch_role {
-        catalog.launch_role_arn = Catalog::from_flags(&[], Some(role))?.launch_role_arn;
-    }
-    Ok(catalog)
+    Ok((outputs, first.and_then(|s| s.stack_id()).map(str::to_owned)))
 }

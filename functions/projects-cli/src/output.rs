@@ -5,9 +5,13 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use projects_core::project_launch::{
-    format_elapsed, Catalog, Created, FollowOutcome, Goal, LaunchError, Progress, ProjectView,
-    Settled, TemplateSpec,
+use projects_core::projects::doctor::{Report as DoctorReport, State as CheckState};
+use projects_core::projects::update::{ResourceDiff, UpdatePlan};
+use projects_core::projects::upgrade::{self, Event, Outcome, Report};
+use projects_core::projects::version::short;
+use projects_core::projects::{
+    format_elapsed, Catalog, Created, FollowOutcome, Goal, LaunchError, Listing, Progress,
+    ProjectView, Settled, TemplateSpec,
 };
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -100,7 +104,7 @@ impl Printer {
             };
             let required: Vec<_> = spec.required().collect();
             let optional: Vec<_> = spec.optional().collect();
-            let label = |p: &projects_core::project_launch::ParameterSpec| match &p.default {
+            let label = |p: &projects_core::projects::ParameterSpec| match &p.default {
                 Some(d) => format!("{}={d}", p.name),
                 None => p.name.clone(),
             };
@@ -196,7 +200,7 @@ impl Printer {
                     Goal::Created => {
                         format!(" (the project stays until deleted: projects delete {name})")
                     }
-                    Goal::Deleted => String::new(),
+                    Goal::Updated | Goal::Deleted => String::new(),
                 };
                 (1, Some(format!("project {name} is {status}: {why}{hint}")))
             }
@@ -217,7 +221,11 @@ impl Printer {
         if self.format == Format::Json {
             self.json(&json!({
                 "name": name,
-                "action": match goal { Goal::Created => "create", Goal::Deleted => "delete" },
+                "action": match goal {
+                    Goal::Created => "create",
+                    Goal::Updated => "update",
+                    Goal::Deleted => "delete",
+                },
                 "outcome": settled.outcome,
                 "arn": project.and_then(|p| p.arn.as_ref()),
                 "id": project.and_then(|p| p.id.as_ref()),
@@ -226,7 +234,7 @@ impl Printer {
             }));
         } else {
             match (goal, settled.outcome) {
-                (Goal::Created, FollowOutcome::Completed) => {
+                (Goal::Created | Goal::Updated, FollowOutcome::Completed) => {
                     println!("Project {name} is {status} ({took}).");
                 }
                 (Goal::Deleted, FollowOutcome::Completed) => {
@@ -234,7 +242,7 @@ impl Printer {
                 }
                 _ => {}
             }
-            if let (Some(p), Goal::Created) = (project, goal) {
+            if let (Some(p), Goal::Created | Goal::Updated) = (project, goal) {
                 print!("{}", status_text(p));
             }
         }
@@ -245,9 +253,275 @@ impl Printer {
         code
     }
 
+    /// `update --dry-run`: the versions, the parameter changes and the resources by logical id.
+    pub fn update_plan(&self, plan: &UpdatePlan, diff: &ResourceDiff) {
+        if self.format == Format::Json {
+            self.json(&json!({ "dry_run": true, "plan": plan, "resources": diff }));
+            return;
+        }
+        let mut out = format!(
+            "Project {}: template {} {} -> {}\nURL: {}\n",
+            plan.project,
+            plan.template,
+            plan.from_short(),
+            plan.to_short(),
+            plan.template_url
+        );
+        out.push_str("Parameters:\n");
+        if plan.parameter_changes.is_empty() {
+            out.push_str("  (unchanged)\n");
+        }
+        for c in &plan.parameter_changes {
+            let shown =
+                |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_owned());
+            out.push_str(&format!(
+                "  {}: {} -> {}\n",
+                c.name,
+                shown(&c.from, "(not set)"),
+                shown(&c.to, "(removed)")
+            ));
+        }
+        out.push_str("Resources:\n");
+        if diff.added.is_empty() && diff.removed.is_empty() && diff.modified.is_empty() {
+            out.push_str("  (unchanged)\n");
+        }
+        for (mark, ids) in [
+            ("+", &diff.added),
+            ("-", &diff.removed),
+            ("~", &diff.modified),
+        ] {
+            for id in ids {
+                out.push_str(&format!("  {mark} {id}\n"));
+            }
+        }
+        print!("{out}");
+        eprintln!("dry run: nothing was changed");
+    }
+
+    /// `update` with nothing to change.
+    pub fn update_noop(&self, plan: &UpdatePlan) {
+        let line = format!(
+            "Project {} already runs template {} {} with these parameters: nothing to update.",
+            plan.project,
+            plan.template,
+            plan.to_short()
+        );
+        if self.format == Format::Json {
+            self.json(&json!({ "name": plan.project, "action": "update", "outcome": "Unchanged", "plan": plan }));
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+
+    /// `update --no-wait`: SageMaker accepted the update.
+    pub fn started_update(&self, plan: &UpdatePlan) {
+        if self.format == Format::Json {
+            self.json(&json!({ "name": plan.project, "action": "update", "outcome": "Started", "plan": plan }));
+        } else {
+            println!(
+                "Update of project {} accepted.\nFollow it with: projects status {}",
+                plan.project, plan.project
+            );
+        }
+    }
+
+    /// `projects upgrade`: the table, then a summary on stderr; returns the exit code.
+    pub fn upgrade(&self, report: &Report, settings: &upgrade::Settings) -> u8 {
+        let count = |o: Outcome| report.rows.iter().filter(|r| r.outcome == o).count();
+        let mut summary = format!(
+            "{} upgraded, {} failed, {} refused, {} timed out, {} not started, {} skipped",
+            count(Outcome::Upgraded),
+            count(Outcome::Failed),
+            count(Outcome::Refused),
+            count(Outcome::TimedOut),
+            count(Outcome::NotStarted),
+            count(Outcome::Skipped)
+        );
+        if report.dry_run {
+            summary = format!(
+                "dry run: {} outdated projects would be upgraded ({} canaries first); nothing was changed",
+                count(Outcome::NotStarted),
+                report.rows.iter().filter(|r| r.canary && r.outcome == Outcome::NotStarted).count()
+            );
+        } else if report.halted {
+            summary.push_str(&format!(
+                "; stopped after {} failures (--max-failures {}): run it again to continue",
+                report.failures(),
+                settings.max_failures
+            ));
+        }
+        let code = u8::from(report.halted || report.failures() > 0);
+        if self.format == Format::Json {
+            self.json(&json!(report));
+            eprintln!("{summary}");
+            return code;
+        }
+        let rows: Vec<[String; 6]> = report
+            .rows
+            .iter()
+            .map(|r| {
+                let name = if r.canary {
+                    format!("{} (canary)", r.project)
+                } else {
+                    r.project.clone()
+                };
+                [
+                    name,
+                    r.template.clone(),
+                    format!("{} -> {}", r.from, r.to),
+                    format!("{:?}", r.outcome),
+                    format_elapsed(Duration::from_secs_f64(r.seconds)),
+                    r.detail.clone(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                [
+                    "PROJECT",
+                    "TEMPLATE",
+                    "FROM -> TO",
+                    "OUTCOME",
+                    "TIME",
+                    "DETAIL"
+                ],
+                &rows
+            )
+        );
+        eprintln!("{summary}");
+        code
+    }
+
+    /// `projects doctor`: one line per check, OK / FAIL (with what to do) / FIXED.
+    pub fn doctor(&self, report: &DoctorReport) {
+        if self.format == Format::Json {
+            self.json(&json!({ "passed": report.passed(), "checks": report.checks }));
+            return;
+        }
+        let mut out = String::new();
+        for c in &report.checks {
+            let state = match c.state {
+                CheckState::Ok => "OK",
+                CheckState::Failed => "FAIL",
+                CheckState::Fixed => "FIXED",
+            };
+            out.push_str(&format!("{state:<6} {}: {}\n", c.what, c.detail));
+            if let Some(fix) = &c.fix {
+                out.push_str(&format!("       fix: {fix}\n"));
+            }
+        }
+        print!("{out}");
+        let failed = report
+            .checks
+            .iter()
+            .filter(|c| c.state == CheckState::Failed)
+            .count();
+        if failed > 0 {
+            eprintln!("{failed} of {} checks failed", report.checks.len());
+        }
+    }
+
+    /// `projects list`: one row per project, then a count (and the requests it took) on stderr.
+    pub fn list(&self, listing: &Listing) {
+        let outdated = listing
+            .projects
+            .iter()
+            .filter(|p| p.outdated == Some(true))
+            .count();
+        let summary = format!(
+            "{} {}, {outdated} outdated ({} Search + {} ListObjectVersions requests)",
+            listing.projects.len(),
+            if listing.projects.len() == 1 {
+                "project"
+            } else {
+                "projects"
+            },
+            listing.requests.search,
+            listing.requests.list_object_versions
+        );
+        if self.format == Format::Json {
+            self.json(&json!(listing));
+            eprintln!("{summary}");
+            return;
+        }
+        let dash = |s: Option<&str>| s.unwrap_or("-").to_owned();
+        let rows: Vec<[String; 7]> = listing
+            .projects
+            .iter()
+            .map(|p| {
+                [
+                    p.name.clone(),
+                    dash(p.template.as_deref()),
+                    p.version().to_owned(),
+                    match p.outdated {
+                        Some(false) => "yes".to_owned(),
+                        Some(true) => {
+                            format!("no ({})", p.current_digest.as_deref().map_or("?", short))
+                        }
+                        None => "?".to_owned(),
+                    },
+                    p.status.clone(),
+                    dash(p.domain.as_deref()),
+                    dash(p.created_by.as_deref()),
+                ]
+            })
+            .collect();
+        print!("{}", table(LIST_HEADER, &rows));
+        eprintln!("{summary}");
+    }
+
     pub fn progress(&self, name: &str) -> ProgressDisplay {
         ProgressDisplay::new(name, std::io::stderr().is_terminal())
     }
+}
+
+/// What an upgrade in progress shows on stderr: one line per start, status change and end.
+pub fn upgrade_event(event: Event<'_>) {
+    match event {
+        Event::Started(name) => eprintln!("{name}: updating"),
+        Event::Progress(name, p) if p.changed => eprintln!(
+            "[{:>6}] {name}: {}",
+            format_elapsed(p.elapsed),
+            p.status.unwrap_or("(no such project)")
+        ),
+        Event::Progress(..) => {}
+        Event::Finished(row) => eprintln!("{}: {:?} ({})", row.project, row.outcome, row.detail),
+    }
+}
+
+const LIST_HEADER: [&str; 7] = [
+    "PROJECT",
+    "TEMPLATE",
+    "VERSION",
+    "CURRENT",
+    "STATUS",
+    "DOMAIN",
+    "CREATED BY",
+];
+
+/// Columns padded to their widest cell, two spaces apart; no trailing spaces.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
 }
 
 fn status_text(p: &ProjectView) -> String {

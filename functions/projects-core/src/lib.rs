@@ -5,7 +5,7 @@ pub mod aws;
 pub mod names;
 pub mod onboarding;
 pub mod policies;
-pub mod project_launch;
+pub mod projects;
 pub mod publishing;
 pub mod resources;
 pub mod templates;

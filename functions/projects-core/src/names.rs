@@ -10,6 +10,8 @@ pub enum NameError {
     Bucket { field: &'static str, value: String },
     #[error("{field}: {value:?} is not a key prefix; expected up to 512 characters of letters, digits and !-_.*'()/ with no leading '/' and no '..'")]
     Prefix { field: &'static str, value: String },
+    #[error("{field}: {value:?} is not a KMS key ARN; expected arn:aws:kms:<region>:123456789012:key/<key id>")]
+    KmsKey { field: &'static str, value: String },
     #[error("{field}: role {value} is in account {found}; this stack can only manage roles of account {expected}")]
     OtherAccount {
         field: &'static str,
@@ -111,6 +113,27 @@ pub fn role_name(field: &'static str, value: &str, account: &str) -> Result<Stri
         Ok(value.to_owned())
     } else {
         Err(NameError::Role {
+            field,
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// A KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`): what a template bucket's SSE-KMS uses.
+pub fn kms_key_arn(field: &'static str, value: &str) -> Result<String, NameError> {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    let ok = matches!(parts.as_slice(), ["arn", partition, "kms", region, account, key]
+    if partition.starts_with("aws")
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && key.strip_prefix("key/").is_some_and(|id| {
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        }));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(NameError::KmsKey {
             field,
             value: value.to_owned(),
         })

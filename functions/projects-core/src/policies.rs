@@ -1,6 +1,8 @@
 //! What an execution role needs to use S3 project templates: three inline policies (pass the launch role,
 //! manage `SP-*` stacks, read the templates and their tags) and the tag the launch role's trust asks for.
 //! The documents live in `iam/execution-role/` — one source of truth for this code and the manual path.
+//! With a template bucket under SSE-KMS (`TemplateBucketKmsKeyArn`), a fourth: `kms:Decrypt` on that key,
+//! through S3 only.
 
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client as Iam;
@@ -32,6 +34,12 @@ const DOCUMENTS: [(&str, &str); 3] = [
         include_str!("../../../iam/execution-role/template-read.json"),
     ),
 ];
+
+/// Only when the template bucket uses a customer KMS key: decrypt the templates through S3.
+const KEY_DOCUMENT: (&str, &str) = (
+    "TemplateKey",
+    include_str!("../../../iam/execution-role/template-key.json"),
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -75,13 +83,16 @@ impl PolicyError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicySet {
     pub policies: Vec<(String, String)>,
+    owner: String,
 }
 
 impl PolicySet {
+    /// `template_key`: the bucket's SSE-KMS key ARN, when it has one (validated by `names::kms_key_arn`).
     pub fn render(
         launch_role: &RoleArn,
         bucket: &str,
         prefix: &str,
+        template_key: Option<&str>,
         owner: &str,
     ) -> Result<Self, PolicyError> {
         // values were validated (names module): none can break out of a JSON string
@@ -91,9 +102,14 @@ impl PolicySet {
             ("${AccountId}", launch_role.account.clone()),
             ("${TemplateBucket}", bucket.to_owned()),
             ("${TemplatePrefix}", prefix.to_owned()),
+            (
+                "${TemplateKeyArn}",
+                template_key.unwrap_or_default().to_owned(),
+            ),
         ];
         let policies = DOCUMENTS
             .iter()
+            .chain(template_key.is_some().then_some(&KEY_DOCUMENT))
             .map(|(purpose, template)| {
                 let name = policy_name(purpose, owner);
                 let rendered = substitutions
@@ -108,7 +124,10 @@ impl PolicySet {
                 Ok::<_, PolicyError>((name, minified))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { policies })
+        Ok(Self {
+            policies,
+            owner: owner.to_owned(),
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -128,6 +147,7 @@ pub fn policy_name(purpose: &str, owner: &str) -> String {
 pub fn owned_names(owner: &str) -> Vec<String> {
     DOCUMENTS
         .iter()
+        .chain([&KEY_DOCUMENT])
         .map(|(purpose, _)| policy_name(purpose, owner))
         .collect()
 }
@@ -141,14 +161,18 @@ fn non_whitespace(doc: &str) -> usize {
 /// role's other inline policies as they are.
 pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyError> {
     let existing = list_inline(iam, role).await?;
+    let ours = owned_names(&set.owner);
     let mut foreign = 0;
     let mut current = std::collections::HashMap::new();
+    let mut stale = Vec::new();
     for name in &existing {
-        let document = document(iam, role, name).await?;
         if set.names().any(|n| n == name) {
-            current.insert(name.as_str(), document);
+            current.insert(name.as_str(), document(iam, role, name).await?);
+        } else if ours.contains(name) {
+            // ours, no longer in the set (the template key was dropped): removed below, not counted
+            stale.push(name);
         } else {
-            foreign += non_whitespace(&document);
+            foreign += non_whitespace(&document(iam, role, name).await?);
         }
     }
     let total = foreign + set.size();
@@ -159,6 +183,7 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
             foreign,
         });
     }
+    let mut written = false;
     for (name, wanted) in &set.policies {
         if current
             .get(name.as_str())
@@ -166,6 +191,7 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
         {
             continue;
         }
+        written = true;
         iam.put_role_policy()
             .role_name(role)
             .policy_name(name)
@@ -173,6 +199,9 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
             .send()
             .await
             .map_err(|e| PolicyError::iam("PutRolePolicy", role, e))?;
+    }
+    for name in stale {
+        delete_inline(iam, role, name).await?;
     }
     // TagRole is idempotent: one write is cheaper than a read to decide whether to write
     let tag = Tag::builder()
@@ -186,7 +215,68 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
         .send()
         .await
         .map_err(|e| PolicyError::iam("TagRole", role, e))?;
+    if written {
+        lambda_glue::metrics::count(lambda_glue::metrics::ROLES_GRANTED, 1);
+    }
     Ok(())
+}
+
+/// What a role lacks of what an execution role needs (for `projects doctor`): the purposes (`PassLaunchRole`,
+/// `ProjectStacks`, `TemplateRead`) no inline policy of this product grants as rendered for these values — any
+/// owner's counts — and whether the launch-access tag is missing.
+pub async fn inspect(
+    iam: &Iam,
+    role: &str,
+    launch_role: &RoleArn,
+    bucket: &str,
+    prefix: &str,
+    template_key: Option<&str>,
+) -> Result<(Vec<&'static str>, bool), PolicyError> {
+    let existing = list_inline(iam, role).await?;
+    let mut missing = Vec::new();
+    for (purpose, _) in DOCUMENTS {
+        let head = format!("{POLICY_PREFIX}{purpose}-");
+        let mut granted = false;
+        for name in existing.iter().filter(|n| n.starts_with(&head)) {
+            let owner = &name[head.len()..];
+            let set = PolicySet::render(launch_role, bucket, prefix, template_key, owner)?;
+            let wanted = set.policies.iter().find(|(n, _)| n == name);
+            let have = document(iam, role, name).await?;
+            if wanted.is_some_and(|(_, w)| same_document(&have, w)) {
+                granted = true;
+                break;
+            }
+        }
+        if !granted {
+            missing.push(purpose);
+        }
+    }
+    let tags = iam
+        .list_role_tags()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| PolicyError::iam("ListRoleTags", role, e))?;
+    let tagged = tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == LAUNCH_ACCESS_TAG && t.value() == LAUNCH_ACCESS_VALUE);
+    Ok((missing, !tagged))
+}
+
+/// Deletes one inline policy; one that (or whose role) is already gone is fine.
+async fn delete_inline(iam: &Iam, role: &str, name: &str) -> Result<(), PolicyError> {
+    match iam
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if iam_no_such_entity(&e) => Ok(()),
+        Err(e) => Err(PolicyError::iam("DeleteRolePolicy", role, e)),
+    }
 }
 
 fn same_document(a: &str, b: &str) -> bool {
@@ -203,17 +293,7 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
     };
     let ours = owned_names(owner);
     for name in existing.iter().filter(|n| ours.contains(n)) {
-        match iam
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if iam_no_such_entity(&e) => {}
-            Err(e) => return Err(PolicyError::iam("DeleteRolePolicy", role, e)),
-        }
+        delete_inline(iam, role, name).await?;
     }
     let pass_prefix = policy_name("PassLaunchRole", "");
     let still_granted = existing
@@ -277,8 +357,14 @@ mod tests {
 
     #[test]
     fn the_documents_render_scoped_to_the_launch_role_bucket_and_account() {
-        let set =
-            PolicySet::render(&launch(), "sagemaker-templates", "projects/", "abc123").unwrap();
+        let set = PolicySet::render(
+            &launch(),
+            "sagemaker-templates",
+            "projects/",
+            None,
+            "abc123",
+        )
+        .unwrap();
         let names: Vec<_> = set.names().collect();
         assert_eq!(
             names,
@@ -322,6 +408,7 @@ mod tests {
             &launch(),
             &"b".repeat(63),
             &format!("{}/", "p".repeat(200)),
+            Some("arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
             "abcdef0123",
         )
         .unwrap();
@@ -334,5 +421,28 @@ mod tests {
         assert!(owned_names("aaaa")
             .iter()
             .all(|n| n.len() <= 128 && n.starts_with(POLICY_PREFIX)));
+    }
+
+    #[test]
+    fn with_a_template_key_a_fourth_policy_decrypts_through_s3_only_with_that_key() {
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let set =
+            PolicySet::render(&launch(), "sagemaker-templates", "", Some(key), "abc123").unwrap();
+        let (name, doc) = set.policies.last().unwrap();
+        assert_eq!(name, "SageMakerProjects-TemplateKey-abc123");
+        let doc: serde_json::Value = serde_json::from_str(doc).unwrap();
+        let statement = &doc["Statement"][0];
+        assert_eq!(statement["Action"], "kms:Decrypt");
+        assert_eq!(statement["Resource"], key);
+        assert_eq!(
+            statement["Condition"]["StringLike"]["kms:ViaService"],
+            "s3.*.amazonaws.com*"
+        );
+        assert!(
+            owned_names("abc123").contains(name),
+            "removed with the rest"
+        );
+        let without = PolicySet::render(&launch(), "sagemaker-templates", "", None, "abc123");
+        assert_eq!(without.unwrap().policies.len(), 3);
     }
 }

@@ -1,11 +1,18 @@
 //! Publishing a template set to S3: one tagged PutObject per new or changed template, nothing for unchanged
 //! ones, removal of what this owner published earlier that left the set — and never a write to an object
 //! some other owner (or a person) put there.
+//!
+//! Change detection survives any encryption. Every PutObject asks S3 for a SHA-256 checksum of the body
+//! (`ChecksumAlgorithm=SHA256`: S3 verifies it on write and keeps it with the object, encrypted or not).
+//! ListObjectsV2 returns ETags but never checksum values, so an object is unchanged when its listed ETag is
+//! the MD5 of our content (SSE-S3 or no encryption: the single list is all it takes) or, when it is not (an
+//! SSE-KMS ETag is not the MD5 of anything we can compute), when one `HeadObject` with `ChecksumMode=ENABLED`
+//! answers S3's stored SHA-256 equal to ours. An object written without a SHA-256 checksum is rewritten once.
 
 use std::collections::HashMap;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, Delete, ObjectIdentifier};
 use aws_sdk_s3::Client as S3;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -55,15 +62,19 @@ pub struct Template {
     pub name: String,
     pub content: Vec<u8>,
     etag: String,
+    /// base64 SHA-256 of the content, as S3 reports `ChecksumSHA256`
+    sha256: String,
 }
 
 impl Template {
     pub fn new(name: &str, content: Vec<u8>) -> Self {
         let etag = templates::etag(&content);
+        let sha256 = templates::checksum_sha256(&content);
         Self {
             name: name.to_owned(),
             content,
             etag,
+            sha256,
         }
     }
 
@@ -113,7 +124,7 @@ pub struct Report {
     pub removed: usize,
 }
 
-/// Listed objects under the prefix: key → ETag.
+/// Listed objects under the prefix: key → ETag (S3's ETag; the MD5 of the content only without SSE-KMS).
 async fn list(s3: &S3, loc: &Location) -> Result<HashMap<String, String>, PublishError> {
     let mut found = HashMap::new();
     let mut pages = s3
@@ -148,6 +159,34 @@ async fn published_by(s3: &S3, loc: &Location, key: &str) -> Result<Option<Strin
         .map(|t| t.value))
 }
 
+/// S3's SHA-256 checksum of the object (base64), if it was written with one. One HeadObject.
+async fn stored_sha256(s3: &S3, loc: &Location, key: &str) -> Result<Option<String>, PublishError> {
+    let out = s3
+        .head_object()
+        .bucket(&loc.bucket)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .map_err(|e| s3_error("HeadObject", loc, key, e))?;
+    Ok(out.checksum_sha256)
+}
+
+/// Whether the listed object holds `t`'s content: its ETag is our MD5 (no request), or else S3's stored
+/// SHA-256 equals ours (one HeadObject).
+async fn holds(
+    s3: &S3,
+    loc: &Location,
+    key: &str,
+    etag: &str,
+    t: &Template,
+) -> Result<bool, PublishError> {
+    if etag == t.etag {
+        return Ok(true);
+    }
+    Ok(stored_sha256(s3, loc, key).await?.as_deref() == Some(t.sha256.as_str()))
+}
+
 fn is_template_key(key: &str) -> bool {
     key.ends_with(".yaml")
         || key.ends_with(".yml")
@@ -169,18 +208,19 @@ pub async fn publish(
     // indices, not references: a closure over `&Template` trips the Send check of the handler's future
     for (i, t) in set.iter().enumerate() {
         let key = loc.key(&t.name);
-        match existing.remove(&key) {
-            None => to_write.push(i),
-            Some(etag) if etag == t.etag => report.unchanged += 1,
-            Some(_) => match published_by(s3, loc, &key).await? {
-                Some(o) if o == owner => to_write.push(i),
-                _ => {
-                    return Err(PublishError::Foreign {
-                        bucket: loc.bucket.clone(),
-                        key,
-                    })
-                }
-            },
+        let Some(etag) = existing.remove(&key) else {
+            to_write.push(i);
+            continue;
+        };
+        if holds(s3, loc, &key, &etag, t).await? {
+            report.unchanged += 1;
+        } else if published_by(s3, loc, &key).await?.as_deref() == Some(owner) {
+            to_write.push(i);
+        } else {
+            return Err(PublishError::Foreign {
+                bucket: loc.bucket.clone(),
+                key,
+            });
         }
     }
     // whatever is left under the prefix is not in the set: ours goes, the rest stays
@@ -205,6 +245,8 @@ pub async fn publish(
                 .key(&key)
                 .content_type("application/x-yaml")
                 .tagging(&tagging)
+                // the SDK computes it, S3 verifies it and keeps it: the digest a later publish compares
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
                 .body(ByteStream::from(t.content.clone()))
                 .send();
             async move {
@@ -311,5 +353,214 @@ mod tests {
     #[test]
     fn tags_are_url_encoded_for_the_tagging_header() {
         assert_eq!(encode(VISIBILITY_TAG), "sagemaker%3Astudio%2Dvisibility");
+    }
+
+    mod change_detection {
+        //! What each publish asks S3, with SSE-KMS ETags (not the MD5 of the content) the emulator cannot show.
+        use super::super::*;
+        use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+        use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+        use aws_sdk_s3::operation::put_object::PutObjectOutput;
+        use aws_sdk_s3::types::{Object, Tag};
+        use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+        use aws_smithy_types::retry::RetryConfig;
+
+        const OWNER: &str = "stack-abc";
+        /// What S3 answers as the ETag of an SSE-KMS object: opaque, not the MD5 of the content.
+        const KMS_ETAG: &str = "\"4b7c1a0e9d2f3a5b6c7d8e9f0a1b2c3d\"";
+
+        fn loc() -> Location {
+            Location {
+                bucket: "sagemaker-t".into(),
+                prefix: "templates/".into(),
+            }
+        }
+
+        fn set() -> Vec<Template> {
+            vec![
+                Template::new("a.yaml", b"Resources: {A: 1}\n".to_vec()),
+                Template::new("b.yaml", b"Resources: {B: 2}\n".to_vec()),
+            ]
+        }
+
+        fn listed(etags: Vec<(&'static str, String)>) -> Rule {
+            mock!(aws_sdk_s3::Client::list_objects_v2).then_output(move || {
+                let mut out = ListObjectsV2Output::builder();
+                for (key, etag) in &etags {
+                    out = out.contents(Object::builder().key(*key).e_tag(etag).build());
+                }
+                out.build()
+            })
+        }
+
+        /// HeadObject answering S3's stored checksum of each key (`None`: written without one); only when
+        /// asked with `ChecksumMode=ENABLED` (S3 leaves the checksum out otherwise).
+        fn head(checksums: Vec<(&'static str, Option<String>)>) -> Rule {
+            mock!(aws_sdk_s3::Client::head_object)
+                .match_requests(|r| r.checksum_mode() == Some(&ChecksumMode::Enabled))
+                .then_compute_output(move |r| {
+                    let checksum = checksums
+                        .iter()
+                        .find(|(k, _)| r.key() == Some(*k))
+                        .and_then(|(_, c)| c.clone());
+                    HeadObjectOutput::builder()
+                        .e_tag(KMS_ETAG)
+                        .set_checksum_sha256(checksum)
+                        .build()
+                })
+        }
+
+        fn ours() -> Rule {
+            mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
+                GetObjectTaggingOutput::builder()
+                    .tag_set(
+                        Tag::builder()
+                            .key(PUBLISHED_BY_TAG)
+                            .value(OWNER)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap()
+            })
+        }
+
+        fn put() -> Rule {
+            mock!(aws_sdk_s3::Client::put_object)
+                .match_requests(|r| r.checksum_algorithm() == Some(&ChecksumAlgorithm::Sha256))
+                .then_output(|| PutObjectOutput::builder().e_tag(KMS_ETAG).build())
+        }
+
+        async fn publish_with(rules: &[&Rule]) -> Result<Report, PublishError> {
+            let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c
+                .retry_config(RetryConfig::disabled()));
+            publish(&s3, &loc(), OWNER, &set()).await
+        }
+
+        #[tokio::test]
+        async fn unencrypted_or_sse_s3_objects_whose_etag_is_the_md5_cost_one_list_and_nothing_else(
+        ) {
+            let t = set();
+            let (list, head, tags, put) = (
+                listed(vec![
+                    ("templates/a.yaml", t[0].etag.clone()),
+                    ("templates/b.yaml", t[1].etag.clone()),
+                ]),
+                head(vec![("templates/a.yaml", None)]),
+                ours(),
+                put(),
+            );
+            let report = publish_with(&[&list, &head, &tags, &put]).await.unwrap();
+            assert_eq!(report.unchanged, 2);
+            assert_eq!(
+                (
+                    list.num_calls(),
+                    head.num_calls(),
+                    tags.num_calls(),
+                    put.num_calls()
+                ),
+                (1, 0, 0, 0)
+            );
+        }
+
+        #[tokio::test]
+        async fn under_sse_kms_s3s_sha256_tells_the_unchanged_template_from_the_changed_one() {
+            let t = set();
+            let (list, head, tags, put) = (
+                listed(vec![
+                    ("templates/a.yaml", KMS_ETAG.into()),
+                    ("templates/b.yaml", KMS_ETAG.into()),
+                ]),
+                head(vec![
+                    ("templates/a.yaml", Some(t[0].sha256.clone())),
+                    ("templates/b.yaml", Some(t[0].sha256.clone())),
+                ]),
+                ours(),
+                put(),
+            );
+            // b holds a's content: only a is unchanged; b is ours, so it is rewritten
+            let report = publish_with(&[&list, &head, &tags, &put]).await.unwrap();
+            assert_eq!((report.unchanged, report.written), (1, 1));
+            assert_eq!(
+                (
+                    list.num_calls(),
+                    head.num_calls(),
+                    tags.num_calls(),
+                    put.num_calls()
+                ),
+                (1, 2, 1, 1)
+            );
+        }
+
+        #[tokio::test]
+        async fn under_sse_kms_a_set_that_is_all_unchanged_writes_nothing() {
+            let same = Template::new("a.yaml", b"Resources: {A: 1}\n".to_vec());
+            let s3 = mock_client!(
+                aws_sdk_s3,
+                RuleMode::MatchAny,
+                &[
+                    &listed(vec![("templates/a.yaml", KMS_ETAG.into())]),
+                    &head(vec![("templates/a.yaml", Some(same.sha256.clone()))]),
+                ],
+                |c| c.retry_config(RetryConfig::disabled())
+            );
+            let report = publish(&s3, &loc(), OWNER, &[same]).await.unwrap();
+            assert_eq!(
+                report,
+                Report {
+                    written: 0,
+                    unchanged: 1,
+                    removed: 0
+                }
+            );
+        }
+
+        #[tokio::test]
+        async fn an_object_written_without_a_checksum_is_rewritten_once_with_sha256() {
+            let (list, head, tags, put) = (
+                listed(vec![("templates/a.yaml", KMS_ETAG.into())]),
+                head(vec![("templates/a.yaml", None)]),
+                ours(),
+                put(),
+            );
+            let s3 = mock_client!(
+                aws_sdk_s3,
+                RuleMode::MatchAny,
+                &[&list, &head, &tags, &put],
+                |c| c.retry_config(RetryConfig::disabled())
+            );
+            let a = Template::new("a.yaml", b"Resources: {A: 1}\n".to_vec());
+            let report = publish(&s3, &loc(), OWNER, &[a]).await.unwrap();
+            assert_eq!(report.written, 1);
+            // PutObject matched only with ChecksumAlgorithm=SHA256
+            assert_eq!(
+                (head.num_calls(), tags.num_calls(), put.num_calls()),
+                (1, 1, 1)
+            );
+        }
+
+        #[tokio::test]
+        async fn a_changed_sse_kms_object_of_someone_else_is_refused_before_any_write() {
+            let other = mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
+                GetObjectTaggingOutput::builder()
+                    .set_tag_set(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+            let (list, head, put) = (
+                listed(vec![("templates/a.yaml", KMS_ETAG.into())]),
+                head(vec![(
+                    "templates/a.yaml",
+                    Some("c29tZXRoaW5nIGVsc2U=".into()),
+                )]),
+                put(),
+            );
+            let e = publish_with(&[&list, &head, &other, &put])
+                .await
+                .unwrap_err();
+            assert!(matches!(e, PublishError::Foreign { .. }), "{e}");
+            assert_eq!(put.num_calls(), 0);
+        }
     }
 }

@@ -146,9 +146,21 @@ pub fn set_digest() -> String {
     hex::encode(h.finalize())
 }
 
+/// A template version's name: the content's MD5 in hex. The publisher compares templates by it, and S3 lists it
+/// (as the ETag) for every stored version, so projects name the version they run by it.
+pub fn content_digest(content: &[u8]) -> String {
+    format!("{:x}", md5::compute(content))
+}
+
+/// S3's `ChecksumSHA256` of an object with this content: the base64 of its SHA-256.
+pub fn checksum_sha256(content: &[u8]) -> String {
+    use aws_smithy_types::base64;
+    base64::encode(Sha256::digest(content))
+}
+
 /// S3's ETag of a single-part upload without SSE-KMS: the content's MD5, quoted.
 pub fn etag(content: &[u8]) -> String {
-    format!("\"{:x}\"", md5::compute(content))
+    format!("\"{}\"", content_digest(content))
 }
 
 #[cfg(test)]

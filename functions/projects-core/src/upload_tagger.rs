@@ -190,6 +190,14 @@ async fn judge(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerEr
         Ok(_) => (true, None),
         Err(e) => (false, Some(e.to_string())),
     };
+    lambda_glue::metrics::count(
+        if visible {
+            lambda_glue::metrics::TEMPLATES_ACCEPTED
+        } else {
+            lambda_glue::metrics::TEMPLATES_REJECTED
+        },
+        1,
+    );
     let unchanged = same_tags(&tags, &desired);
     if !unchanged {
         let tagging = Tagging::builder()
@@ -350,6 +358,145 @@ mod tests {
         for (status, code) in [(503, "SlowDown"), (500, "InternalError")] {
             let e = judge_refused(status, code).await.unwrap_err();
             assert!(e.is_retryable(), "{code}: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_verdict_is_counted_as_accepted_or_rejected() {
+        use aws_sdk_s3::operation::get_object::GetObjectOutput;
+        use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+        use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
+        use aws_sdk_s3::primitives::ByteStream;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        use lambda_glue::metrics;
+
+        let config = Config {
+            bucket: "sagemaker-templates".into(),
+            prefix: String::new(),
+        };
+        let valid = crate::templates::EMBEDDED[0].1;
+        for (content, counted, not_counted) in [
+            (
+                "just: some notes\n",
+                metrics::TEMPLATES_REJECTED,
+                metrics::TEMPLATES_ACCEPTED,
+            ),
+            (
+                valid,
+                metrics::TEMPLATES_ACCEPTED,
+                metrics::TEMPLATES_REJECTED,
+            ),
+        ] {
+            let get = mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from_static(content.as_bytes()))
+                    .build()
+            });
+            let tags = mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
+                GetObjectTaggingOutput::builder()
+                    .set_tag_set(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+            let put = mock!(aws_sdk_s3::Client::put_object_tagging)
+                .then_output(|| PutObjectTaggingOutput::builder().build());
+            let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get, &tags, &put]);
+            let (answer, recorded) =
+                metrics::capture(handle(&s3, &config, created("team.yaml"))).await;
+            assert!(answer.is_ok(), "{answer:?}");
+            assert_eq!(recorded.get(counted).map(|v| v.0), Some(1.0), "{answer:?}");
+            assert_eq!(recorded.get(not_counted), None);
+        }
+    }
+
+    mod guard_under_sse_kms {
+        //! The version/ETag guard compares S3's ETag with S3's ETag (an opaque token), never with a digest of
+        //! the body: it holds under SSE-KMS, whose ETags are not the MD5 of the content.
+        use super::*;
+        use aws_sdk_s3::operation::get_object::GetObjectOutput;
+        use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+        use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
+        use aws_sdk_s3::primitives::ByteStream;
+        use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+        const VALID: &str = "Parameters:\n  SageMakerProjectName: {Type: String}\n  SageMakerProjectId: {Type: String}\nResources:\n  B: {Type: AWS::S3::Bucket}\n";
+        /// An SSE-KMS ETag as S3 sends it in the event (unquoted) — not the MD5 of VALID.
+        const KMS_ETAG: &str = "9e3f0c1d2b4a5968778695a4b3c2d1e0";
+
+        fn event(etag: &str, version: Option<&str>) -> Value {
+            let mut e = created("team.yaml");
+            e["detail"]["object"]["etag"] = json!(etag);
+            if let Some(v) = version {
+                e["detail"]["object"]["version-id"] = json!(v);
+            }
+            e
+        }
+
+        fn rules(get: Rule) -> (Rule, Rule, Rule) {
+            let tags = mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
+                GetObjectTaggingOutput::builder()
+                    .set_tag_set(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+            let put = mock!(aws_sdk_s3::Client::put_object_tagging)
+                .then_output(|| PutObjectTaggingOutput::builder().build());
+            (get, tags, put)
+        }
+
+        async fn judge_with(rules: &[&Rule], event: Value) -> Value {
+            let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c
+                .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+            let config = Config {
+                bucket: "sagemaker-templates".into(),
+                prefix: String::new(),
+            };
+            handle(&s3, &config, event).await.unwrap()
+        }
+
+        #[tokio::test]
+        async fn on_an_unversioned_bucket_the_opaque_etag_is_the_precondition_verbatim() {
+            let get = mock!(aws_sdk_s3::Client::get_object)
+                .match_requests(|r| {
+                    r.if_match() == Some(&format!("\"{KMS_ETAG}\"")) && r.version_id().is_none()
+                })
+                .then_output(|| {
+                    GetObjectOutput::builder()
+                        .body(ByteStream::from_static(VALID.as_bytes()))
+                        .build()
+                });
+            let (get, tags, put) = rules(get);
+            let answer = judge_with(&[&get, &tags, &put], event(KMS_ETAG, None)).await;
+            assert_eq!(answer["Visible"], true, "{answer}");
+            assert_eq!((get.num_calls(), put.num_calls()), (1, 1));
+        }
+
+        #[tokio::test]
+        async fn on_a_versioned_bucket_the_verdict_goes_to_the_events_version_whatever_the_etag() {
+            let get = mock!(aws_sdk_s3::Client::get_object)
+                .match_requests(|r| r.version_id() == Some("v-7") && r.if_match().is_none())
+                .then_output(|| {
+                    GetObjectOutput::builder()
+                        .body(ByteStream::from_static(VALID.as_bytes()))
+                        .build()
+                });
+            let tags = mock!(aws_sdk_s3::Client::get_object_tagging)
+                .match_requests(|r| r.version_id() == Some("v-7"))
+                .then_output(|| {
+                    GetObjectTaggingOutput::builder()
+                        .set_tag_set(Some(vec![]))
+                        .build()
+                        .unwrap()
+                });
+            let put = mock!(aws_sdk_s3::Client::put_object_tagging)
+                .match_requests(|r| r.version_id() == Some("v-7"))
+                .then_output(|| PutObjectTaggingOutput::builder().build());
+            let answer = judge_with(&[&get, &tags, &put], event(KMS_ETAG, Some("v-7"))).await;
+            assert_eq!(answer["VersionId"], "v-7", "{answer}");
+            assert_eq!(
+                (get.num_calls(), tags.num_calls(), put.num_calls()),
+                (1, 1, 1)
+            );
         }
     }
 }

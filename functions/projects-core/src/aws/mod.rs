@@ -69,6 +69,12 @@ mod tests {
     use aws_sdk_iam::operation::tag_role::TagRoleOutput;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
+    /// Each test its own retry partition: the adaptive rate limiter is process-wide per partition, so the
+    /// throttling of one test (on its paused clock) made the other wait on the real one — a hang, now and then.
+    fn partition(name: &'static str) -> aws_sdk_iam::config::retry::RetryPartition {
+        aws_sdk_iam::config::retry::RetryPartition::new(name)
+    }
+
     fn tag_role(
         iam: &aws_sdk_iam::Client,
     ) -> aws_sdk_iam::operation::tag_role::builders::TagRoleFluentBuilder {
@@ -87,7 +93,8 @@ mod tests {
             .output(|| TagRoleOutput::builder().build())
             .build();
         let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule], |c| c
-            .retry_config(retry_config()));
+            .retry_config(retry_config())
+            .retry_partition(partition("outlasts")));
         assert!(tag_role(&iam).send().await.is_ok());
         assert_eq!(rule.num_calls(), 5);
     }
@@ -101,7 +108,8 @@ mod tests {
             .times(6)
             .build();
         let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule], |c| c
-            .retry_config(retry_config()));
+            .retry_config(retry_config())
+            .retry_partition(partition("asked-once")));
         assert!(tag_role(&iam).send().await.is_err());
         assert_eq!(rule.num_calls(), 1);
     }

@@ -11,6 +11,8 @@ use crate::templates::EMBEDDED;
 pub struct Config {
     pub launch_role: RoleArn,
     pub location: Location,
+    /// `TEMPLATE_KMS_KEY_ARN`: the template bucket's SSE-KMS key, when it has one.
+    pub template_key: Option<String>,
     pub region: String,
     /// One of the five template names (file name without `.yaml`): every new domain gets a project from it.
     pub default_template: Option<String>,
@@ -24,7 +26,10 @@ pub struct Config {
     /// Names the inline policies this onboarder writes (unique per bootstrap stack).
     pub policy_owner: String,
     pub recheck_queue_url: Option<String>,
+    /// The delay of every re-check of a domain that is not `InService` yet (constant: the lag to onboarding
+    /// is at most one delay).
     pub recheck_delay: Duration,
+    /// How long after a domain was first seen re-checks go on (then the scheduled sweep takes over).
     pub recheck_for: Duration,
     pub sweep_concurrency: usize,
 }
@@ -54,6 +59,10 @@ impl Config {
             )
             .map_err(err)?,
         };
+        let template_key = get("TEMPLATE_KMS_KEY_ARN")
+            .map(|k| names::kms_key_arn("TEMPLATE_KMS_KEY_ARN", &k))
+            .transpose()
+            .map_err(err)?;
         let default_template =
             get("DEFAULT_TEMPLATE").map(|t| t.trim_end_matches(".yaml").to_owned());
         if let Some(t) = &default_template {
@@ -76,6 +85,7 @@ impl Config {
         Ok(Self {
             launch_role,
             location,
+            template_key,
             region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
             default_template,
             default_parameters,
@@ -87,7 +97,7 @@ impl Config {
                 .unwrap_or_else(|| "sagemaker-projects-bootstrap:opt-out".to_owned()),
             policy_owner: get("POLICY_OWNER").unwrap_or_else(|| "onboarder".to_owned()),
             recheck_queue_url: get("RECHECK_QUEUE_URL"),
-            recheck_delay: Duration::from_secs(number("RECHECK_DELAY_SECONDS", 60)?),
+            recheck_delay: Duration::from_secs(number("RECHECK_DELAY_SECONDS", 30)?),
             recheck_for: Duration::from_secs(60 * number("RECHECK_MAX_MINUTES", 60)?),
             sweep_concurrency: number("SWEEP_CONCURRENCY", 8)?.clamp(1, 64) as usize,
         })
@@ -139,6 +149,8 @@ mod tests {
         assert_eq!(c.location.s3_uri(), "s3://sagemaker-templates");
         assert_eq!(c.default_template, None);
         assert_eq!(c.sweep_concurrency, 8);
+        assert_eq!(c.recheck_delay, Duration::from_secs(30));
+        assert_eq!(c.recheck_for, Duration::from_secs(3600));
     }
 
     #[test]

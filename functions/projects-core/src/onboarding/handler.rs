@@ -1,6 +1,9 @@
 //! The onboarder's entry: an SQS batch (the queue between the EventBridge rules and the function, which
 //! also carries delayed re-checks), or a single EventBridge event. Waiting for a `Pending` domain costs no
-//! Lambda time: the function sends itself a delayed message and returns.
+//! Lambda time: the function sends itself a delayed message and returns. The delay is the same every time
+//! (`RECHECK_DELAY_SECONDS`, default 30 s), so a domain is tagged and gets its project at most one delay after
+//! it turns `InService` — a few dozen short invocations per new domain, instead of a backoff that left a user
+//! waiting up to 15 minutes for nothing.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +16,7 @@ use tracing::Instrument;
 use super::events::{self, Parsed, Recheck, Work};
 use super::{sweep, DomainOutcome, OnboardError, Onboarder};
 use crate::aws::CallError;
+use lambda_glue::metrics;
 
 /// SQS caps a message's delay at 15 minutes.
 const MAX_DELAY: Duration = Duration::from_secs(900);
@@ -30,6 +34,11 @@ pub struct BatchAnswer {
     pub response: SqsBatchResponse,
     #[serde(rename = "Results")]
     pub results: Vec<Value>,
+}
+
+/// The delay of every re-check: the configured one, within what SQS allows (1 s to 15 minutes).
+fn recheck_delay(configured: Duration) -> Duration {
+    configured.clamp(Duration::from_secs(1), MAX_DELAY)
 }
 
 fn now() -> u64 {
@@ -145,7 +154,9 @@ impl OnboarderFunction {
         })
     }
 
-    /// Onboards a domain; when it is not ready yet, asks the queue to bring it back later.
+    /// Onboards a domain; when it is not ready yet, asks the queue to bring it back after the re-check delay
+    /// (`RechecksWaiting`), until `RECHECK_MAX_MINUTES` have passed since it was first seen (then, and for a
+    /// domain that failed, `DomainsAbandoned`).
     async fn domain(
         &self,
         domain_id: &str,
@@ -154,15 +165,23 @@ impl OnboarderFunction {
     ) -> Result<Value, OnboardError> {
         let outcome = self.onboarder.onboard_domain(domain_id).await?;
         let mut report = json!(outcome);
+        if let DomainOutcome::Abandoned { status, .. } = &outcome {
+            tracing::warn!(
+                domain = domain_id,
+                status,
+                "domain will never be ready: abandoned"
+            );
+            // a domain being deleted was given up by its owner, not by us
+            if status != "Deleting" {
+                metrics::count(metrics::DOMAINS_ABANDONED, 1);
+            }
+        }
         if let DomainOutcome::Waiting { status, .. } = &outcome {
             let config = &self.onboarder.config;
             let waited = Duration::from_secs(now().saturating_sub(first_seen));
             match &config.recheck_queue_url {
                 Some(queue) if waited < config.recheck_for => {
-                    let delay = config
-                        .recheck_delay
-                        .saturating_mul(1 << attempt.saturating_sub(1).min(10))
-                        .min(MAX_DELAY);
+                    let delay = recheck_delay(config.recheck_delay);
                     let recheck = Recheck {
                         domain_id: domain_id.to_owned(),
                         attempt,
@@ -176,6 +195,7 @@ impl OnboarderFunction {
                         .send()
                         .await
                         .map_err(|e| CallError::new("SQS", "SendMessage", queue.as_str(), e))?;
+                    metrics::count(metrics::RECHECKS_WAITING, 1);
                     report["RecheckInSeconds"] = json!(delay.as_secs());
                 }
                 _ => {
@@ -185,6 +205,7 @@ impl OnboarderFunction {
                         waited_s = waited.as_secs(),
                         "domain still not InService: giving up; the scheduled sweep will finish it"
                     );
+                    metrics::count(metrics::DOMAINS_ABANDONED, 1);
                     report["GaveUp"] = json!(true);
                 }
             }
@@ -279,6 +300,15 @@ mod tests {
     /// The answer to the batch, its SageMaker, IAM and SQS calls answered by the rules (no SDK retries, so
     /// every failure reaches the handler).
     async fn onboard(sagemaker: &[&Rule], iam: &[&Rule], sqs: &[&Rule]) -> Value {
+        onboard_event(batch(), sagemaker, iam, sqs).await
+    }
+
+    async fn onboard_event(
+        event: Value,
+        sagemaker: &[&Rule],
+        iam: &[&Rule],
+        sqs: &[&Rule],
+    ) -> Value {
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, sagemaker, |c| c
             .retry_config(RetryConfig::disabled()));
         let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, iam, |c| c
@@ -287,9 +317,20 @@ mod tests {
             .retry_config(RetryConfig::disabled()));
         let onboarder = Arc::new(Onboarder::new(sm, iam, config()).unwrap());
         OnboarderFunction::new(onboarder, sqs)
-            .handle(batch())
+            .handle(event)
             .await
             .unwrap()
+    }
+
+    /// An SQS batch of one re-check message.
+    fn recheck(attempt: u32, first_seen: u64) -> Value {
+        let body = Recheck {
+            domain_id: DOMAIN.to_owned(),
+            attempt,
+            first_seen,
+        }
+        .message();
+        json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": body}]})
     }
 
     fn redelivered(answer: &Value) -> bool {
@@ -396,5 +437,92 @@ mod tests {
         let answer = onboard(&[&domain, &tags], &iam, &[&sent]).await;
         assert_eq!(answer["Results"][0]["Outcome"], "Waiting", "{answer}");
         assert_eq!(answer["batchItemFailures"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn every_recheck_waits_the_same_short_delay_and_is_counted() {
+        let (domain, tags) = (pending_domain(), no_tags());
+        let role = writable_role();
+        let iam: Vec<&Rule> = role.iter().collect();
+        for attempt in [0, 1, 4, 9, 30] {
+            let sent = mock!(aws_sdk_sqs::Client::send_message)
+                .match_requests(move |r| {
+                    r.delay_seconds() == Some(30)
+                        && r.message_body()
+                            .is_some_and(|b| b.contains(&format!("\"attempt\":{}", attempt + 1)))
+                })
+                .then_output(|| SendMessageOutput::builder().build());
+            let (answer, recorded) = metrics::capture(onboard_event(
+                recheck(attempt, now()),
+                &[&domain, &tags],
+                &iam,
+                &[&sent],
+            ))
+            .await;
+            assert_eq!(sent.num_calls(), 1, "attempt {attempt}: {answer}");
+            assert_eq!(answer["Results"][0]["RecheckInSeconds"], 30, "{answer}");
+            assert_eq!(
+                recorded.get(metrics::RECHECKS_WAITING).map(|v| v.0),
+                Some(1.0)
+            );
+            assert_eq!(recorded.get(metrics::DOMAINS_ABANDONED), None);
+        }
+    }
+
+    #[test]
+    fn the_recheck_delay_stays_within_what_sqs_allows() {
+        assert_eq!(recheck_delay(Duration::ZERO), Duration::from_secs(1));
+        assert_eq!(
+            recheck_delay(Duration::from_secs(45)),
+            Duration::from_secs(45)
+        );
+        assert_eq!(recheck_delay(Duration::from_secs(3600)), MAX_DELAY);
+    }
+
+    #[tokio::test]
+    async fn a_domain_still_pending_after_the_recheck_window_is_abandoned_and_counted() {
+        let (domain, tags) = (pending_domain(), no_tags());
+        let role = writable_role();
+        let iam: Vec<&Rule> = role.iter().collect();
+        let sent = mock!(aws_sdk_sqs::Client::send_message)
+            .then_output(|| SendMessageOutput::builder().build());
+        // first seen two hours ago: past RECHECK_MAX_MINUTES (60)
+        let (answer, recorded) = metrics::capture(onboard_event(
+            recheck(120, now() - 7200),
+            &[&domain, &tags],
+            &iam,
+            &[&sent],
+        ))
+        .await;
+        assert_eq!(sent.num_calls(), 0);
+        assert_eq!(answer["Results"][0]["GaveUp"], true, "{answer}");
+        assert_eq!(
+            recorded.get(metrics::DOMAINS_ABANDONED).map(|v| v.0),
+            Some(1.0)
+        );
+        assert_eq!(recorded.get(metrics::ROLES_GRANTED).map(|v| v.0), Some(1.0));
+    }
+
+    #[tokio::test]
+    async fn a_failed_domain_is_abandoned_and_counted_but_one_being_deleted_is_not_counted() {
+        for (status, counted) in [
+            (DomainStatus::Failed, Some(1.0)),
+            (DomainStatus::Deleting, None),
+        ] {
+            let described =
+                mock!(aws_sdk_sagemaker::Client::describe_domain).then_output(move || {
+                    DescribeDomainOutput::builder()
+                        .domain_id(DOMAIN)
+                        .status(status.clone())
+                        .build()
+                });
+            let (answer, recorded) =
+                metrics::capture(onboard_event(batch(), &[&described], &[], &[])).await;
+            assert_eq!(answer["Results"][0]["Outcome"], "Abandoned", "{answer}");
+            assert_eq!(
+                recorded.get(metrics::DOMAINS_ABANDONED).map(|v| v.0),
+                counted
+            );
+        }
     }
 }

@@ -121,6 +121,7 @@ impl Onboarder {
             &config.launch_role,
             &config.location.bucket,
             &config.location.prefix,
+            config.template_key.as_deref(),
             &config.policy_owner,
         )?;
         Ok(Self {
@@ -232,6 +233,8 @@ impl Onboarder {
                 .send()
                 .await
                 .map_err(|e| sagemaker("AddTags", &arn, e))?;
+            // the tag makes the templates show in Studio: this is when a domain becomes onboarded
+            lambda_glue::metrics::count(lambda_glue::metrics::DOMAINS_ONBOARDED, 1);
         }
         let project = projects::ensure_project(self, &domain, &tags).await?;
         Ok(DomainOutcome::Onboarded {

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::check_template_name;
 use super::{OnboardError, Onboarder};
+use crate::projects::version::{DIGEST_TAG, TEMPLATE_TAG};
 use crate::templates::{self, EMBEDDED};
 
 /// Tag on projects this product created, naming their domain.
@@ -48,18 +49,34 @@ pub fn parse_parameters(text: &str) -> Result<BTreeMap<String, String>, String> 
         .collect()
 }
 
+/// The content of an embedded template, by name (`deploy-codepipeline`).
+fn embedded(template: &str) -> Option<&'static str> {
+    let file = format!("{template}.yaml");
+    EMBEDDED.iter().find(|(f, _)| *f == file).map(|(_, c)| *c)
+}
+
+/// The tags naming the template and the version a project of this onboarder runs: the embedded template's
+/// digest, the same content the publisher of this build wrote (projects::version).
+pub fn version_tags(template: &str) -> Vec<Tag> {
+    let mut tags = vec![Tag::builder().key(TEMPLATE_TAG).value(template).build()];
+    if let Some(content) = embedded(template) {
+        tags.push(
+            Tag::builder()
+                .key(DIGEST_TAG)
+                .value(templates::content_digest(content.as_bytes()))
+                .build(),
+        );
+    }
+    tags
+}
+
 /// Checks `parameters` against what `template` declares: each given one must be declared, each required
 /// one (no Default, not Optional) must be given. SageMaker fills the two project parameters itself.
 pub fn check_parameters(
     template: &str,
     parameters: &BTreeMap<String, String>,
 ) -> Result<(), String> {
-    let file = format!("{template}.yaml");
-    let content = EMBEDDED
-        .iter()
-        .find(|(f, _)| *f == file)
-        .map(|(_, c)| c)
-        .ok_or_else(|| format!("no template {template}"))?;
+    let content = embedded(template).ok_or_else(|| format!("no template {template}"))?;
     let info = templates::validate(content.as_bytes()).map_err(|e| e.to_string())?;
     if let Some(unknown) = parameters
         .keys()
@@ -130,11 +147,18 @@ pub(super) async fn ensure_project(
             "MLOps project for SageMaker domain {domain}, created by sagemaker-projects-bootstrap"
         ))
         .template_providers(provider)
-        .tags(Tag::builder().key(DOMAIN_TAG).value(domain).build())
+        .set_tags(Some(
+            std::iter::once(Tag::builder().key(DOMAIN_TAG).value(domain).build())
+                .chain(version_tags(&template))
+                .collect(),
+        ))
         .send()
         .await;
     match created {
-        Ok(_) => Ok(Some(name)),
+        Ok(_) => {
+            lambda_glue::metrics::count(lambda_glue::metrics::PROJECTS_CREATED, 1);
+            Ok(Some(name))
+        }
         // a concurrent duplicate event got there first
         Err(e)
             if e.as_service_error().is_some_and(|se| {
@@ -179,6 +203,24 @@ mod tests {
             let label = template_label(file.trim_end_matches(".yaml"));
             assert!(!label.is_empty() && label.len() <= 32, "{label}");
         }
+    }
+
+    #[test]
+    fn onboarded_projects_are_tagged_with_the_embedded_templates_name_and_digest() {
+        let tags = version_tags("deploy-codepipeline");
+        let content = embedded("deploy-codepipeline").unwrap();
+        assert_eq!(
+            tags.iter()
+                .map(|t| (t.key(), t.value()))
+                .collect::<Vec<_>>(),
+            [
+                (Some(TEMPLATE_TAG), Some("deploy-codepipeline")),
+                (
+                    Some(DIGEST_TAG),
+                    Some(templates::content_digest(content.as_bytes()).as_str())
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! missing — covering lost CloudTrail events and what existed before the stack. Bounded concurrency; one
 //! domain's failure does not stop the others.
 
+use std::time::Instant;
+
 use futures::stream::{self, StreamExt};
+use lambda_glue::metrics;
 use serde::Serialize;
 
 use super::{DomainOutcome, OnboardError, Onboarder, ProfileOutcome};
@@ -40,7 +43,18 @@ async fn one(o: &Onboarder, domain: &str) -> Result<(DomainOutcome, usize), Onbo
     Ok((outcome, onboarded))
 }
 
+/// Sweeps; records its duration (`SweepDuration`) and the domains it failed on (`SweepFailures`).
 pub async fn run(o: &Onboarder) -> Result<SweepReport, OnboardError> {
+    let started = Instant::now();
+    let report = sweep(o).await;
+    metrics::seconds(metrics::SWEEP_DURATION, started.elapsed().as_secs_f64());
+    if let Ok(r) = &report {
+        metrics::count(metrics::SWEEP_FAILURES, r.failed);
+    }
+    report
+}
+
+async fn sweep(o: &Onboarder) -> Result<SweepReport, OnboardError> {
     let ids = o.domains().await?;
     let mut report = SweepReport {
         domains: ids.len(),

@@ -25,6 +25,9 @@ pub struct Properties {
     pub template_bucket: String,
     #[serde(default)]
     pub template_prefix: String,
+    /// The template bucket's SSE-KMS key, when it has one: the roles may then decrypt the templates.
+    #[serde(default)]
+    pub template_bucket_kms_key_arn: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +71,11 @@ impl Properties {
         if roles.is_empty() {
             return Err(Error::NoRoles);
         }
-        let set = PolicySet::render(&launch, &bucket, &prefix, &owner)?;
+        let key = match self.template_bucket_kms_key_arn.as_str() {
+            "" => None,
+            k => Some(names::kms_key_arn("TemplateBucketKmsKeyArn", k)?),
+        };
+        let set = PolicySet::render(&launch, &bucket, &prefix, key.as_deref(), &owner)?;
         Ok(Plan { roles, set })
     }
 

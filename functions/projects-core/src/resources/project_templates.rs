@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::names::{self, NameError};
 use crate::publishing::{self, Location, PublishError, Template};
 use crate::templates::EMBEDDED;
+use lambda_glue::metrics;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -68,6 +69,9 @@ impl ProjectTemplates {
         let report =
             publishing::publish(&self.s3, location, &request.owner_scope(), &self.templates)
                 .await?;
+        metrics::count(metrics::TEMPLATES_WRITTEN, report.written);
+        metrics::count(metrics::TEMPLATES_UNCHANGED, report.unchanged);
+        metrics::count(metrics::TEMPLATES_REMOVED, report.removed);
         let region = self
             .s3
             .config()

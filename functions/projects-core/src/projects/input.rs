@@ -1,0 +1,131 @@
+//! What the caller gives: a project name, a description, `KEY=VALUE` parameters, checked before any call.
+
+use std::collections::BTreeMap;
+
+use super::error::LaunchError;
+
+/// CreateProject's ProjectDescription limit.
+pub const MAX_DESCRIPTION: usize = 1024;
+/// CreateProject's limit on a CfnTemplateProvider's parameters.
+pub const MAX_PARAMETERS: usize = 180;
+
+/// A project name as CreateProject takes it: 1–32 letters, digits and hyphens, starting and ending with a
+/// letter or digit (`[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}`). Checked before any call.
+pub fn check_project_name(name: &str) -> Result<(), LaunchError> {
+    let problem = if name.is_empty() {
+        Some("it is empty".to_owned())
+    } else if name.chars().count() > 32 {
+        Some(format!("it has {} characters", name.chars().count()))
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        Some(format!("{c:?} is not allowed"))
+    } else if name.starts_with('-') || name.ends_with('-') {
+        Some("it starts or ends with '-'".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(why) => Err(LaunchError::Invalid(format!(
+            "project name {name:?} is not valid ({why}): use 1-32 letters, digits and hyphens, starting and \
+             ending with a letter or digit"
+        ))),
+    }
+}
+
+/// A project description as CreateProject takes it (at most 1,024 characters).
+pub fn check_description(description: &str) -> Result<(), LaunchError> {
+    let n = description.chars().count();
+    if n > MAX_DESCRIPTION {
+        return Err(LaunchError::Invalid(format!(
+            "the description has {n} characters; SageMaker takes at most {MAX_DESCRIPTION}"
+        )));
+    }
+    Ok(())
+}
+
+/// `KEY=VALUE` flags as a map. The value may be empty or contain `=`; a key given twice is refused.
+pub fn parse_parameters(pairs: &[String]) -> Result<BTreeMap<String, String>, LaunchError> {
+    let mut out = BTreeMap::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .ok_or_else(|| LaunchError::Invalid(format!("parameter {pair:?} is not KEY=VALUE")))?;
+        let key = key.trim();
+        if key.chars().any(char::is_whitespace) {
+            return Err(LaunchError::Invalid(format!(
+                "parameter name {key:?} contains whitespace"
+            )));
+        }
+        if out.insert(key.to_owned(), value.to_owned()).is_some() {
+            return Err(LaunchError::Invalid(format!(
+                "parameter {key} is given more than once"
+            )));
+        }
+    }
+    if out.len() > MAX_PARAMETERS {
+        return Err(LaunchError::Invalid(format!(
+            "{} parameters given; SageMaker takes at most {MAX_PARAMETERS}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projects::testing::*;
+
+    // ----------------------------------------------------------------------------------------- names, flags
+
+    #[test]
+    fn project_names_follow_the_create_project_pattern() {
+        for ok in ["a", "Demo-1", "a--b", "1abc", &"x".repeat(32)] {
+            assert!(check_project_name(ok).is_ok(), "{ok}");
+        }
+        let cases = [
+            ("", "it is empty"),
+            (&*"x".repeat(33), "it has 33 characters"),
+            ("under_score", "'_' is not allowed"),
+            ("has space", "' ' is not allowed"),
+            ("-lead", "starts or ends with '-'"),
+            ("trail-", "starts or ends with '-'"),
+            ("ünï", "'ü' is not allowed"),
+        ];
+        for (name, why) in cases {
+            let m = invalid(check_project_name(name).unwrap_err());
+            assert!(m.contains(why), "{name}: {m}");
+            assert!(m.contains("1-32 letters, digits and hyphens"), "{m}");
+        }
+    }
+
+    #[test]
+    fn descriptions_are_limited_to_1024_characters() {
+        assert!(check_description(&"d".repeat(1024)).is_ok());
+        assert!(
+            invalid(check_description(&"d".repeat(1025)).unwrap_err()).contains("1025 characters")
+        );
+    }
+
+    #[test]
+    fn parameter_flags_are_key_value_pairs_given_once() {
+        let p = params(&["A=1", "B=x=y", "C="]);
+        assert_eq!(
+            p.into_iter().collect::<Vec<_>>(),
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "x=y".to_owned()),
+                ("C".to_owned(), String::new())
+            ]
+        );
+        for bad in [&["novalue"][..], &["=v"], &["A=1", "A=2"], &["A B=1"]] {
+            let flags: Vec<String> = bad.iter().map(|s| (*s).to_owned()).collect();
+            let m = invalid(parse_parameters(&flags).unwrap_err());
+            assert!(m.starts_with("parameter"), "{m}");
+        }
+    }
+}

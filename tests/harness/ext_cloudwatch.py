@@ -1,0 +1,205 @@
+"""CloudWatch pieces moto 5.2.5 lacks:
+
+1. `AWS::CloudWatch::Alarm` in CloudFormation (moto has alarms in its API only; its stacks skip the type), created
+   through moto's own `put_metric_alarm`, so `DescribeAlarms` shows what the template declares.
+2. Embedded Metric Format extraction, as CloudWatch Logs does it: the functions' output (every `cargo lambda
+   watch` log under .run/logs) is read as it grows; each EMF document is checked against the specification
+   (harness/emf.py), kept for the tests (`documents()`) and put into moto's CloudWatch as metric data, so
+   `GetMetricStatistics` answers what an alarm on a product metric would see.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+
+from harness import emf
+from harness.functions import LOG_DIR
+
+#: Seconds between two reads of the function logs.
+TAIL_SECONDS = 0.2
+
+
+@dataclass
+class _Store:
+    emulator: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: every EMF document read since the last reset, and the problems of those that break the specification
+    documents: list[dict] = field(default_factory=list)
+    invalid: list[tuple[dict, list[str]]] = field(default_factory=list)
+    #: how far each log was read (logs that existed before this process are read from their end)
+    offsets: dict[Path, int] = field(default_factory=dict)
+    tailer: threading.Thread | None = None
+
+    def reset(self) -> None:
+        with self.lock:
+            self.documents.clear()
+            self.invalid.clear()
+
+
+_store = _Store()
+
+
+def documents(function: str | None = None) -> list[dict]:
+    """The EMF documents the functions wrote since the last reset (optionally those of one `Function`)."""
+    _read_logs()
+    with _store.lock:
+        return [d for d in _store.documents if function in (None, d.get("Function"))]
+
+
+def invalid_documents() -> list[tuple[dict, list[str]]]:
+    _read_logs()
+    with _store.lock:
+        return list(_store.invalid)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. AWS::CloudWatch::Alarm
+
+
+class MetricAlarm(CloudFormationModel):
+    """`AWS::CloudWatch::Alarm` (a single-metric alarm), backed by moto's CloudWatch backend."""
+
+    def __init__(self, account_id: str, region: str, name: str):
+        self.account_id, self.region, self.name = account_id, region, name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return f"arn:aws:cloudwatch:{self.region}:{self.account_id}:alarm:{self.name}"
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        p = cloudformation_json.get("Properties", {})
+        name = p.get("AlarmName") or resource_name
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name,
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            period=int(p["Period"]) if p.get("Period") is not None else None,
+            threshold=float(p["Threshold"]) if p.get("Threshold") is not None else None,
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"),
+            dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in p.get("Dimensions", [])],
+            alarm_actions=list(p.get("AlarmActions", [])),
+            ok_actions=list(p.get("OKActions", [])),
+            insufficient_data_actions=list(p.get("InsufficientDataActions", [])),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"),
+            unit=p.get("Unit"),
+            actions_enabled=p.get("ActionsEnabled", True) in (True, "true"),
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(account_id, region_name, name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        cls(account_id, region_name, resource_name).delete(account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
+
+    def is_created(self) -> bool:
+        return True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. EMF extraction from the function logs
+
+
+def _ingest(doc: dict) -> None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    emulator = _store.emulator
+    backend = cloudwatch_backends[emulator.account_id][emulator.region]
+    for directive in doc["_aws"]["CloudWatchMetrics"]:
+        for keys in directive["Dimensions"] or [[]]:
+            dims = [{"Name": k, "Value": doc[k]} for k in keys]
+            data = [{"MetricName": m["Name"], "Value": float(doc[m["Name"]]), "Unit": m.get("Unit"),
+                     "Dimensions": dims} for m in directive["Metrics"]]
+            if data:
+                backend.put_metric_data(directive["Namespace"], data)
+
+
+def _read_logs() -> None:
+    """Reads what the function logs gained since the last read (one reader at a time, each line once)."""
+    with _store.lock:
+        for path in sorted(LOG_DIR.glob("*.log")) if LOG_DIR.is_dir() else []:
+            offset = _store.offsets.get(path, 0)
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    chunk = f.read()
+            except OSError:
+                continue
+            complete = chunk.rfind(b"\n") + 1  # a line still being written waits for the next read
+            _store.offsets[path] = offset + complete
+            for doc in emf.documents_in(chunk[:complete].decode(errors="replace")):
+                found = emf.problems(doc)
+                if found:
+                    _store.invalid.append((doc, found))
+                    continue
+                _store.documents.append(doc)
+                try:
+                    _ingest(doc)
+                except Exception as e:  # noqa: BLE001 - moto refused the data: as invalid as a bad document
+                    _store.invalid.append((doc, [f"PutMetricData: {e}"]))
+
+
+def _tail() -> None:
+    import time
+
+    while True:
+        time.sleep(TAIL_SECONDS)
+        _read_logs()
+
+
+def install(emulator) -> None:
+    from harness.emulator import on_reset
+
+    _store.emulator = emulator
+    from moto.cloudformation import parsing
+
+    # CloudFormationModel.__subclasses__() is cached on first use: let the new model be found
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+    # logs of earlier runs are history: read only what is written from now on
+    if LOG_DIR.is_dir():
+        for path in LOG_DIR.glob("*.log"):
+            _store.offsets[path] = path.stat().st_size
+    on_reset(_store.reset)
+    _store.tailer = threading.Thread(target=_tail, name="emulator-emf", daemon=True)
+    _store.tailer.start()
