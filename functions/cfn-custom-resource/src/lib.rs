@@ -26,5 +26,5 @@ pub use handler::{CustomResource, Outcome, Request};
 pub use lambda_runtime::Error;
 pub use properties::PropertyError;
 pub use response::{shorten, MAX_BODY};
-pub use runtime::{deadline_of, handle, run, InvocationError, Settings};
+pub use runtime::{deadline_of, handle, on_answer, run, InvocationError, Settings};
 pub use sender::{SendError, Sender};

@@ -115,6 +115,24 @@ pub async fn run<H: CustomResource>(handler: H) -> Result<(), lambda_runtime::Er
         .await
 }
 
+static ON_ANSWER: std::sync::OnceLock<fn(bool)> = std::sync::OnceLock::new();
+
+/// Registers `hook`, called with `true` (SUCCESS) or `false` (FAILED) as each response is decided, before it is
+/// sent: e.g. to count answers as metrics. One hook per process; a second call is ignored.
+///
+/// ```
+/// cfn_custom_resource::on_answer(|succeeded| println!("answered {}", if succeeded { "SUCCESS" } else { "FAILED" }));
+/// ```
+pub fn on_answer(hook: fn(bool)) {
+    let _ = ON_ANSWER.set(hook);
+}
+
+fn notify_answer(succeeded: bool) {
+    if let Some(hook) = ON_ANSWER.get() {
+        hook(succeeded);
+    }
+}
+
 /// The deadline of an invocation as an [`Instant`], from [`lambda_runtime::Context::deadline`].
 ///
 /// Lambda sends the deadline as epoch milliseconds. cargo-lambda's local emulator sends the timeout itself
@@ -240,7 +258,7 @@ pub async fn handle<H: CustomResource>(
         let no_echo = body.no_echo;
         match body.status {
             Status::Success => {
-                lambda_glue::metrics::count(lambda_glue::metrics::CUSTOM_RESOURCE_SUCCEEDED, 1);
+                notify_answer(true);
                 tracing::info!(
                     status = "SUCCESS",
                     physical_id = %body.physical_resource_id,
@@ -250,7 +268,7 @@ pub async fn handle<H: CustomResource>(
                 )
             }
             Status::Failed => {
-                lambda_glue::metrics::count(lambda_glue::metrics::CUSTOM_RESOURCE_FAILED, 1);
+                notify_answer(false);
                 tracing::error!(
                     status = "FAILED",
                     physical_id = %body.physical_resource_id,
