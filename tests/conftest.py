@@ -1,7 +1,15 @@
 """Shared fixtures: one emulator, one response sink and one set of cargo-lambda servers per test session.
 
 `aws` resets the emulator before each test. Every custom-resource response any test causes is checked by
-the sink against the protocol; a session with any violation fails (see `pytest_sessionfinish`)."""
+the sink against the protocol; a session with any violation fails (see `pytest_sessionfinish`).
+
+Under pytest-xdist (`make integration` runs `pytest -n …`) each worker is a session of its own: its own emulator
+on its own port, its own sink and cargo-lambda servers. Its session-end checks (the sink's, test_security's log scan)
+run in the worker; `_WorkerVerdict` hands their verdict and output to the controller, which prints them and fails
+the run (see `pytest_sessionfinish`)."""
+import contextlib
+import io
+
 import pytest
 
 from harness import emulator as emu
@@ -10,6 +18,8 @@ from harness.functions import Functions
 from harness.sink import ResponseSink
 
 _sink: ResponseSink | None = None
+#: what each xdist worker reported at its end (in the controller)
+_worker_verdicts: dict[str, dict] = {}
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +66,12 @@ def answer(aws, functions, sink):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    for worker, verdict in sorted(_worker_verdicts.items()):  # the controller of an xdist run
+        print()
+        for line in filter(str.strip, verdict["output"].splitlines()):
+            print(f"[{worker}] {line}")
+        if verdict["failed"]:
+            session.exitstatus = 1
     if _sink is None:
         return
     print(f"\nresponse sink: {_sink.checked()} responses checked, {len(_sink.violations)} contract violations")
@@ -63,3 +79,30 @@ def pytest_sessionfinish(session, exitstatus):
         for v in _sink.violations:
             print(f"  contract violation: {v}")
         session.exitstatus = 1
+
+
+class _WorkerVerdict:
+    """In an xdist worker, around every other session-end hook: their output, and whether one of them failed the
+    session, go to the controller in `workeroutput` (a worker's own exit status and output are not shown)."""
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        before = session.exitstatus
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            result = yield
+        session.config.workeroutput["sppb_session_end"] = {
+            "output": output.getvalue(), "failed": session.exitstatus != before or bool(_sink and _sink.violations)}
+        return result
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerVerdict(), "sppb-worker-verdict")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    verdict = getattr(node, "workeroutput", {}).get("sppb_session_end")
+    if verdict is not None:
+        _worker_verdicts[node.gateway.id] = verdict

@@ -95,16 +95,44 @@ class Watch:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_group(self.proc)
         self._log.close()
+
+
+class Example(Watch):
+    """A crate's example (`cargo run --example NAME`) behind cargo-lambda's runtime API. `cargo lambda watch` starts
+    only the workspace's binaries, by name; for an example it serves the APIs alone (`--only-lambda-apis`) and this
+    starts the function, which takes every invocation of the default function `_`."""
+
+    def __init__(self, env: dict[str, str], example: str, name: str = "example"):
+        super().__init__(env, f"{name}-{example}", extra_args=("--only-lambda-apis",))
+        function_env = {**os.environ, **env, "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.port}/.rt",
+                        "AWS_LAMBDA_FUNCTION_NAME": "_", "AWS_LAMBDA_FUNCTION_VERSION": "1",
+                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}
+        self.function = subprocess.Popen(["cargo", "run", "--quiet", "--locked", "--example", example], cwd=ROOT,
+                                         env=function_env, stdout=self._log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+    def invoke(self, event, timeout: float = 120) -> dict:  # type: ignore[override]
+        return super().invoke("_", event, timeout=timeout)
+
+    def stop(self) -> None:
+        stop_group(self.function)
+        super().stop()
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Ends `proc`, started in a session of its own, and every process it started: SIGTERM, then SIGKILL after 10 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class Functions:

@@ -21,16 +21,6 @@ pub enum RequestType {
     Delete,
 }
 
-impl RequestType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Create => "Create",
-            Self::Update => "Update",
-            Self::Delete => "Delete",
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EnvelopeError {
     #[error("the event has no ResponseURL string, so no response can be sent")]
@@ -43,8 +33,6 @@ pub enum EnvelopeError {
     NotAnObject(&'static str, &'static str),
     #[error("the event is not valid JSON ({0})")]
     NotJson(String),
-    #[error("the event must be a JSON object, got {0}")]
-    NotAnEvent(&'static str),
 }
 
 const COORDINATE_KEYS: [&str; 5] = [
@@ -128,9 +116,16 @@ pub fn json_kind(v: &Value) -> &'static str {
 }
 
 /// Whether `event` is (or, arriving as invalid JSON, seems to be) a CloudFormation custom-resource
-/// request: for functions that also take other events.
+/// request: for functions that also take other events (see [`handle`](crate::handle)).
+///
+/// ```
+/// use serde_json::json;
+/// let request = json!({"RequestType": "Create", "ResponseURL": "https://…", "StackId": "arn:…"});
+/// assert!(cfn_custom_resource::is_request(&request));
+/// assert!(!cfn_custom_resource::is_request(&json!({"source": "aws.events"})));
+/// ```
 pub fn is_request(event: &Value) -> bool {
-    match lambda_glue::raw_event::unparseable_text(event) {
+    match crate::raw_event::unparseable_text(event) {
         Some(text) => text.contains("\"ResponseURL\""),
         None => event.get("ResponseURL").is_some() && event.get("StackId").is_some(),
     }

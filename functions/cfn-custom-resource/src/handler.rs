@@ -7,10 +7,26 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// The request as a handler sees it: who is asking, for which resource.
+///
+/// Plain data, so a handler can be unit-tested without Lambda:
+///
+/// ```
+/// let request = cfn_custom_resource::Request {
+///     stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1111".into(),
+///     request_id: "req-1".into(),
+///     logical_resource_id: "Greeting".into(),
+///     physical_resource_id: None,
+///     work_deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(60),
+/// };
+/// assert_eq!(request.stack_name(), "demo");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// The stack's ARN, `arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>`.
     pub stack_id: String,
+    /// CloudFormation's id for this request (the same when it retries it).
     pub request_id: String,
+    /// The resource's logical id in the template.
     pub logical_resource_id: String,
     /// Present on Update and Delete.
     pub physical_resource_id: Option<String>,
@@ -22,6 +38,15 @@ pub struct Request {
 impl Request {
     /// A short stable token for this stack + logical resource: handlers name what they create with it, so two
     /// stacks (or two resources of one stack) never overwrite each other's things.
+    ///
+    /// ```
+    /// # let request = cfn_custom_resource::Request { stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1".into(),
+    /// #     request_id: "r".into(), logical_resource_id: "Bucket".into(), physical_resource_id: None,
+    /// #     work_deadline: tokio::time::Instant::now() };
+    /// let scope = request.owner_scope();
+    /// assert_eq!(scope.len(), 10);
+    /// assert_eq!(scope, request.clone().owner_scope());
+    /// ```
     pub fn owner_scope(&self) -> String {
         let digest = Sha256::digest(format!("{}|{}", self.stack_id, self.logical_resource_id));
         hex::encode(&digest[..5])
@@ -33,7 +58,15 @@ impl Request {
     }
 }
 
-/// What a handler returns on success.
+/// What a handler returns on success: `Data` for `!GetAtt`, and whether to replace the resource.
+///
+/// ```
+/// use cfn_custom_resource::Outcome;
+///
+/// let outcome = Outcome::default().with("Url", "https://example.com").with("Count", 5);
+/// assert_eq!(outcome.data["Count"], 5);
+/// assert!(!outcome.replace && outcome.replacing().replace);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Outcome {
     /// Attributes for `!GetAtt`.
@@ -45,11 +78,13 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Adds the attribute `key` to `data`.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.data.insert(key.to_owned(), value.into());
         self
     }
 
+    /// Asks for a new PhysicalResourceId (on Update only), so CloudFormation deletes the old resource.
     pub fn replacing(mut self) -> Self {
         self.replace = true;
         self
@@ -58,16 +93,46 @@ impl Outcome {
 
 /// A custom resource's behaviour. The runtime owns the protocol (ids, response, deadline); a handler only
 /// does the work and says how it went. Delete must be idempotent: it can arrive twice, or for things gone.
+///
+/// An `Err` is answered FAILED with the error and its sources as the Reason; a panic or the watchdog
+/// likewise. The README has a complete example.
+///
+/// ```
+/// use cfn_custom_resource::{CustomResource, Outcome, Request};
+///
+/// struct Noop;
+///
+/// impl CustomResource for Noop {
+///     type Properties = serde_json::Map<String, serde_json::Value>;
+///     type Error = std::io::Error;
+///
+///     async fn create(&self, _: &Request, _: &Self::Properties) -> Result<Outcome, Self::Error> {
+///         Ok(Outcome::default())
+///     }
+///     async fn update(&self, _: &Request, _: &Self::Properties, _: &Self::Properties) -> Result<Outcome, Self::Error> {
+///         Ok(Outcome::default())
+///     }
+///     async fn delete(&self, _: &Request, _: &Self::Properties) -> Result<Outcome, Self::Error> {
+///         Ok(Outcome::default())
+///     }
+/// }
+/// ```
 pub trait CustomResource: Send + Sync + 'static {
+    /// The resource's properties (`ResourceProperties` without `ServiceToken`/`ServiceTimeout`), read with
+    /// [`properties::parse`](crate::properties::parse): errors name the field.
     type Properties: DeserializeOwned + Send + Sync + 'static;
+    /// What a failure is; its `Display` and sources become the FAILED response's Reason.
     type Error: std::error::Error + Send + Sync + 'static;
 
+    /// Create the resource. A failed Create is answered with a sentinel id, whose Delete never reaches
+    /// the handler.
     fn create(
         &self,
         request: &Request,
         properties: &Self::Properties,
     ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
 
+    /// Update from `old` to `new` properties; [`Outcome::replacing`] asks for replacement.
     fn update(
         &self,
         request: &Request,
@@ -75,6 +140,7 @@ pub trait CustomResource: Send + Sync + 'static {
         new: &Self::Properties,
     ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
 
+    /// Delete the resource; only called for ids this function issued for this stack and logical id.
     fn delete(
         &self,
         request: &Request,
@@ -83,7 +149,7 @@ pub trait CustomResource: Send + Sync + 'static {
 }
 
 /// An error and its causes on one line, for a Reason.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

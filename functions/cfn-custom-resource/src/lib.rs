@@ -1,25 +1,30 @@
-//! The CloudFormation custom-resource protocol, and nothing else.
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 //!
-//! Guarantees (each proven by a test in this crate, most in `tests/runtime_contract.rs`, and
-//! checked again on every response of the integration tests by the project's `tests/harness/sink.py`):
-//! - exactly one response is PUT per invocation, whichever of result, error, panic or deadline comes first;
-//! - the event is read as raw JSON: a malformed event still gets a FAILED response naming the problem;
-//! - the response is a valid body ≤ 4,096 bytes, sent with an empty Content-Type and exact length, retried
-//!   with jitter on transport errors and 5xx, never on 4xx, never after the deadline;
-//! - PhysicalResourceIds are deterministic, kept on Update unless the handler asks for replacement, and a
-//!   Delete of an id this function did not issue (or of a failed Create) touches nothing;
-//! - the ResponseURL must be an S3 presigned https URL (loopback http only when explicitly allowed), and its
-//!   query (the signature) is never logged.
+//! # Public API
+//!
+//! - [`CustomResource`]: what a resource implements, on typed [`properties`]; [`Request`] and [`Outcome`].
+//! - [`run`]: the Lambda loop for a function that is only a custom resource.
+//! - [`handle`], [`is_request`], [`deadline_of`], [`raw_event`]: for a function that takes other events too.
+//! - [`Settings`] and [`Sender`]: the watchdog's headroom, the loopback exception, delivery retries.
+//! - [`physical_id`]: the ids the runtime issues, for tests and for handlers that need to predict them.
+//!
+//! Everything else (the envelope, the response body, the ResponseURL allow-list) is internal.
 
-pub mod envelope;
-pub mod handler;
+mod envelope;
+mod handler;
 pub mod physical_id;
 pub mod properties;
-pub mod response;
-pub mod response_url;
-pub mod runtime;
-pub mod sender;
+pub mod raw_event;
+mod response;
+mod response_url;
+mod runtime;
+mod sender;
 
+pub use envelope::is_request;
 pub use handler::{CustomResource, Outcome, Request};
+pub use lambda_runtime::Error;
 pub use properties::PropertyError;
-pub use runtime::{handle, run, Settings};
+pub use response::{shorten, MAX_BODY};
+pub use runtime::{deadline_of, handle, on_answer, run, InvocationError, Settings};
+pub use sender::{SendError, Sender};

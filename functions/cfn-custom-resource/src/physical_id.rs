@@ -3,6 +3,17 @@
 //!
 //! Issued: `<LogicalId>-<generation>-<check>`; generation `g0` on Create, `g<8 hex of the RequestId>` when an
 //! Update asks for replacement. A failed Create answers `create-failed:<LogicalId>:<check>` (the sentinel).
+//!
+//! ```
+//! use cfn_custom_resource::physical_id::{is_ours, is_sentinel, on_create, on_replace, sentinel};
+//!
+//! let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1111";
+//! let id = on_create(stack, "Greeting");
+//! assert!(id.starts_with("Greeting-g0-") && is_ours(&id, stack, "Greeting"));
+//! assert_ne!(on_replace(stack, "Greeting", "request-2"), id);
+//! assert!(!is_ours(&id, "arn:aws:cloudformation:us-east-1:123456789012:stack/other/2222", "Greeting"));
+//! assert!(is_sentinel(&sentinel(stack, "Greeting")));
+//! ```
 
 use sha2::{Digest, Sha256};
 
@@ -55,6 +66,7 @@ pub fn sentinel(stack_id: &str, logical_id: &str) -> String {
     )
 }
 
+/// True when `id` is a failed Create's sentinel (of any stack).
 pub fn is_sentinel(id: &str) -> bool {
     id.starts_with(SENTINEL_PREFIX)
 }

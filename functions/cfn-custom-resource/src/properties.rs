@@ -7,12 +7,32 @@ use serde_json::{Map, Value};
 /// Keys CloudFormation adds to every custom resource's properties; they are not the handler's.
 const PROTOCOL_KEYS: [&str; 2] = ["ServiceToken", "ServiceTimeout"];
 
+/// Properties that do not fit the handler's type: the message names the field path and the form expected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
-pub struct PropertyError(pub String);
+pub struct PropertyError(
+    /// The message, e.g. `ResourceProperties.Retain: expected "true" or "false", got "yes"`.
+    pub String,
+);
 
 /// Parses `props` (under the event key `which`, e.g. "ResourceProperties") into `P`. The error names the
 /// field path and what was expected, e.g. `ResourceProperties.ExecutionRoles[1]: expected …`.
+///
+/// The runtime calls it for [`CustomResource::Properties`](crate::CustomResource::Properties); it is public
+/// for handlers' own tests.
+///
+/// ```
+/// use cfn_custom_resource::properties::parse;
+/// use serde_json::json;
+///
+/// #[derive(serde::Deserialize)]
+/// #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+/// struct Props { bucket: String }
+///
+/// let raw = json!({"ServiceToken": "arn:aws:lambda:…", "Bucket": 7});
+/// let err = parse::<Props>("ResourceProperties", raw.as_object().unwrap().clone()).err().unwrap();
+/// assert_eq!(err.to_string(), "ResourceProperties.Bucket: invalid type: integer `7`, expected a string");
+/// ```
 pub fn parse<P: DeserializeOwned>(
     which: &str,
     mut props: Map<String, Value>,
@@ -31,7 +51,21 @@ pub fn parse<P: DeserializeOwned>(
     })
 }
 
-/// A boolean as CloudFormation sends it: "true" / "false" (any case), or a JSON boolean.
+/// A boolean as CloudFormation sends it: "true" / "false" (any case), or a JSON boolean. For
+/// `#[serde(deserialize_with = "…")]`:
+///
+/// ```
+/// use cfn_custom_resource::properties::{bool_from_string, parse};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Props {
+///     #[serde(rename = "Retain", default, deserialize_with = "bool_from_string")]
+///     retain: bool,
+/// }
+///
+/// let raw = serde_json::json!({"Retain": "True"});
+/// assert!(parse::<Props>("ResourceProperties", raw.as_object().unwrap().clone()).unwrap().retain);
+/// ```
 pub fn bool_from_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match Value::deserialize(d)? {
         Value::Bool(b) => Ok(b),
@@ -45,6 +79,19 @@ pub fn bool_from_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Erro
 
 /// A list given either as a JSON array of strings or as one comma-separated string (CommaDelimitedList
 /// parameters passed through `!Join` arrive like that). Blank items are dropped.
+///
+/// ```
+/// use cfn_custom_resource::properties::{list_from_string, parse};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Props {
+///     #[serde(rename = "Roles", deserialize_with = "list_from_string")]
+///     roles: Vec<String>,
+/// }
+///
+/// let raw = serde_json::json!({"Roles": "a, b,,"});
+/// assert_eq!(parse::<Props>("P", raw.as_object().unwrap().clone()).unwrap().roles, ["a", "b"]);
+/// ```
 pub fn list_from_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let items = match Value::deserialize(d)? {
         Value::String(s) => s.split(',').map(str::to_owned).collect::<Vec<_>>(),

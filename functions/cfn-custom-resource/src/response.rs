@@ -8,14 +8,14 @@ pub const MAX_BODY: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Status {
+pub(crate) enum Status {
     Success,
     Failed,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ResponseBody {
+pub(crate) struct ResponseBody {
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -33,7 +33,7 @@ impl ResponseBody {
     /// Serialises the body within [`MAX_BODY`] bytes: Data that does not fit turns the response into a
     /// FAILED one saying so; a long Reason keeps its head and tail around a marker; as a last resort a
     /// minimal FAILED body is sent.
-    pub fn to_bytes(mut self) -> Vec<u8> {
+    pub fn into_bytes_within_limit(mut self) -> Vec<u8> {
         let bytes = self.serialize();
         if bytes.len() <= MAX_BODY {
             return bytes;
@@ -83,7 +83,14 @@ impl ResponseBody {
     }
 }
 
-/// `text` cut to at most `max` bytes, keeping its head and tail around a marker that says how much went.
+/// `text` cut to at most `max` bytes, keeping its head and tail around a marker that says how much went
+/// (UTF-8 safe). The runtime cuts a long Reason this way; handlers can use it for their own Data or logs.
+///
+/// ```
+/// let cut = cfn_custom_resource::shorten(&"x".repeat(1000), 60);
+/// assert!(cut.len() <= 60 && cut.contains("bytes cut"));
+/// assert_eq!(cfn_custom_resource::shorten("short", 60), "short");
+/// ```
 pub fn shorten(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
@@ -134,7 +141,7 @@ mod tests {
 
     #[test]
     fn a_small_body_is_sent_as_is_without_empty_fields() {
-        let v = parsed(&body(Status::Success).to_bytes());
+        let v = parsed(&body(Status::Success).into_bytes_within_limit());
         assert_eq!(
             v,
             json!({"Status": "SUCCESS", "PhysicalResourceId": "P-g0-abc", "StackId": "arn:stack",
@@ -146,7 +153,7 @@ mod tests {
     fn a_huge_reason_keeps_head_and_tail_within_the_limit() {
         let mut b = body(Status::Failed);
         b.reason = Some(format!("HEAD{}TAIL", "é".repeat(5000)));
-        let bytes = b.to_bytes();
+        let bytes = b.into_bytes_within_limit();
         assert!(bytes.len() <= MAX_BODY, "{}", bytes.len());
         let reason = parsed(&bytes)["Reason"].as_str().unwrap().to_owned();
         assert!(
@@ -161,7 +168,7 @@ mod tests {
         let mut b = body(Status::Success);
         b.data.insert("Big".into(), json!("x".repeat(5000)));
         b.no_echo = true;
-        let v = parsed(&b.to_bytes());
+        let v = parsed(&b.into_bytes_within_limit());
         assert_eq!(v["Status"], "FAILED");
         assert!(
             v["Reason"].as_str().unwrap().contains("Data is 5010 bytes"),
@@ -175,7 +182,7 @@ mod tests {
     fn escaping_heavy_reasons_still_fit() {
         let mut b = body(Status::Failed);
         b.reason = Some("\"\u{1}".repeat(3000));
-        assert!(b.to_bytes().len() <= MAX_BODY);
+        assert!(b.into_bytes_within_limit().len() <= MAX_BODY);
     }
 
     #[test]

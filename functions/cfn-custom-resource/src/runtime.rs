@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{service_fn, LambdaEvent, Runtime};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -12,6 +14,7 @@ use crate::envelope::{self, Coordinates, EnvelopeError, RequestType};
 use crate::handler::{error_chain, CustomResource, Outcome, Request};
 use crate::physical_id;
 use crate::properties;
+use crate::raw_event::{self, KeepUnparseableLayer};
 use crate::response::{ResponseBody, Status};
 use crate::response_url::ResponseUrl;
 use crate::sender::Sender;
@@ -19,10 +22,23 @@ use crate::sender::Sender;
 /// Runtime settings. From the environment: `CFN_DEADLINE_HEADROOM_MS` (default 5000) — how long before
 /// the Lambda deadline the watchdog stops the handler to answer; `CFN_RESPONSE_ALLOW_LOOPBACK=true` — accept
 /// loopback http ResponseURLs (the local emulator only).
+///
+/// ```
+/// use std::time::Duration;
+/// use cfn_custom_resource::Settings;
+///
+/// let settings = Settings { headroom: Duration::from_secs(10), ..Settings::default() };
+/// assert!(!settings.allow_loopback);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// How long before the Lambda deadline the watchdog stops the handler and answers FAILED (at most half
+    /// the time left). Default 5 s.
     pub headroom: Duration,
+    /// Accept `http://` ResponseURLs on loopback addresses (a local emulator). Default false: only
+    /// CloudFormation's response buckets on S3, over https.
     pub allow_loopback: bool,
+    /// How the response is delivered.
     pub sender: Sender,
 }
 
@@ -37,6 +53,7 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The defaults, with `CFN_DEADLINE_HEADROOM_MS` and `CFN_RESPONSE_ALLOW_LOOPBACK` applied.
     pub fn from_env() -> Self {
         let mut s = Self::default();
         if let Some(ms) = std::env::var("CFN_DEADLINE_HEADROOM_MS")
@@ -59,23 +76,73 @@ impl Settings {
 }
 
 /// Runs a custom-resource Lambda function: every invocation answers CloudFormation exactly once.
-pub async fn run<H: CustomResource>(handler: H) -> Result<(), lambda_glue::Error> {
+///
+/// Reads [`Settings::from_env`], takes events as raw JSON ([`KeepUnparseableLayer`]) and opens a span per
+/// invocation (`lambda_runtime`'s tracing layer). It installs no log subscriber: do that first, e.g. with
+/// `lambda_runtime::tracing::init_default_subscriber()`.
+///
+/// ```no_run
+/// # use cfn_custom_resource::{CustomResource, Outcome, Request};
+/// # struct Noop;
+/// # impl CustomResource for Noop {
+/// #     type Properties = serde_json::Value;
+/// #     type Error = std::io::Error;
+/// #     async fn create(&self, _: &Request, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
+/// #     async fn update(&self, _: &Request, _: &Self::Properties, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
+/// #     async fn delete(&self, _: &Request, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
+/// # }
+/// #[tokio::main]
+/// async fn main() -> Result<(), cfn_custom_resource::Error> {
+///     cfn_custom_resource::run(Noop).await
+/// }
+/// ```
+pub async fn run<H: CustomResource>(handler: H) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);
     let settings = Arc::new(Settings::from_env());
-    lambda_glue::run(move |event, context| {
+    let service = service_fn(move |event: LambdaEvent<Value>| {
         let (handler, settings) = (handler.clone(), settings.clone());
         async move {
-            let deadline = deadline_of(context.deadline);
-            handle(handler, event, deadline, &settings)
+            let deadline = deadline_of(event.context.deadline);
+            handle(handler, event.payload, deadline, &settings)
                 .await
-                .map_err(Into::into)
+                .map_err(lambda_runtime::Error::from)
         }
-    })
-    .await
+    });
+    Runtime::new(service)
+        .layer(TracingLayer::new())
+        .layer(KeepUnparseableLayer)
+        .run()
+        .await
 }
 
+static ON_ANSWER: std::sync::OnceLock<fn(bool)> = std::sync::OnceLock::new();
+
+/// Registers `hook`, called with `true` (SUCCESS) or `false` (FAILED) as each response is decided, before it is
+/// sent: e.g. to count answers as metrics. One hook per process; a second call is ignored.
+///
+/// ```
+/// cfn_custom_resource::on_answer(|succeeded| println!("answered {}", if succeeded { "SUCCESS" } else { "FAILED" }));
+/// ```
+pub fn on_answer(hook: fn(bool)) {
+    let _ = ON_ANSWER.set(hook);
+}
+
+fn notify_answer(succeeded: bool) {
+    if let Some(hook) = ON_ANSWER.get() {
+        hook(succeeded);
+    }
+}
+
+/// The deadline of an invocation as an [`Instant`], from [`lambda_runtime::Context::deadline`].
+///
 /// Lambda sends the deadline as epoch milliseconds. cargo-lambda's local emulator sends the timeout itself
 /// (e.g. 600000): a value too small to be an epoch time (before 2001) is read as milliseconds from now.
+///
+/// ```
+/// use std::time::Duration;
+/// let deadline = cfn_custom_resource::deadline_of(600_000); // cargo-lambda: 10 minutes from now
+/// assert!(deadline > tokio::time::Instant::now() + Duration::from_secs(590));
+/// ```
 pub fn deadline_of(deadline_ms: u64) -> Instant {
     const EPOCH_2001_MS: u64 = 1_000_000_000_000;
     let left = if deadline_ms < EPOCH_2001_MS {
@@ -88,7 +155,9 @@ pub fn deadline_of(deadline_ms: u64) -> Instant {
     Instant::now() + left
 }
 
+/// Why an invocation failed after deciding its response.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InvocationError {
     /// Delivery failed after retries: the invocation fails, so Lambda's own retry (idempotent) tries again.
     #[error(transparent)]
@@ -97,13 +166,47 @@ pub enum InvocationError {
 
 /// Handles one event. Returns a summary of what was answered; `Ok` with `Rejected` when no response could
 /// be sent at all (no or disallowed ResponseURL) — a retry could not change that, so Lambda should not retry.
+///
+/// [`run`] calls it for every event; call it yourself in a function that takes other events too:
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use cfn_custom_resource::{CustomResource, Outcome, Request};
+/// # struct Noop;
+/// # impl CustomResource for Noop {
+/// #     type Properties = serde_json::Value;
+/// #     type Error = std::io::Error;
+/// #     async fn create(&self, _: &Request, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
+/// #     async fn update(&self, _: &Request, _: &Self::Properties, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
+/// #     async fn delete(&self, _: &Request, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
+/// # }
+/// use cfn_custom_resource::{deadline_of, handle, is_request, raw_event::KeepUnparseableLayer, Settings};
+/// use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
+/// use serde_json::{json, Value};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     let (resource, settings) = (Arc::new(Noop), Arc::new(Settings::from_env()));
+///     let service = service_fn(move |event: LambdaEvent<Value>| {
+///         let (resource, settings) = (resource.clone(), settings.clone());
+///         async move {
+///             if !is_request(&event.payload) {
+///                 return Ok::<Value, Error>(json!({"handled": "elsewhere"}));
+///             }
+///             let deadline = deadline_of(event.context.deadline);
+///             Ok(handle(resource, event.payload, deadline, &settings).await?)
+///         }
+///     });
+///     Runtime::new(service).layer(KeepUnparseableLayer).run().await
+/// }
+/// ```
 pub async fn handle<H: CustomResource>(
     handler: Arc<H>,
     event: Value,
     deadline: Instant,
     settings: &Settings,
 ) -> Result<Value, InvocationError> {
-    let unparseable = lambda_glue::raw_event::unparseable_text(&event).map(str::to_owned);
+    let unparseable = raw_event::unparseable_text(&event).map(str::to_owned);
     let coordinates = match &unparseable {
         Some(text) => Coordinates::scan(text),
         None if !event.is_object() => Err(EnvelopeError::NoResponseUrl),
@@ -140,7 +243,7 @@ pub async fn handle<H: CustomResource>(
             Some(text) => failed(
                 &coordinates,
                 None,
-                EnvelopeError::NotJson(lambda_glue::raw_event::json_error(&text)).to_string(),
+                EnvelopeError::NotJson(raw_event::json_error(&text)).to_string(),
             ),
             None => {
                 decide(
@@ -155,7 +258,7 @@ pub async fn handle<H: CustomResource>(
         let no_echo = body.no_echo;
         match body.status {
             Status::Success => {
-                lambda_glue::metrics::count(lambda_glue::metrics::CUSTOM_RESOURCE_SUCCEEDED, 1);
+                notify_answer(true);
                 tracing::info!(
                     status = "SUCCESS",
                     physical_id = %body.physical_resource_id,
@@ -165,7 +268,7 @@ pub async fn handle<H: CustomResource>(
                 )
             }
             Status::Failed => {
-                lambda_glue::metrics::count(lambda_glue::metrics::CUSTOM_RESOURCE_FAILED, 1);
+                notify_answer(false);
                 tracing::error!(
                     status = "FAILED",
                     physical_id = %body.physical_resource_id,
@@ -178,7 +281,7 @@ pub async fn handle<H: CustomResource>(
             json!({"Status": body.status, "PhysicalResourceId": body.physical_resource_id});
         let delivered = settings
             .sender
-            .send(&url, body.to_bytes(), deadline)
+            .send(&url, body.into_bytes_within_limit(), deadline)
             .await?;
         Ok(json!({"Answered": summary, "Attempts": delivered.attempts}))
     }

@@ -8,26 +8,54 @@ use tokio::time::Instant;
 
 use crate::response_url::ResponseUrl;
 
+/// How the response is delivered: PUT attempts with full-jitter backoff, each bounded by a timeout, none
+/// started past the invocation's deadline.
+///
+/// ```
+/// use std::time::Duration;
+/// use cfn_custom_resource::{Sender, Settings};
+///
+/// let mut settings = Settings::default();
+/// settings.sender.max_attempts = 3;
+/// settings.sender.base_delay = Duration::from_millis(50);
+/// # let _: &Sender = &settings.sender;
+/// ```
 #[derive(Clone, Debug)]
 pub struct Sender {
     client: reqwest::Client,
+    /// PUT attempts at most (default 6).
     pub max_attempts: u32,
+    /// The first retry waits up to this long (default 200 ms); each further one up to twice as long.
     pub base_delay: Duration,
+    /// No wait between attempts is longer (default 5 s).
     pub max_delay: Duration,
+    /// One attempt's time limit (default 10 s).
     pub attempt_timeout: Duration,
 }
 
+/// Why a response was not delivered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
+    /// The ResponseURL answered 4xx, which no retry can change (e.g. an expired presigned URL).
     #[error("the response URL answered HTTP {status} (final, not retried)")]
-    Rejected { status: u16 },
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// Transport errors or 5xx until the attempts or the time ran out.
     #[error("the response was not delivered after {attempts} attempts: {last}")]
-    GaveUp { attempts: u32, last: String },
+    GaveUp {
+        /// PUTs made.
+        attempts: u32,
+        /// The last attempt's error.
+        last: String,
+    },
 }
 
 /// What a delivery took: how many PUTs, and the final HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delivered {
+pub(crate) struct Delivered {
     pub attempts: u32,
     pub status: u16,
 }
@@ -48,7 +76,7 @@ impl Default for Sender {
 }
 
 impl Sender {
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         url: &ResponseUrl,
         body: Vec<u8>,

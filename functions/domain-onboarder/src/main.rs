@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use cfn_custom_resource::runtime::deadline_of;
-use cfn_custom_resource::Settings;
+use cfn_custom_resource::{deadline_of, Settings};
 use projects_core::aws::Clients;
 use projects_core::onboarding::handler::OnboarderFunction;
 use projects_core::onboarding::{Config, Onboarder};
@@ -23,7 +22,7 @@ async fn main() -> Result<(), lambda_glue::Error> {
     lambda_glue::run(move |event, context| {
         let reconcile = reconcile.clone();
         async move {
-            if cfn_custom_resource::envelope::is_request(&event) {
+            if cfn_custom_resource::is_request(&event) {
                 Ok(cfn_custom_resource::handle(
                     reconcile,
                     event,

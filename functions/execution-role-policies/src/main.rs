@@ -6,5 +6,5 @@ use projects_core::resources::execution_role_policies::ExecutionRolePolicies;
 #[tokio::main]
 async fn main() -> Result<(), lambda_glue::Error> {
     let clients = Clients::from_env().await;
-    cfn_custom_resource::run(ExecutionRolePolicies::new(clients.iam)).await
+    lambda_glue::run_custom_resource(ExecutionRolePolicies::new(clients.iam)).await
 }

@@ -2,10 +2,15 @@
 //! error before our code runs), CloudWatch metrics as EMF lines, and the Lambda poll loop.
 
 pub mod metrics;
-pub mod raw_event;
 pub mod telemetry;
 
+/// Events taken as raw JSON: the layer lives in `cfn-custom-resource`, whose runtime needs it on its own.
+pub use cfn_custom_resource::raw_event;
+
 use std::future::Future;
+use std::sync::Arc;
+
+use cfn_custom_resource::{deadline_of, CustomResource, Settings};
 
 use lambda_runtime::{layers::TracingLayer, service_fn, LambdaEvent, Runtime};
 use serde_json::Value;
@@ -21,6 +26,14 @@ where
     Fut: Future<Output = Result<Value, Error>>,
 {
     telemetry::init();
+    cfn_custom_resource::on_answer(|succeeded| {
+        let name = if succeeded {
+            metrics::CUSTOM_RESOURCE_SUCCEEDED
+        } else {
+            metrics::CUSTOM_RESOURCE_FAILED
+        };
+        metrics::count(name, 1);
+    });
     let handler = &handler;
     let service = service_fn(|event: LambdaEvent<Value>| async move {
         let answer = handler(event.payload, event.context).await;
@@ -32,4 +45,17 @@ where
         .layer(raw_event::KeepUnparseableLayer)
         .run()
         .await
+}
+
+/// Runs a function that is only a custom resource: [`run`] (logs, metrics) around [`cfn_custom_resource::handle`].
+pub async fn run_custom_resource<H: CustomResource>(resource: H) -> Result<(), Error> {
+    let (resource, settings) = (Arc::new(resource), Arc::new(Settings::from_env()));
+    run(move |event, context| {
+        let (resource, settings) = (resource.clone(), settings.clone());
+        async move {
+            let deadline = deadline_of(context.deadline);
+            Ok(cfn_custom_resource::handle(resource, event, deadline, &settings).await?)
+        }
+    })
+    .await
 }

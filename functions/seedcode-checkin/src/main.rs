@@ -6,8 +6,7 @@
 
 use std::sync::Arc;
 
-use cfn_custom_resource::runtime::deadline_of;
-use cfn_custom_resource::Settings;
+use cfn_custom_resource::{deadline_of, Settings};
 use projects_core::aws::Clients;
 use projects_core::resources::seed_code::SeedCode;
 use projects_core::resources::seed_code_in_use::SeedCodeInUse;

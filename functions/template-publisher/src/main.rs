@@ -6,5 +6,5 @@ use projects_core::resources::project_templates::ProjectTemplates;
 #[tokio::main]
 async fn main() -> Result<(), lambda_glue::Error> {
     let clients = Clients::from_env().await;
-    cfn_custom_resource::run(ProjectTemplates::new(clients.s3)).await
+    lambda_glue::run_custom_resource(ProjectTemplates::new(clients.s3)).await
 }

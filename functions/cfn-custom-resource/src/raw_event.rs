@@ -1,5 +1,27 @@
-//! lambda_runtime drops an event whose body is not valid JSON before any handler runs, so a custom resource
-//! could never answer it. This layer wraps such a body as a JSON string instead, and the handler decides.
+//! Events taken as raw JSON, so that even a malformed event reaches the handler.
+//!
+//! `lambda_runtime` drops an event whose body is not valid JSON before any handler runs, so a custom
+//! resource could never answer it and the stack would wait for its timeout. [`KeepUnparseableLayer`] wraps
+//! such a body as `{"$unparseable": "<text>"}` instead; [`run`](crate::run) installs it, and
+//! [`handle`](crate::handle) answers a wrapped event FAILED when its ResponseURL can still be read.
+//!
+//! Install it yourself when a function takes other events besides custom-resource requests:
+//!
+//! ```no_run
+//! use cfn_custom_resource::raw_event::{unparseable_text, KeepUnparseableLayer};
+//! use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
+//! use serde_json::Value;
+//!
+//! # async fn example() -> Result<(), Error> {
+//! let service = service_fn(|event: LambdaEvent<Value>| async move {
+//!     if let Some(text) = unparseable_text(&event.payload) {
+//!         return Ok::<Value, Error>(serde_json::json!({ "ignored": text.len() }));
+//!     }
+//!     Ok(event.payload)
+//! });
+//! Runtime::new(service).layer(KeepUnparseableLayer).run().await
+//! # }
+//! ```
 
 use std::task::{Context, Poll};
 
@@ -12,6 +34,14 @@ use serde::de::IgnoredAny;
 pub const UNPARSEABLE: &str = "$unparseable";
 
 /// The raw text of an event that arrived as invalid JSON, if this one did.
+///
+/// ```
+/// use cfn_custom_resource::raw_event::{unparseable_text, UNPARSEABLE};
+/// use serde_json::json;
+///
+/// assert_eq!(unparseable_text(&json!({ UNPARSEABLE: "{\"Req" })), Some("{\"Req"));
+/// assert_eq!(unparseable_text(&json!({ "RequestType": "Create" })), None);
+/// ```
 pub fn unparseable_text(event: &serde_json::Value) -> Option<&str> {
     let object = event.as_object()?;
     if object.len() != 1 {
@@ -20,7 +50,11 @@ pub fn unparseable_text(event: &serde_json::Value) -> Option<&str> {
     object.get(UNPARSEABLE)?.as_str()
 }
 
-/// Why the raw text is not JSON, e.g. "EOF while parsing an object at line 1 column 40".
+/// Why `text` is not JSON, e.g. "EOF while parsing an object at line 1 column 40".
+///
+/// ```
+/// assert!(cfn_custom_resource::raw_event::json_error("{\"a\":").starts_with("EOF while parsing"));
+/// ```
 pub fn json_error(text: &str) -> String {
     match serde_json::from_str::<IgnoredAny>(text) {
         Ok(_) => "valid JSON".to_owned(),
@@ -28,6 +62,8 @@ pub fn json_error(text: &str) -> String {
     }
 }
 
+/// A `tower` layer for [`lambda_runtime::Runtime`] that wraps a body which is not valid JSON as
+/// `{"$unparseable": "<text>"}` (see the [module](self) documentation); valid JSON passes untouched.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KeepUnparseableLayer;
 
@@ -38,6 +74,7 @@ impl<S> Layer<S> for KeepUnparseableLayer {
     }
 }
 
+/// The service [`KeepUnparseableLayer`] wraps around the inner one.
 #[derive(Clone, Debug)]
 pub struct KeepUnparseable<S> {
     inner: S,
