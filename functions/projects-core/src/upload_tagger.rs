@@ -361,11 +361,32 @@ mod tests {
         }
     }
 
+    /// `get` (the object's content) beside an object without tags and a PutObjectTagging that succeeds.
+    fn untagged_object(
+        get: aws_smithy_mocks::Rule,
+    ) -> (
+        aws_smithy_mocks::Rule,
+        aws_smithy_mocks::Rule,
+        aws_smithy_mocks::Rule,
+    ) {
+        use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+        use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
+        use aws_smithy_mocks::mock;
+
+        let tags = mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
+            GetObjectTaggingOutput::builder()
+                .set_tag_set(Some(vec![]))
+                .build()
+                .unwrap()
+        });
+        let put = mock!(aws_sdk_s3::Client::put_object_tagging)
+            .then_output(|| PutObjectTaggingOutput::builder().build());
+        (get, tags, put)
+    }
+
     #[tokio::test]
     async fn each_verdict_is_counted_as_accepted_or_rejected() {
         use aws_sdk_s3::operation::get_object::GetObjectOutput;
-        use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
-        use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
         use aws_sdk_s3::primitives::ByteStream;
         use aws_smithy_mocks::{mock, mock_client, RuleMode};
         use lambda_glue::metrics;
@@ -392,14 +413,7 @@ mod tests {
                     .body(ByteStream::from_static(content.as_bytes()))
                     .build()
             });
-            let tags = mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
-                GetObjectTaggingOutput::builder()
-                    .set_tag_set(Some(vec![]))
-                    .build()
-                    .unwrap()
-            });
-            let put = mock!(aws_sdk_s3::Client::put_object_tagging)
-                .then_output(|| PutObjectTaggingOutput::builder().build());
+            let (get, tags, put) = untagged_object(get);
             let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get, &tags, &put]);
             let (answer, recorded) =
                 metrics::capture(handle(&s3, &config, created("team.yaml"))).await;
@@ -432,18 +446,6 @@ mod tests {
             e
         }
 
-        fn rules(get: Rule) -> (Rule, Rule, Rule) {
-            let tags = mock!(aws_sdk_s3::Client::get_object_tagging).then_output(|| {
-                GetObjectTaggingOutput::builder()
-                    .set_tag_set(Some(vec![]))
-                    .build()
-                    .unwrap()
-            });
-            let put = mock!(aws_sdk_s3::Client::put_object_tagging)
-                .then_output(|| PutObjectTaggingOutput::builder().build());
-            (get, tags, put)
-        }
-
         async fn judge_with(rules: &[&Rule], event: Value) -> Value {
             let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| c
                 .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
@@ -465,7 +467,7 @@ mod tests {
                         .body(ByteStream::from_static(VALID.as_bytes()))
                         .build()
                 });
-            let (get, tags, put) = rules(get);
+            let (get, tags, put) = untagged_object(get);
             let answer = judge_with(&[&get, &tags, &put], event(KMS_ETAG, None)).await;
             assert_eq!(answer["Visible"], true, "{answer}");
             assert_eq!((get.num_calls(), put.num_calls()), (1, 1));
