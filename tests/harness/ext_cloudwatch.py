@@ -2,8 +2,8 @@
 
 1. `AWS::CloudWatch::Alarm` in CloudFormation (moto has alarms in its API only; its stacks skip the type), created
    through moto's own `put_metric_alarm`, so `DescribeAlarms` shows what the template declares.
-2. Embedded Metric Format extraction, as CloudWatch Logs does it: the functions' output (every `cargo lambda
-   watch` log under .run/logs) is read as it grows; each EMF document is checked against the specification
+2. Embedded Metric Format extraction, as CloudWatch Logs does it: the output of the functions this emulator runs
+   (the logs of ext_lambda's `cargo lambda watch` processes, not other pytest workers') is read as it grows; each EMF document is checked against the specification
    (harness/emf.py), kept for the tests (`documents()`) and put into moto's CloudWatch as metric data, so
    `GetMetricStatistics` answers what an alarm on a product metric would see.
 """
@@ -16,8 +16,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
-from harness import emf
-from harness.functions import LOG_DIR
+from harness import emf, ext_lambda
 
 #: Seconds between two reads of the function logs.
 TAIL_SECONDS = 0.2
@@ -39,8 +38,8 @@ class _Store:
             self.documents.clear()
             self.invalid.clear()
             # what earlier tests' functions logged and the tailer has not read yet is theirs, not the next test's
-            for path in LOG_DIR.glob("*.log") if LOG_DIR.is_dir() else []:
-                self.offsets[path] = path.stat().st_size
+            for path in ext_lambda.log_paths():
+                self.offsets[path] = path.stat().st_size if path.exists() else 0
 
 
 _store = _Store()
@@ -159,7 +158,7 @@ def _ingest(doc: dict) -> None:
 def _read_logs() -> None:
     """Reads what the function logs gained since the last read (one reader at a time, each line once)."""
     with _store.lock:
-        for path in sorted(LOG_DIR.glob("*.log")) if LOG_DIR.is_dir() else []:
+        for path in sorted(ext_lambda.log_paths()):
             offset = _store.offsets.get(path, 0)
             try:
                 with open(path, "rb") as f:
@@ -199,10 +198,6 @@ def install(emulator) -> None:
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
-    # logs of earlier runs are history: read only what is written from now on
-    if LOG_DIR.is_dir():
-        for path in LOG_DIR.glob("*.log"):
-            _store.offsets[path] = path.stat().st_size
     on_reset(_store.reset)
     _store.tailer = threading.Thread(target=_tail, name="emulator-emf", daemon=True)
     _store.tailer.start()

@@ -140,6 +140,12 @@ def functions() -> Functions:
         return _store.functions
 
 
+def log_paths() -> list:
+    """The logs of the functions this emulator runs (and of no other emulator's: pytest workers share .run/logs)."""
+    with _store.functions_lock:
+        return _store.functions.log_paths() if _store.functions is not None else []
+
+
 def shutdown() -> None:
     """Stops every cargo-lambda watch this extension started."""
     with _store.functions_lock:

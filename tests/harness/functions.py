@@ -162,6 +162,11 @@ class Functions:
     def logs(self) -> str:
         return "\n".join(w.logs() for w in self._watches.values())
 
+    def log_paths(self) -> list[Path]:
+        """The log file of each watch started so far."""
+        with self._lock:
+            return [w.log_path for w in self._watches.values()]
+
     def stop(self) -> None:
         for w in self._watches.values():
             w.stop()
