@@ -326,7 +326,6 @@ pub async fn load_template_version(
             name: t.name.clone(),
         });
     }
-    let version_id = out.version_id().map(str::to_owned);
     let listed = Version::from_s3(out.e_tag(), out.version_id());
     let body = out
         .body
@@ -338,9 +337,9 @@ pub async fn load_template_version(
         })?;
     let content = body.into_bytes();
     // named by the content's MD5, which is the ETag only without SSE-KMS (version module)
-    let version = listed.map(|_| Version {
+    let version = listed.map(|v| Version {
         digest: crate::templates::content_digest(&content),
-        version_id: version_id.filter(|v| v != "null"),
+        ..v
     });
     let mut spec = TemplateSpec::parse(t, &content)?;
     spec.version = version;
