@@ -441,6 +441,66 @@ def test_every_function_writes_valid_emf_metrics_that_reach_cloudwatch(deployed)
         assert sum(p["Sum"] for p in points) >= 1, (metric, points)
 
 
+def test_a_domain_sagemaker_keeps_failing_on_ends_in_the_dead_letter_queue_and_its_alarm_fires(deployed):
+    """A SageMaker outage for one domain: each delivery of its event fails (a transient error, so the record goes
+    back to the queue), ten deliveries later SQS moves the event to the dead-letter queue, and the metric the
+    onboarder-dead-letter-queue alarm watches crosses the alarm's threshold in CloudWatch."""
+    d = deployed
+    role = make_role(d.iam, "DoomedRole")
+    arn = d.sm.create_domain(DomainName="doomed", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
+                             SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
+    domain = arn.rsplit("/", 1)[1]
+    queue, dlq = d.outputs["OnboarderQueueUrl"], d.outputs["OnboarderDeadLetterQueueUrl"]
+    attributes = d.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    max_receives = json.loads(attributes["RedrivePolicy"])["maxReceiveCount"]
+    env = {k: str(v) for k, v in  # moto answers the numbers of the template as JSON numbers; Lambda as strings
+           d.lam.get_function_configuration(FunctionName=d.onboarder)["Environment"]["Variables"].items()}
+
+    def dead_letters() -> int:
+        return int(d.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"])
+
+    assert dead_letters() == 0
+    # The clock scaled: a failed delivery comes back after 1 s instead of the queue's 30 minutes, and each fails at
+    # its first SageMaker answer (AWS_MAX_ATTEMPTS=1, the SDKs' own knob) instead of after the SDK's six attempts.
+    d.lam.update_function_configuration(FunctionName=d.onboarder,
+                                        Environment={"Variables": {**env, "AWS_MAX_ATTEMPTS": "1"}})
+    d.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
+    try:
+        with ext_sagemaker.domain_unavailable(domain):
+            d.events.put_events(Entries=[
+                cloudtrail_event("CreateDomain", {"domainName": "doomed"}, {"domainArn": arn})])
+            eventually(dead_letters, "the event never reached the dead-letter queue", timeout=90)
+    finally:
+        d.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": attributes["VisibilityTimeout"]})
+        d.lam.update_function_configuration(FunctionName=d.onboarder, Environment={"Variables": env})
+
+    deliveries = queue_deliveries(d, about_domain(arn))
+    assert len(deliveries) == max_receives == 10
+    for call in deliveries:
+        record, = call.event["Records"]
+        assert call.result == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}], "Results": []}
+    letter, = d.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert about_domain(arn)(json.loads(letter["Body"]))
+    assert LOCATION_TAG not in domain_tags(d, arn) and not policies_of(d, "DoomedRole")
+
+    # the alarm's own metric, statistic and period, as CloudWatch evaluates it
+    cw = d.aws.client("cloudwatch")
+    alarm, = cw.describe_alarms(AlarmNames=[f"{stack.BOOTSTRAP_STACK}-onboarder-dead-letter-queue"])["MetricAlarms"]
+
+    def crossed():
+        now = datetime.now(timezone.utc)
+        points = cw.get_metric_statistics(
+            Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"],
+            Statistics=[alarm["Statistic"]], Period=alarm["Period"],
+            StartTime=now - timedelta(seconds=alarm["Period"] * alarm["EvaluationPeriods"]),
+            EndTime=now + timedelta(seconds=60))["Datapoints"]
+        return [p for p in points if p[alarm["Statistic"]] > alarm["Threshold"]]
+
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    eventually(crossed, f"{alarm['MetricName']} of the dead-letter queue never crossed {alarm['Threshold']}")
+
+
 def test_alarms_watch_the_queues_the_functions_and_the_product_metrics_and_notify_one_topic(deployed):
     d = deployed
     topic = d.outputs["AlarmTopicArn"]

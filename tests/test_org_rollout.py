@@ -29,6 +29,7 @@ HOME = "us-east-1"
 ARTIFACTS = "sagemaker-projects-artifacts-org"
 TEMPLATES = "sagemaker-projects-org-templates"
 ORG_STACK = "sagemaker-projects-org"
+ALARM_EMAIL = "ml-platform-alarms@example.com"
 BOOTSTRAP_SET, IAM_SET = "sagemaker-projects-bootstrap", "sagemaker-projects-iam"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
@@ -116,7 +117,7 @@ def org(emulator):
         "OrganizationalUnitIds": [ou_a, ou_b], "Regions": list(REGIONS),
         "BootstrapTemplateUrl": url + "infra/bootstrap.yaml", "IamTemplateUrl": url + "iam/roles.yaml",
         "IamHomeRegion": HOME, "ArtifactBucket": ARTIFACTS, "ArtifactPrefix": "functions/",
-        "ResourceTagKey": "CostCenter", "ResourceTagValue": "ml-42"})
+        "ResourceTagKey": "CostCenter", "ResourceTagValue": "ml-42", "AlarmEmail": ALARM_EMAIL})
     cfn = emulator.client("cloudformation")
     return SimpleNamespace(aws=emulator, orgs=orgs, cfn=cfn, root=root, ou_a=ou_a, ou_b=ou_b, members=members,
                            domains=domains, management=orgs.describe_organization()["Organization"]["MasterAccountId"])
@@ -181,3 +182,9 @@ def test_the_stack_instances_carry_the_stacksets_parameters_and_tags(org):
         params = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
         assert (params["ArtifactBucket"], params["ArtifactBucketIsRegional"]) == (ARTIFACTS, "true")
         assert (params["ResourceTagKey"], params["ResourceTagValue"]) == ("CostCenter", "ml-42")
+        # each instance's own alarm topic, in its account and region, with the organisation's address subscribed
+        topic = stack.outputs_of(described)["AlarmTopicArn"]
+        assert topic.split(":")[3:5] == [region, account]
+        subscriptions = client_in(org.aws, "sns", account, region).list_subscriptions_by_topic(
+            TopicArn=topic)["Subscriptions"]
+        assert [(x["Protocol"], x["Endpoint"]) for x in subscriptions] == [("email", ALARM_EMAIL)]

@@ -6,6 +6,9 @@
    (the logs of ext_lambda's `cargo lambda watch` processes, not other pytest workers') is read as it grows; each EMF document is checked against the specification
    (harness/emf.py), kept for the tests (`documents()`) and put into moto's CloudWatch as metric data, so
    `GetMetricStatistics` answers what an alarm on a product metric would see.
+3. The metrics AWS services publish on their own, which the stack's alarms watch: `AWS/SQS`
+   ApproximateNumberOfMessagesVisible / NotVisible / Delayed of every queue (AWS: each minute; here every
+   `SQS_METRIC_SECONDS`), and `AWS/Lambda` Invocations and Errors of every function invocation ext_lambda runs.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from harness import emf, ext_lambda
 
 #: Seconds between two reads of the function logs.
 TAIL_SECONDS = 0.2
+#: Seconds between two samples of every queue's AWS/SQS metrics (AWS samples each minute).
+SQS_METRIC_SECONDS = 1.0
 
 
 @dataclass
@@ -180,12 +185,52 @@ def _read_logs() -> None:
                     _store.invalid.append((doc, [f"PutMetricData: {e}"]))
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# 3. What SQS and Lambda publish themselves
+
+
+def _cloudwatch(account_id: str, region: str):
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[account_id][region]
+
+
+def _sample_queues() -> None:
+    """One sample of each queue's gauges, into the CloudWatch of the queue's account and region."""
+    from moto.sqs.models import sqs_backends
+
+    for account_id in list(sqs_backends.keys()):
+        for region in list(sqs_backends[account_id].keys()):
+            for queue in list(sqs_backends[account_id][region].queues.values()):
+                dims = [{"Name": "QueueName", "Value": queue.name}]
+                _cloudwatch(account_id, region).put_metric_data("AWS/SQS", [
+                    {"MetricName": name, "Value": float(value), "Unit": "Count", "Dimensions": dims}
+                    for name, value in (
+                        ("ApproximateNumberOfMessagesVisible", queue.approximate_number_of_messages),
+                        ("ApproximateNumberOfMessagesNotVisible", queue.approximate_number_of_messages_not_visible),
+                        ("ApproximateNumberOfMessagesDelayed", queue.approximate_number_of_messages_delayed))])
+
+
+def _invocation_finished(account_id: str, region: str, invocation: ext_lambda.Invocation) -> None:
+    dims = [{"Name": "FunctionName", "Value": invocation.function_name}]
+    _cloudwatch(account_id, region).put_metric_data("AWS/Lambda", [
+        {"MetricName": "Invocations", "Value": 1.0, "Unit": "Count", "Dimensions": dims},
+        {"MetricName": "Errors", "Value": 1.0 if invocation.errored else 0.0, "Unit": "Count", "Dimensions": dims}])
+
+
 def _tail() -> None:
     import time
 
+    next_sample = 0.0
     while True:
         time.sleep(TAIL_SECONDS)
         _read_logs()
+        if time.monotonic() >= next_sample:
+            next_sample = time.monotonic() + SQS_METRIC_SECONDS
+            try:
+                _sample_queues()
+            except Exception:  # noqa: BLE001 - a queue deleted under our feet: the next sample has it right
+                pass
 
 
 def install(emulator) -> None:
@@ -199,5 +244,6 @@ def install(emulator) -> None:
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
     on_reset(_store.reset)
+    ext_lambda.on_finished(_invocation_finished)
     _store.tailer = threading.Thread(target=_tail, name="emulator-emf", daemon=True)
     _store.tailer.start()

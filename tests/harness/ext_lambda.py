@@ -70,6 +70,8 @@ class _Store:
     local: threading.local = field(default_factory=threading.local)
     #: role ARN -> the credentials a function of another account runs with (moto's reset forgets them: so do we)
     role_credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: called with (account, region, invocation) as each invocation ends (ext_cloudwatch: Lambda's own metrics)
+    listeners: list = field(default_factory=list)
 
     def record(self, invocation: Invocation) -> None:
         with self.lock:
@@ -88,6 +90,11 @@ def invocations(function_name: str | None = None) -> list[Invocation]:
     """Every invocation forwarded since the last reset (optionally of one function), oldest first."""
     with _store.lock:
         return [i for i in _store.invocations if function_name in (None, i.function_name)]
+
+
+def on_finished(listener) -> None:
+    """`listener(account_id, region, invocation)` is called as every invocation ends (after its result is set)."""
+    _store.listeners.append(listener)
 
 
 def wait_for_invocations(count: int, function_name: str | None = None, timeout: float = 30.0) -> list[Invocation]:
@@ -205,6 +212,11 @@ def _forward(fn, event: Any, source: str) -> Invocation:
         record.errored = isinstance(result, dict) and {"errorType", "errorMessage"} <= set(result)
         return record
     finally:
+        for listener in list(_store.listeners):
+            try:
+                listener(fn.account_id, fn.region, record)
+            except Exception:  # noqa: BLE001 - a listener's failure is not the invocation's
+                pass
         record.done.set()
 
 

@@ -8,7 +8,8 @@
 2. AddTags / ListTags / DeleteTags on a resource created without tags (moto keeps `tags = None` and answers
    500), on project ARNs, and AddTags overwriting a key instead of duplicating it.
 3. A test-only knob to make CreateDomain start `Pending` and move the domain later (`set_domain_status`);
-   DescribeDomain of an unknown id answers `ResourceNotFound` as AWS does (moto: ValidationException).
+   DescribeDomain of an unknown id answers `ResourceNotFound` as AWS does (moto: ValidationException); and an
+   outage knob (`domain_unavailable`): DescribeDomain of one domain answers 503 ServiceUnavailable meanwhile.
 
 State lives per account and region and is cleared with moto's (`emulator.on_reset`).
 """
@@ -30,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
 
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import SagemakerClientError
 
@@ -76,6 +78,16 @@ class ResourceNotFound(SagemakerClientError):
 
 class ConflictException(SagemakerClientError):
     code = "ConflictException"
+
+
+class ServiceUnavailable(JsonRESTError):
+    """The common error every AWS API may answer (503): the service is down for a while, the same call may pass
+    later. Not in SageMaker's own error shapes, hence the HTTP status set here."""
+
+    code = 503
+
+    def __init__(self, message: str = "Service is unable to handle request."):
+        super().__init__("ServiceUnavailable", message)
 
 
 class _Constraints:
@@ -402,6 +414,8 @@ class Project:
 @dataclass
 class _Store:
     projects: dict[tuple[str, str], dict[str, Project]] = field(default_factory=dict)
+    #: domains whose DescribeDomain answers ServiceUnavailable (domain_unavailable)
+    unavailable: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def scope(self, account_id: str, region: str) -> dict[str, Project]:
@@ -887,10 +901,24 @@ def domains_start(status: str):
         DOMAIN_INITIAL_STATUS = previous
 
 
+@contextmanager
+def domain_unavailable(domain_id: str):
+    """`with domain_unavailable(d): …` — inside the block DescribeDomain of `d` answers 503 ServiceUnavailable,
+    a SageMaker outage for that domain: every caller sees a transient failure, however often it retries."""
+    with _store.lock:
+        _store.unavailable.add(domain_id)
+    try:
+        yield
+    finally:
+        with _store.lock:
+            _store.unavailable.discard(domain_id)
+
+
 def _reset() -> None:
     """Clears the projects and restores the settings the tests may change."""
     with _store.lock:
         _store.projects.clear()
+        _store.unavailable.clear()
     g = globals()
     for name, value in _DEFAULTS.items():
         g[name] = value
@@ -931,6 +959,9 @@ def install(emulator) -> None:
     describe_domain = backend_cls.describe_domain
 
     def describe_domain_or_not_found(self, domain_id: str):
+        with _store.lock:
+            if domain_id in _store.unavailable:
+                raise ServiceUnavailable()
         if domain_id not in self.domains:
             raise ResourceNotFound(f"Domain {domain_id} not found.")
         return describe_domain(self, domain_id)

@@ -16,17 +16,31 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 /// The shared SDK configuration, with [`retry_config`].
 pub async fn config() -> SdkConfig {
+    let attempts = std::env::var("AWS_MAX_ATTEMPTS").ok();
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(retry_config())
+        .retry_config(retry_config_with(attempts.as_deref()))
         .load()
         .await
 }
+
+/// Attempts per call unless the function's environment sets the SDKs' own `AWS_MAX_ATTEMPTS`.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 6;
 
 /// How every call is retried inside the SDK before a [`CallError`] reaches our code: adaptive (IAM throttles
 /// hard and every caller here is bursty), six attempts, for what the SDK classifies as transient — the same
 /// kinds [`CallError::retryable`] names.
 pub fn retry_config() -> RetryConfig {
-    RetryConfig::adaptive().with_max_attempts(6)
+    retry_config_with(None)
+}
+
+/// [`retry_config`] with the attempts of `AWS_MAX_ATTEMPTS` when it holds a positive number (as every AWS SDK
+/// reads it: an operator's knob, e.g. 1 to hand every transient failure straight to the queue's redelivery).
+pub fn retry_config_with(max_attempts: Option<&str>) -> RetryConfig {
+    let attempts = max_attempts
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+    RetryConfig::adaptive().with_max_attempts(attempts)
 }
 
 /// The clients the functions use, built once per process.
@@ -65,7 +79,7 @@ impl Clients {
 #[cfg(test)]
 mod tests {
     use super::answers::iam_error;
-    use super::retry_config;
+    use super::{retry_config, retry_config_with, DEFAULT_MAX_ATTEMPTS};
     use aws_sdk_iam::operation::tag_role::TagRoleOutput;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
@@ -112,5 +126,19 @@ mod tests {
             .retry_partition(partition("asked-once")));
         assert!(tag_role(&iam).send().await.is_err());
         assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[test]
+    fn aws_max_attempts_sets_the_attempts_and_anything_else_keeps_the_default() {
+        assert_eq!(retry_config_with(Some("1")).max_attempts(), 1);
+        assert_eq!(retry_config_with(Some(" 3 ")).max_attempts(), 3);
+        for ignored in [None, Some(""), Some("0"), Some("-2"), Some("many")] {
+            assert_eq!(
+                retry_config_with(ignored).max_attempts(),
+                DEFAULT_MAX_ATTEMPTS,
+                "{ignored:?}"
+            );
+        }
+        assert_eq!(retry_config().max_attempts(), DEFAULT_MAX_ATTEMPTS);
     }
 }
