@@ -480,8 +480,6 @@ def test_a_domain_sagemaker_keeps_failing_on_ends_in_the_dead_letter_queue_and_i
     for call in deliveries:
         record, = call.event["Records"]
         assert call.result == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}], "Results": []}
-    letter, = d.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
-    assert about_domain(arn)(json.loads(letter["Body"]))
     assert LOCATION_TAG not in domain_tags(d, arn) and not policies_of(d, "DoomedRole")
 
     # the alarm's own metric, statistic and period, as CloudWatch evaluates it
@@ -499,6 +497,9 @@ def test_a_domain_sagemaker_keeps_failing_on_ends_in_the_dead_letter_queue_and_i
 
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     eventually(crossed, f"{alarm['MetricName']} of the dead-letter queue never crossed {alarm['Threshold']}")
+    # what waits there is the event itself (read last: a received message is no longer visible)
+    letter, = d.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert about_domain(arn)(json.loads(letter["Body"]))
 
 
 def test_alarms_watch_the_queues_the_functions_and_the_product_metrics_and_notify_one_topic(deployed):
