@@ -124,7 +124,7 @@ features-check: ## the tests and the binaries resolve one feature set
 # retries, polling), so 4 workers on 2 cores: 3.6 min, against 7.4 with whole files per worker (one file is 5 min).
 PYTEST_WORKERS ?= 4
 integration: tools build ## the emulator + cargo-lambda integration tests, in parallel (PYTEST_WORKERS, default 4)
-	$(PYTEST) tests -n $(PYTEST_WORKERS) --dist load
+	$(PYTEST) tests -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 check: fmt-check features-check clippy tools unit fetch lint-templates guard deny ## the quick loop: all but integration
 	@echo "make check: all checks passed"

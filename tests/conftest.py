@@ -106,3 +106,22 @@ def pytest_testnodedown(node, error):
     verdict = getattr(node, "workeroutput", {}).get("sppb_session_end")
     if verdict is not None:
         _worker_verdicts[node.gateway.id] = verdict
+
+
+#: Under pytest-xdist (`--dist loadgroup`): these modules deploy stacks or start many functions in module-scoped
+#: fixtures, so each runs whole on one worker (its setup paid once, not once per worker that takes one of its
+#: tests); every other test is dealt out on its own. Listed longest first, and run before the rest, so the short
+#: tests fill in around them and no long one starts last.
+WHOLE_ON_ONE_WORKER = ("test_bad_inputs", "test_bootstrap_stack", "test_org_rollout", "test_stack_lifecycle",
+                       "test_domain_onboarder", "test_projects_cli", "test_guardrails")
+#: dealt out test by test, but started right after those: their tests take 5–20 s each
+LONG_TESTS_FIRST = ("test_convergence", "test_seed_code", "test_template_fidelity")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    first = {name: rank for rank, name in enumerate(WHOLE_ON_ONE_WORKER + LONG_TESTS_FIRST)}
+    for item in items:
+        if item.module.__name__ in WHOLE_ON_ONE_WORKER:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    items.sort(key=lambda item: first.get(item.module.__name__, len(first)))  # stable: file order within each

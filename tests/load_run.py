@@ -1,7 +1,7 @@
 """`make load`: a benchmark, not a test — the real binaries under load on the embedded emulator.
 
 1. N concurrent `Custom::ExecutionRolePolicies` Create invocations (default 200), one role each, all in flight at
-   once, spread over S `cargo lambda watch --concurrency C` routers (default 4 × 2 instances): one cargo-lambda
+   once, spread over S cargo-lambda routers with C function instances each (default 4 × 2): one cargo-lambda
    router deadlocks when about 100 invocations wait in it (its scheduler queue holds 100), so no router is given
    more than 64 at a time;
 2. a burst of M S3 "Object Created" events (default 1,000) to the template tagger, for M uploads made first: all
@@ -178,7 +178,7 @@ def main() -> int:
     e = emu.start()
     sink = ResponseSink()
     watches = Watches({**e.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "AWS_LAMBDA_LOG_LEVEL": "warn"},
-                      name="load", extra_args=("--concurrency", str(args.concurrency)))
+                      name="load", instances=args.concurrency)
     rows = []
     try:
         rows.append(custom_resources(e, watches, sink, args.custom_resources, args.routers))

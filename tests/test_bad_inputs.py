@@ -266,7 +266,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def fns(emulator):
     f = Watches(runtime_env(emulator), name="bad-inputs")
-    # start every function once, untimed: a first start runs `cargo run`, which may wait for a build lock
+    # start every function once, untimed: its cold start is not what the catalogue times
     for function in (ERP, PUB, SEED, ONB, TAG):
         f.watch(ENVS.get(function)).invoke(function, b"null", timeout=600)
     yield f

@@ -163,6 +163,18 @@ def delivered_bodies(d) -> list[dict]:
     return [json.loads(r["body"]) for c in queue_deliveries(d) for r in c.event["Records"]]
 
 
+def onboard_new_domain(d, name: str, start: str = "InService") -> tuple[str, str]:
+    """A domain `name` with a role of its own, created in state `start`, and its CloudTrail CreateDomain event put on
+    the bus; returns (domain ARN, role name) once the onboarder took the event from its queue."""
+    role = f"{pascal(name)}Role"
+    with ext_sagemaker.domains_start(start):
+        arn = d.sm.create_domain(DomainName=name, AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
+                                 DefaultUserSettings={"ExecutionRole": make_role(d.iam, role)})["DomainArn"]
+    d.events.put_events(Entries=[cloudtrail_event("CreateDomain", {"domainName": name}, {"domainArn": arn})])
+    eventually(lambda: queue_deliveries(d, about_domain(arn)), f"the event of domain {name} never came")
+    return arn, role
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -394,16 +406,18 @@ def test_events_the_rule_does_not_select_never_reach_the_queue(deployed):
 
 def test_every_function_writes_valid_emf_metrics_that_reach_cloudwatch(deployed):
     """The functions' log lines, read as CloudWatch Logs reads them (ext_cloudwatch): each EMF document follows the
-    specification, in one namespace with the Stack and Function dimensions, and its values reach CloudWatch."""
+    specification, in one namespace with the Stack and Function dimensions, and its values reach CloudWatch. What
+    makes each metric happens here (or at the deployment): a domain waited for then onboarded with its project, a
+    failed one abandoned, a template accepted and one rejected."""
     d = deployed
-    # a domain that failed: the onboarder abandons it, which the DomainsAbandoned alarm watches
-    role = d.iam.get_role(RoleName="SlowRole")["Role"]["Arn"]
-    with ext_sagemaker.domains_start("Failed"):
-        arn = d.sm.create_domain(DomainName="broken", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
-                                 SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
-    d.events.put_events(Entries=[cloudtrail_event("CreateDomain", {"domainName": "broken"}, {"domainArn": arn})])
-    call, = eventually(lambda: queue_deliveries(d, about_domain(arn)), "the failed domain's event never came")
-    assert call.result["Results"][0]["Outcome"] == "Abandoned"
+    waiting, _ = onboard_new_domain(d, "metered", start="Pending")
+    ext_sagemaker.set_domain_status(waiting.rsplit("/", 1)[1], "InService")
+    broken, _ = onboard_new_domain(d, "broken", start="Failed")
+    call, = queue_deliveries(d, about_domain(broken))
+    assert call.result["Results"][0]["Outcome"] == "Abandoned"  # which the DomainsAbandoned alarm watches
+    d.s3.put_object(Bucket=d.bucket, Key=f"{PREFIX}metered.yaml",
+                    Body=(ROOT / "templates" / "deploy-codepipeline.yaml").read_bytes())
+    d.s3.put_object(Bucket=d.bucket, Key=f"{PREFIX}metered-notes.yaml", Body=b"just: some notes\n")
 
     expected = {
         "template-publisher": {"TemplatesWritten", "TemplatesUnchanged", "TemplatesRemoved",
@@ -568,9 +582,16 @@ def test_the_template_declares_what_the_emulator_skips():
 
 def test_deleting_the_stack_is_refused_while_the_onboarders_projects_exist_then_takes_back_what_it_made(deployed):
     d = deployed
-    onboarded_roles = ("EarlyDomainRole", "TeamRole", "SlowRole")
+    arn, role = onboard_new_domain(d, "closing")
+    eventually(lambda: d.sm.list_projects(NameContains=arn.rsplit("/", 1)[1])["ProjectSummaryList"],
+               "the closing domain got no project")
     listed_roles = ("AmazonSageMaker-ExecutionRole-listed", "ListedByName")
-    assert all(policies_of(d, r) for r in onboarded_roles + listed_roles)
+    granted = tuple(r["RoleName"] for r in d.iam.list_roles()["Roles"] if policies_of(d, r["RoleName"]))
+    onboarded_roles = tuple(r for r in granted if r not in listed_roles)
+    assert {"EarlyDomainRole", role} <= set(onboarded_roles) and set(listed_roles) <= set(granted)
+    ours = {f"{PREFIX}{name}.yaml" for name in TEMPLATE_NAMES}
+    uploads = sorted(o["Key"] for o in d.s3.list_objects_v2(Bucket=d.bucket, Prefix=PREFIX).get("Contents", [])
+                     if o["Key"] not in ours)
     projects = sorted(p["ProjectName"] for p in d.sm.list_projects()["ProjectSummaryList"])
     assert projects and all(p.startswith("mlops-") for p in projects)
     before = len(ext_lambda.invocations())
@@ -601,7 +622,7 @@ def test_deleting_the_stack_is_refused_while_the_onboarders_projects_exist_then_
     assert all(c.event["RequestType"] == "Delete" and c.result["Answered"]["Status"] == "SUCCESS" for c in deletes)
     # templates: ours are gone, the uploads stay, the bucket is retained
     remaining = sorted(o["Key"] for o in d.s3.list_objects_v2(Bucket=d.bucket, Prefix=PREFIX).get("Contents", []))
-    assert remaining == [f"{PREFIX}notes.yaml", f"{PREFIX}team-deploy.yaml"]
+    assert remaining == uploads
     # every grant is taken back, from listed and from onboarded roles
     for role in onboarded_roles + listed_roles:
         assert policies_of(d, role) == {} and LAUNCH_TAG not in role_tags(d, role), role

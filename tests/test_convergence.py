@@ -465,10 +465,14 @@ def faulty_sink(sink):
     s.stop()
 
 
+#: each PUT of a response waits 2 s, not the default 10 s, for an answer: a hanging URL costs 2 s an attempt
+ATTEMPT_TIMEOUT = {"CFN_RESPONSE_ATTEMPT_TIMEOUT_MS": "2000"}
+
+
 def answer_through(faulty_sink, replay, plan):
     addressed, token = faulty_sink.address(dict(NOTHING_TO_DO), plan)
     started = time.monotonic()
-    out = replay.watch().invoke("template-publisher", addressed, timeout=300)
+    out = replay.watch(ATTEMPT_TIMEOUT).invoke("template-publisher", addressed, timeout=300)
     return out, faulty_sink.attempts(token), time.monotonic() - started, token
 
 

@@ -654,7 +654,7 @@ def test_a_scope_too_narrow_or_too_wide_is_caught(roles):
     narrow = copy.deepcopy(roles)
     for s in narrow[_CB]:
         if s.get("Sid") == "CreateSageMakerDefaultBucket":
-            s["Resource"] = f"arn:aws:s3:::sagemaker-project-*"
+            s["Resource"] = "arn:aws:s3:::sagemaker-project-*"
     assert any("may not s3:CreateBucket" in p for p in touch_problems(narrow))
     wide = copy.deepcopy(roles)
     for s in wide[_CB]:

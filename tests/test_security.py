@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import urllib.parse
 import uuid
@@ -29,7 +28,6 @@ from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
 from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-CARGO_DENY = ROOT / ".tools" / "bin" / "cargo-deny"
 SESSION_START = time.time()  # this module is imported when the session collects its tests
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
@@ -246,19 +244,3 @@ def test_the_loopback_exception_is_for_loopback_addresses_only(emulator, listene
         f.stop()
     assert set(out) == {"Rejected"}, f"{out} after {took:.0f} s"
     assert listener.connections == []
-
-
-# --------------------------------------------------------------------------------------------- dependencies
-
-
-def test_cargo_deny_passes_licences_bans_and_sources():
-    """Advisories are not checked: cargo-deny fetches their database from GitHub, out of reach here (deny.toml).
-    `make fetch` (part of `make test`) has downloaded every platform's crates, which `cargo metadata` needs offline."""
-    if not CARGO_DENY.exists():
-        pytest.fail(f"cargo-deny not found at {CARGO_DENY}: make tools (cargo install cargo-deny --version 0.20.2 "
-                    f"--locked --root .tools)")
-    assert (ROOT / "deny.toml").exists()
-    proc = subprocess.run([str(CARGO_DENY), "--offline", "--log-level", "error", "check", "licenses", "bans", "sources"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "bans ok, licenses ok, sources ok" in proc.stdout + proc.stderr

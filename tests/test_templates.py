@@ -1,7 +1,7 @@
 """The five SageMaker project templates (templates/*.yaml): what each must satisfy besides upstream's facts (those,
 per template, are tests/test_template_fidelity.py).
 
-Static part: every template parses, is cfn-lint clean, declares the parameters SageMaker fills, accepts whatever the
+Static part (cfn-lint: `make lint-templates`): every template parses, declares the parameters SageMaker fills, accepts whatever the
 SageMaker-provided template accepts, references only the fixed service roles (all created by iam/roles.yaml), names
 every nameable resource inside the launch role's prefixes and the services' length limits, keeps its artifacts bucket
 encrypted, private and TLS-only, has no inline code, and gives every Custom::SeedCode the seed function's interface
@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 from test_template_fidelity import FACTS as FIDELITY
 
 from harness import cfn_yaml
@@ -200,16 +197,6 @@ def test_parses_as_cloudformation(name):
     assert tpl["AWSTemplateFormatVersion"] == "2010-09-09"
     assert tpl["Description"].strip()
     assert tpl["Resources"]
-
-
-@pytest.mark.parametrize("name", TEMPLATES)
-def test_cfn_lint_reports_no_error_and_no_warning(name):
-    cfn_lint = Path(sys.executable).with_name("cfn-lint")
-    if not cfn_lint.exists():
-        pytest.skip(f"cfn-lint not installed next to {sys.executable}")
-    result = subprocess.run([str(cfn_lint), str(TEMPLATE_DIR / name)], capture_output=True, text=True, timeout=120)
-    # exit status bits: 2 = error, 4 = warning, 8 = informational
-    assert result.returncode & 0b110 == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("name", TEMPLATES)

@@ -23,15 +23,13 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from harness.functions import ROOT, Functions
+from harness.functions import Functions, binary_path
 
 log = logging.getLogger("harness.ext_lambda")
 
@@ -164,11 +162,6 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def binary_path(binary: str) -> Path:
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
-    return target / "debug" / binary
-
-
 _CFN_RESPONSE_URL = re.compile(r"^https?://[^/]+(?=/cloudformation_[^/?]+/cfnresponse)")
 
 
@@ -195,7 +188,7 @@ def _forward(fn, event: Any, source: str) -> Invocation:
         if not binary_path(binary).exists():
             record.result = {
                 "errorType": "Runtime.BinaryNotBuilt",
-                "errorMessage": f"{binary_path(binary)} does not exist: run `cargo build --workspace --bins`",
+                "errorMessage": f"{binary_path(binary)} does not exist: run `make build`",
             }
             record.errored = True
             return record
@@ -221,10 +214,9 @@ def _forward(fn, event: Any, source: str) -> Invocation:
 
 
 def _invoke_watching_for_exit(watch, binary: str, event: Any) -> Any:
-    """watch.invoke, but a function process that exits (it does not compile, or it crashed) ends the invocation
+    """watch.invoke, but a function process that exits (it does not start, or it crashed) ends the invocation
     with Runtime.ExitError at once; cargo-lambda itself would leave the request hanging until the timeout."""
-    log_path = watch.log_path
-    offset = log_path.stat().st_size if log_path.exists() else 0
+    mark = watch.mark()
     box: dict[str, Any] = {}
 
     def call():
@@ -239,16 +231,12 @@ def _invoke_watching_for_exit(watch, binary: str, event: Any) -> Any:
     while thread.is_alive():
         thread.join(0.25)
         if exited_at is None:
-            with open(log_path, "rb") as f:
-                f.seek(offset)
-                if b"command exited code=" in f.read():
-                    exited_at = time.time()
+            if watch.exited(mark):
+                exited_at = time.time()
         elif time.time() - exited_at > 1.0:
-            with open(log_path, "rb") as f:
-                f.seek(offset)
-                tail = f.read().decode(errors="replace")[-1500:]
             return {"errorType": "Runtime.ExitError",
-                    "errorMessage": f"the process of {binary} exited (it does not build, or it crashed): {tail}"}
+                    "errorMessage": f"the process of {binary} exited (it does not start, or it crashed): "
+                                    f"{watch.tail(mark)}"}
     if "error" in box:
         raise box["error"]
     return box["result"]

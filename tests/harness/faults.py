@@ -18,8 +18,8 @@ signatures — with the ids the emulator makes up each run masked) and how many 
 before. The same seed and the same requests give the same faults whatever the interleaving of concurrent
 requests, so a failing run replays with `FAULT_SEED`.
 
-`Watches` are `harness.functions.Functions` whose cargo-lambda routers survive long idle periods and take extra
-arguments (`--concurrency`); `Listener` records any connection made to it.
+`Watches` are `harness.functions.Functions` that name their function processes (pids per binary) and their logs;
+`Listener` records any connection made to it.
 
 Deterministic rules (`proxy.rule(...)`) fail chosen requests every time, for tests that need one exact fault;
 they may also answer `denied` (AccessDenied in the service's shape: a failure no retry changes).
@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import random
 import re
 import socket
@@ -533,36 +532,11 @@ class Watches(Functions):
         return [w.log_path for w in self._watches.values()]
 
     def processes(self) -> dict[str, list[int]]:
-        """Function binary name → pids of its running instances, under every watch."""
+        """Function binary name → pids of its running instances, under every server."""
         found: dict[str, list[int]] = {}
         for w in self._watches.values():
-            for pid, name in _descendants(w.proc.pid):
-                found.setdefault(name, []).append(pid)
+            found.setdefault(w.function, []).extend(w.pids())
         return found
-
-
-def _descendants(root: int) -> list[tuple[int, str]]:
-    """(pid, command name) of every process below `root`."""
-    children: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-        names[int(entry)] = name
-    out, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append((child, names[child]))
-            todo.append(child)
-    return out
 
 
 def peak_rss_kib(pid: int) -> int:

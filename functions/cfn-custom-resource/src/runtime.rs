@@ -20,8 +20,9 @@ use crate::response_url::ResponseUrl;
 use crate::sender::Sender;
 
 /// Runtime settings. From the environment: `CFN_DEADLINE_HEADROOM_MS` (default 5000) — how long before
-/// the Lambda deadline the watchdog stops the handler to answer; `CFN_RESPONSE_ALLOW_LOOPBACK=true` — accept
-/// loopback http ResponseURLs (the local emulator only).
+/// the Lambda deadline the watchdog stops the handler to answer; `CFN_RESPONSE_ATTEMPT_TIMEOUT_MS` (default
+/// 10000) — how long one PUT of the response may take; `CFN_RESPONSE_ALLOW_LOOPBACK=true` — accept loopback
+/// http ResponseURLs (the local emulator only).
 ///
 /// ```
 /// use std::time::Duration;
@@ -53,17 +54,27 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The defaults, with `CFN_DEADLINE_HEADROOM_MS` and `CFN_RESPONSE_ALLOW_LOOPBACK` applied.
+    /// The defaults, with `CFN_DEADLINE_HEADROOM_MS`, `CFN_RESPONSE_ATTEMPT_TIMEOUT_MS` (each PUT of the
+    /// response) and `CFN_RESPONSE_ALLOW_LOOPBACK` applied.
     pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+        let millis = |name| {
+            var(name)
+                .and_then(|v| v.trim().parse().ok())
+                .map(Duration::from_millis)
+        };
         let mut s = Self::default();
-        if let Some(ms) = std::env::var("CFN_DEADLINE_HEADROOM_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            s.headroom = Duration::from_millis(ms);
+        if let Some(headroom) = millis("CFN_DEADLINE_HEADROOM_MS") {
+            s.headroom = headroom;
+        }
+        if let Some(timeout) = millis("CFN_RESPONSE_ATTEMPT_TIMEOUT_MS").filter(|t| !t.is_zero()) {
+            s.sender.attempt_timeout = timeout;
         }
         s.allow_loopback =
-            std::env::var("CFN_RESPONSE_ALLOW_LOOPBACK").is_ok_and(|v| v == "true" || v == "1");
+            var("CFN_RESPONSE_ALLOW_LOOPBACK").is_some_and(|v| v == "true" || v == "1");
         s
     }
 
@@ -426,5 +437,48 @@ fn failed(c: &Coordinates, physical_resource_id: Option<String>, reason: String)
         logical_resource_id: c.logical_resource_id.clone(),
         no_echo: false,
         data: serde_json::Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::Settings;
+    use std::time::Duration;
+
+    fn from(vars: &[(&str, &str)]) -> Settings {
+        Settings::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_environment_sets_headroom_attempt_timeout_and_loopback() {
+        let s = from(&[
+            ("CFN_DEADLINE_HEADROOM_MS", "2500"),
+            ("CFN_RESPONSE_ATTEMPT_TIMEOUT_MS", "2000"),
+            ("CFN_RESPONSE_ALLOW_LOOPBACK", "true"),
+        ]);
+        assert_eq!(s.headroom, Duration::from_millis(2500));
+        assert_eq!(s.sender.attempt_timeout, Duration::from_secs(2));
+        assert!(s.allow_loopback);
+    }
+
+    #[test]
+    fn unset_unreadable_or_zero_values_keep_the_defaults() {
+        let defaults = Settings::default();
+        for s in [
+            from(&[]),
+            from(&[
+                ("CFN_DEADLINE_HEADROOM_MS", "soon"),
+                ("CFN_RESPONSE_ATTEMPT_TIMEOUT_MS", "0"),
+                ("CFN_RESPONSE_ALLOW_LOOPBACK", "yes"),
+            ]),
+        ] {
+            assert_eq!(s.headroom, defaults.headroom);
+            assert_eq!(s.sender.attempt_timeout, defaults.sender.attempt_timeout);
+            assert!(!s.allow_loopback);
+        }
     }
 }
