@@ -491,9 +491,9 @@ def test_a_domain_sagemaker_keeps_failing_on_ends_in_the_dead_letter_queue_and_i
 
     deliveries = queue_deliveries(d, about_domain(arn))
     assert len(deliveries) == max_receives == 10
-    for call in deliveries:
-        record, = call.event["Records"]
-        assert call.result == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}], "Results": []}
+    for call in deliveries:  # a batch may carry other messages too: ours is handed back each time
+        record, = [r for r in call.event["Records"] if about_domain(arn)(json.loads(r["body"]))]
+        assert {"itemIdentifier": record["messageId"]} in call.result["batchItemFailures"], call.result
     assert LOCATION_TAG not in domain_tags(d, arn) and not policies_of(d, "DoomedRole")
 
     # the alarm's own metric, statistic and period, as CloudWatch evaluates it
