@@ -119,9 +119,10 @@ features-check: ## the tests and the binaries resolve one feature set
 	  ($$1" "$$2) in used { print "features differ between the tests and the binaries: " $$0; bad = 1 } \
 	  END { exit bad }' .run/features-bins.txt -
 
-# Each worker has its own emulator, response sink and cargo-lambda servers (tests/conftest.py) and takes the next test
-# when it is free (a module's fixtures may so be set up on more than one worker). The tests mostly wait (deadlines,
-# retries, polling), so 4 workers on 2 cores: 3.6 min, against 7.4 with whole files per worker (one file is 5 min).
+# Each worker has its own emulator, response sink and cargo-lambda servers (tests/conftest.py). The modules that deploy
+# stacks in module fixtures run whole on one worker (their setup once, not on every worker), longest first; every
+# other test goes to the next free worker (`--no-loadscope-reorder` keeps conftest's order). The tests mostly wait
+# (deadlines, retries, polling), so 4 workers on 2 cores.
 PYTEST_WORKERS ?= 4
 integration: tools build ## the emulator + cargo-lambda integration tests, in parallel (PYTEST_WORKERS, default 4)
 	$(PYTEST) tests -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
