@@ -21,8 +21,8 @@ from moto.core.common_models import CloudFormationModel
 
 from harness import emf, ext_lambda
 
-#: Seconds between two reads of the function logs.
-TAIL_SECONDS = 0.2
+#: Seconds between two reads of the function logs in the background (`documents()` reads at once).
+TAIL_SECONDS = 0.5
 #: Seconds between two samples of every queue's AWS/SQS metrics (AWS samples each minute).
 SQS_METRIC_SECONDS = 1.0
 
@@ -166,6 +166,8 @@ def _read_logs() -> None:
         for path in sorted(ext_lambda.log_paths()):
             offset = _store.offsets.get(path, 0)
             try:
+                if path.stat().st_size <= offset:
+                    continue  # nothing new: most logs, most of the time
                 with open(path, "rb") as f:
                     f.seek(offset)
                     chunk = f.read()
