@@ -113,8 +113,8 @@ unit: ## Rust unit, contract and doc tests
 # (and all that depends on it) a second time, and the binaries differ from what the unit tests ran.
 features-check: ## the tests and the binaries resolve one feature set
 	@mkdir -p .run
-	@cargo tree --workspace --locked -e normal,build -f '{p} {f}' --prefix none | sort -u > .run/features-bins.txt
-	@cargo tree --workspace --locked -e normal,build,dev -f '{p} {f}' --prefix none | sort -u > .run/features-tests.txt
+	@cargo tree --workspace --locked -e normal,build -f '{p} {f}' --prefix none | sed 's/ (\*)$$//' | sort -u > .run/features-bins.txt
+	@cargo tree --workspace --locked -e normal,build,dev -f '{p} {f}' --prefix none | sed 's/ (\*)$$//' | sort -u > .run/features-tests.txt
 	@comm -13 .run/features-bins.txt .run/features-tests.txt | awk 'NR==FNR { used[$$1" "$$2]; next } \
 	  ($$1" "$$2) in used { print "features differ between the tests and the binaries: " $$0; bad = 1 } \
 	  END { exit bad }' .run/features-bins.txt -

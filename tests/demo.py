@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import emulator as emu  # noqa: E402
 from harness import ext_lambda, ext_sagemaker, stack  # noqa: E402
 from harness.fixtures import make_role  # noqa: E402
-from harness.functions import ROOT  # noqa: E402
+from harness.functions import binary_path  # noqa: E402
 
 DEPLOY_PARAMS = {
     "SourceModelPackageGroupName": "churn-models",
@@ -152,7 +152,7 @@ def run(demo: Demo, aws) -> None:
                f"reason: {(broken or {}).get('sagemaker-projects-bootstrap:rejected', '?')}")
 
     demo.say("a data scientist creates a project by hand with the projects CLI…")
-    cli = ROOT / "target" / "debug" / "projects"
+    cli = binary_path("projects")
     cmd = [str(cli), "create", "churn-experiments", "--stack", stack.BOOTSTRAP_STACK, "--template", "team-queue"]
     print("$ projects " + " ".join(cmd[1:]), flush=True)
     result = subprocess.run(cmd, env={**aws.child_env(), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120)

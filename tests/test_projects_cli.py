@@ -14,10 +14,11 @@ import pytest
 
 from harness.buckets import create_template_bucket
 from harness.emulator import free_port
+from harness.functions import binary_path
 from harness.fixtures import LAUNCH_ROLE_ARN, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, cr_event, make_role
 from harness.functions import ROOT
 
-BIN = ROOT / "target" / "debug" / "projects"
+BIN = binary_path("projects")
 ACCOUNT = "123456789012"
 BUCKET = "sagemaker-projects-templates-123456789012"
 PREFIX = "templates/"

@@ -60,8 +60,18 @@ pub(crate) struct Delivered {
     pub status: u16,
 }
 
+/// TLS with rustls and ring, unless the process installed another provider first (`reqwest` is built
+/// without a provider of its own, so the crate does not build aws-lc's C library).
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err: another thread installed one meanwhile, which serves as well
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl Default for Sender {
     fn default() -> Self {
+        ensure_crypto_provider();
         Self {
             client: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))

@@ -1,5 +1,5 @@
 //! SDK configuration in one place: from the environment, honouring `AWS_ENDPOINT_URL` (the local emulator),
-//! adaptive retries for throttling, path-style S3 when an endpoint is overridden.
+//! adaptive retries for throttling, path-style S3 when an endpoint is overridden, HTTPS with rustls and ring.
 
 #[cfg(test)]
 pub(crate) mod answers;
@@ -18,9 +18,19 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub async fn config() -> SdkConfig {
     let attempts = std::env::var("AWS_MAX_ATTEMPTS").ok();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .retry_config(retry_config_with(attempts.as_deref()))
         .load()
         .await
+}
+
+/// The SDK's own hyper client over rustls with ring, trusting the system's roots: what its default client is,
+/// but for aws-lc-rs, a C library that cost as much build time as a whole SDK crate.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Attempts per call unless the function's environment sets the SDKs' own `AWS_MAX_ATTEMPTS`.
