@@ -56,8 +56,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def memory_of(watches: Watches, binary: str) -> int:
-    """Peak resident KiB over the running instances of `binary` (/proc shows 15 characters of a name)."""
-    pids = [pid for name, found in watches.processes().items() if binary.startswith(name) for pid in found]
+    """Peak resident KiB over the running instances of `binary`."""
+    pids = watches.processes().get(binary, [])
     return max((peak_rss_kib(p) for p in pids), default=0)
 
 

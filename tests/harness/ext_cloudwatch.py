@@ -147,10 +147,7 @@ class MetricAlarm(CloudFormationModel):
 
 
 def _ingest(doc: dict) -> None:
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    emulator = _store.emulator
-    backend = cloudwatch_backends[emulator.account_id][emulator.region]
+    backend = _cloudwatch(_store.emulator.account_id, _store.emulator.region)
     for directive in doc["_aws"]["CloudWatchMetrics"]:
         for keys in directive["Dimensions"] or [[]]:
             dims = [{"Name": k, "Value": doc[k]} for k in keys]
@@ -203,9 +200,10 @@ def _sample_queues() -> None:
 
     for account_id in list(sqs_backends.keys()):
         for region in list(sqs_backends[account_id].keys()):
+            cloudwatch = _cloudwatch(account_id, region)
             for queue in list(sqs_backends[account_id][region].queues.values()):
                 dims = [{"Name": "QueueName", "Value": queue.name}]
-                _cloudwatch(account_id, region).put_metric_data("AWS/SQS", [
+                cloudwatch.put_metric_data("AWS/SQS", [
                     {"MetricName": name, "Value": float(value), "Unit": "Count", "Dimensions": dims}
                     for name, value in (
                         ("ApproximateNumberOfMessagesVisible", queue.approximate_number_of_messages),

@@ -18,7 +18,7 @@ signatures — with the ids the emulator makes up each run masked) and how many 
 before. The same seed and the same requests give the same faults whatever the interleaving of concurrent
 requests, so a failing run replays with `FAULT_SEED`.
 
-`Watches` are `harness.functions.Functions` that name their function processes (pids per binary) and their logs;
+`Watches` are `harness.functions.Functions` that name their function processes (pids per binary);
 `Listener` records any connection made to it.
 
 Deterministic rules (`proxy.rule(...)`) fail chosen requests every time, for tests that need one exact fault;
@@ -526,10 +526,7 @@ class Listener:
 
 
 class Watches(Functions):
-    """`Functions` that can also say which function processes run under them and where their logs are."""
-
-    def log_paths(self) -> list:
-        return [w.log_path for w in self._watches.values()]
+    """`Functions` that can also say which function processes run under them."""
 
     def processes(self) -> dict[str, list[int]]:
         """Function binary name → pids of its running instances, under every server."""

@@ -24,8 +24,6 @@ from harness.emulator import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / ".run" / "logs"
-#: what cargo-lambda writes to the log when a function process it started exits
-EXIT_MARKER = b"command exited code="
 
 
 def binary_path(binary: str, example: bool = False) -> Path:
@@ -105,26 +103,6 @@ class Watch:
         self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def mark(self):
-        """Where an invocation starts, for `exited` and `tail`."""
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def _since(self, offset: int) -> bytes:
-        with open(self.log_path, "rb") as f:
-            f.seek(offset)
-            return f.read()
-
-    def exited(self, mark) -> bool:
-        """Whether a function process exited since `mark` (it does not build, or it crashed)."""
-        return EXIT_MARKER in self._since(mark)
-
-    def tail(self, mark, limit: int = 1500) -> str:
-        return self._since(mark).decode(errors="replace")[-limit:]
-
-    def pids(self) -> list[int]:
-        """The processes running this watch's functions."""
-        return [pid for pid, _ in descendants(self.proc.pid)]
-
     def stop(self) -> None:
         stop_group(self.proc)
         self._log.close()
@@ -136,8 +114,8 @@ class Served(Watch):
     again before the next invocation once it exited."""
 
     def __init__(self, env: dict[str, str], function: str, name: str = "functions", timeout: int = 3600,
-                 command: list[str] | None = None, instances: int = 1, extra_args: tuple[str, ...] = ()):
-        super().__init__(env, name, timeout, ("--only-lambda-apis", *extra_args))
+                 command: list[str] | None = None, instances: int = 1):
+        super().__init__(env, name, timeout, ("--only-lambda-apis",))
         self.function = function
         self.command = command or [str(binary_path(function))]
         # `_` is cargo-lambda's default function, served at the root of its runtime API
@@ -155,7 +133,7 @@ class Served(Watch):
         with self._procs_lock:
             for i, proc in enumerate(self._procs):
                 if proc is not None and proc.poll() is not None:
-                    self._log.write(f"{EXIT_MARKER.decode()}{proc.returncode} ({self.function}); starting it "
+                    self._log.write(f"{self.function} exited with code {proc.returncode}; starting it "
                                     "again\n".encode())
                     self._log.flush()
                 if proc is None or proc.poll() is not None:
@@ -170,19 +148,24 @@ class Served(Watch):
         self.ready()
         return super().invoke(function, event, timeout=timeout)
 
-    def mark(self):
-        return super().mark(), self.ready()
+    def mark(self) -> tuple[int, list[subprocess.Popen]]:
+        """Where an invocation starts (the log's end, the running instances), for `exited` and `tail`."""
+        return (self.log_path.stat().st_size if self.log_path.exists() else 0), self.ready()
 
     def exited(self, mark) -> bool:
+        """Whether an instance that ran at `mark` has exited (it does not start, or it crashed)."""
         return any(p.poll() is not None for p in mark[1])
 
     def tail(self, mark, limit: int = 1500) -> str:
-        return super().tail(mark[0], limit)
+        """What the log gained since `mark`, its last `limit` characters."""
+        with open(self.log_path, "rb") as f:
+            f.seek(mark[0])
+            return f.read().decode(errors="replace")[-limit:]
 
     def pids(self) -> list[int]:
+        """The running instances."""
         with self._procs_lock:
-            running = [p.pid for p in self._procs if p is not None and p.poll() is None]
-        return running + [pid for root in running for pid, _ in descendants(root)]
+            return [p.pid for p in self._procs if p is not None and p.poll() is None]
 
     def stop(self) -> None:
         with self._procs_lock:
@@ -216,30 +199,6 @@ def stop_group(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def descendants(root: int) -> list[tuple[int, str]]:
-    """(pid, command name) of every process below `root`."""
-    children: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-        names[int(entry)] = name
-    out, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append((child, names[child]))
-            todo.append(child)
-    return out
 
 
 class Router:
