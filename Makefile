@@ -30,20 +30,21 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 # ------------------------------------------------------------------------------------------- tools
+# uv (PyPI's prebuilt wheel) installs the pinned requirements: ~5 s and ~3 CPU-s on a new machine, where pip took
+# ~75 s and ~70 CPU-s; both read PyPI only, and uv keeps its own cache (~/.cache/uv) for the next clone.
+UV_VERSION := 0.13.9
 $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r tests/requirements.txt
 	touch $@
 
-CARGO_DENY := $(TOOLS)/bin/cargo-deny
-CARGO_DENY_VERSION := 0.20.2
-
-# cfn-guard and cargo-deny come from crates.io, built once per machine and user into a cache keyed by name and
-# version (TOOL_CACHE), then copied into .tools/bin: a second clone, a `git clean` or CI on the same machine builds
-# nothing. No registry has a current prebuilt binary of either (PyPI's cargo-deny wheel is 0.14, whose config format
-# predates deny.toml's; the cfn-guard bundled in npm's @cdklabs/cdk-validator-cfnguard is 3.1.1, which judges
-# the S3 rules of iam/guard differently from 3.2.1). Built without optimisation (`--debug`): twice as fast to
-# build, and both run in seconds here.
+# cargo-deny is a prebuilt wheel in the venv (tests/requirements.txt). cfn-guard comes from crates.io, built once per
+# machine and user into a cache keyed by version (TOOL_CACHE), then copied into .tools/bin: a second clone, a `git
+# clean` or CI on the same machine builds nothing. No registry has a current prebuilt cfn-guard (the one bundled in
+# npm's and PyPI's cdk-validator-cfnguard is 3.1.1, which judges the S3 rules of iam/guard differently from 3.2.1).
+# Built without optimisation (`--debug`): twice as fast to build, and it runs in seconds here.
+CARGO_DENY := $(VENV)/bin/cargo-deny
 TOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sagemaker-projects-bootstrap/tools
 # $(call cached-tool,crate,version): builds the crate's binary into the cache once, then copies it to the target
 define cached-tool
@@ -57,14 +58,12 @@ define cached-tool
 	mkdir -p $(@D) && cp -f "$$cache/bin/$(@F)" $@
 endef
 
-# the Makefile holds the versions: a changed one copies (or builds) the other version
+# the Makefile holds the version: a changed one copies (or builds) the other version
 $(CFN_GUARD): Makefile
 	$(call cached-tool,cfn-guard,$(CFN_GUARD_VERSION))
-$(CARGO_DENY): Makefile
-	$(call cached-tool,cargo-deny,$(CARGO_DENY_VERSION))
 
 .PHONY: tools
-tools: $(VENV)/.installed $(CFN_GUARD) $(CARGO_DENY) ## install the pinned Python tools, cfn-guard and cargo-deny
+tools: $(VENV)/.installed $(CFN_GUARD) ## install the pinned Python tools (cargo-deny among them) and cfn-guard
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------------------------------------- build
@@ -103,7 +102,7 @@ guard: $(CFN_GUARD) ## cfn-guard: our security promises, on every template
 fetch: ## download every crate of Cargo.lock, for all target platforms
 	cargo fetch --locked
 
-deny: $(CARGO_DENY) fetch ## cargo-deny: licences, bans, sources (advisories need GitHub, which this machine cannot reach)
+deny: $(VENV)/.installed fetch ## cargo-deny: licences, bans, sources (advisories need GitHub, which this machine cannot reach)
 	$(CARGO_DENY) --offline check licenses bans sources
 
 unit: ## Rust unit, contract and doc tests
@@ -213,13 +212,13 @@ deploy-iam: ## real AWS, once per account: the launch role and service roles (ia
 
 # ------------------------------------------------------------------------------------------- bench
 BENCH_VENVS := bench/.venvs
-$(BENCH_VENVS)/peer/.installed: bench/requirements.txt
+$(BENCH_VENVS)/peer/.installed: bench/requirements.txt $(VENV)/.installed
 	python3 -m venv $(@D)
-	$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<
+	$(VENV)/bin/uv pip install --quiet --python $(@D)/bin/python -r $<
 	touch $@
-$(BENCH_VENVS)/awscli/.installed: bench/requirements-awscli.txt
+$(BENCH_VENVS)/awscli/.installed: bench/requirements-awscli.txt $(VENV)/.installed
 	python3 -m venv $(@D)
-	$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<
+	$(VENV)/bin/uv pip install --quiet --python $(@D)/bin/python -r $<
 	touch $@
 
 .PHONY: bench

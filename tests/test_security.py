@@ -7,7 +7,8 @@
 - The IAM documents the functions write (iam/execution-role/*.json, as rendered on a role) keep the same cfn-guard
   promises as every template; the templates themselves are covered by tests/test_guard.py.
 - The ResponseURL allow-list refuses other hosts end to end: no request is ever made to them.
-- `cargo deny` (licences, bans, sources) passes with deny.toml."""
+
+`cargo deny` (licences, bans, sources) runs in `make deny`, not here."""
 from __future__ import annotations
 
 import json

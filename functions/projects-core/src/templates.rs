@@ -149,7 +149,7 @@ pub fn set_digest() -> String {
 /// A template version's name: the content's MD5 in hex. The publisher compares templates by it, and S3 lists it
 /// (as the ETag) for every stored version, so projects name the version they run by it.
 pub fn content_digest(content: &[u8]) -> String {
-    format!("{:x}", md5::compute(content))
+    hex::encode(md5::Md5::digest(content))
 }
 
 /// S3's `ChecksumSHA256` of an object with this content: the base64 of its SHA-256.
