@@ -39,7 +39,7 @@ TRUST = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal
 
 def client_in(emulator, service: str, account: str, region: str = HOME):
     """A client acting in `account` (moto's x-moto-account-id header)."""
-    c = emulator.client(service, region_name=region)
+    c = emulator.client(service, region_name=region, fresh=True)
     c.meta.events.register("before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id",
                                                                                          account))
     return c
