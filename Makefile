@@ -12,6 +12,9 @@ CFN_GUARD_VERSION := 3.2.1
 ARM_TARGET := aarch64-unknown-linux-gnu
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
+# Python caches compiled modules (__pycache__, git-ignored) for the next run: a machine that turns this off makes each
+# pytest worker, cfn-lint and the emulator compile moto, botocore and the tests again on every run (~10% of their CPU)
+unexport PYTHONDONTWRITEBYTECODE
 
 # clippy is the compiler of the workspace's own crates in every build make runs (RUSTC_WORKSPACE_WRAPPER, as
 # `cargo clippy` itself does it, with `-D warnings`): the dependencies are compiled once, for the tests and the
