@@ -195,9 +195,11 @@ mod tests {
 
     #[test]
     fn properties_must_be_an_object() {
-        assert!(properties(&json!({}), "ResourceProperties")
-            .unwrap()
-            .is_empty());
+        assert!(
+            properties(&json!({}), "ResourceProperties")
+                .unwrap()
+                .is_empty()
+        );
         let err =
             properties(&json!({"ResourceProperties": [1]}), "ResourceProperties").unwrap_err();
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Typed resource properties. CloudFormation sends every scalar as a string; errors name the exact field.
 
-use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde_json::{Map, Value};
 
 /// Keys CloudFormation adds to every custom resource's properties; they are not the handler's.

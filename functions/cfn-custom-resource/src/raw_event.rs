@@ -26,8 +26,8 @@
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::LambdaInvocation;
+use lambda_runtime::tower::{Layer, Service};
 use serde::de::IgnoredAny;
 
 /// Key under which an unparseable body arrives: `{"$unparseable": "<body, lossily decoded>"}`.

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::layers::TracingLayer;
-use lambda_runtime::{service_fn, LambdaEvent, Runtime};
-use serde_json::{json, Value};
+use lambda_runtime::{LambdaEvent, Runtime, service_fn};
+use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::envelope::{self, Coordinates, EnvelopeError, RequestType};
-use crate::handler::{error_chain, CustomResource, Outcome, Request};
+use crate::handler::{CustomResource, Outcome, Request, error_chain};
 use crate::physical_id;
 use crate::properties;
 use crate::raw_event::{self, KeepUnparseableLayer};

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cfn_custom_resource::{handle, physical_id, CustomResource, Outcome, Request, Settings};
+use cfn_custom_resource::{CustomResource, Outcome, Request, Settings, handle, physical_id};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -381,10 +381,12 @@ async fn oversized_data_is_answered_failed_within_the_limit() {
         .unwrap();
     let r = sink.only_response(&ev);
     assert_eq!(r["Status"], "FAILED");
-    assert!(r["Reason"]
-        .as_str()
-        .unwrap()
-        .contains("must fit in 4096 bytes"));
+    assert!(
+        r["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("must fit in 4096 bytes")
+    );
 }
 
 #[tokio::test]
@@ -459,27 +461,53 @@ type Mutation = Box<dyn Fn(&mut Value)>;
 
 #[tokio::test]
 async fn malformed_events_get_one_failed_response_naming_the_problem() {
-    let cases: Vec<(&str, Mutation, &str)> =
-        vec![
-        ("no RequestType", Box::new(|e| { e.as_object_mut().unwrap().remove("RequestType"); }),
-         "RequestType is missing; expected one of Create, Update, Delete"),
-        ("unknown RequestType", Box::new(|e| e["RequestType"] = json!("Upsert")),
-         "RequestType \"Upsert\" is not one of Create, Update, Delete"),
-        ("properties not an object", Box::new(|e| e["ResourceProperties"] = json!("Behaviour=ok")),
-         "ResourceProperties must be a JSON object of properties, got a string"),
-        ("missing property", Box::new(|e| e["ResourceProperties"] = json!({"ServiceToken": "x"})),
-         "ResourceProperties: missing field `Behaviour`"),
-        ("unknown property", Box::new(|e| e["ResourceProperties"]["Behavior"] = json!("typo")),
-         "ResourceProperties.Behavior: unknown field `Behavior`, expected `Behaviour` or `Size`"),
-        ("wrong type", Box::new(|e| e["ResourceProperties"]["Behaviour"] = json!(["ok"])),
-         "ResourceProperties.Behaviour: invalid type: sequence, expected a string"),
-        ("update without old properties' field", Box::new(|e| {
-            e["RequestType"] = json!("Update");
-            e["PhysicalResourceId"] = json!("Thing-g0-x");
-            e["OldResourceProperties"] = json!({});
-         }), "OldResourceProperties: missing field `Behaviour`"),
-        ("update without a physical id", Box::new(|e| e["RequestType"] = json!("Update")),
-         "PhysicalResourceId is missing from an Update request"),
+    let cases: Vec<(&str, Mutation, &str)> = vec![
+        (
+            "no RequestType",
+            Box::new(|e| {
+                e.as_object_mut().unwrap().remove("RequestType");
+            }),
+            "RequestType is missing; expected one of Create, Update, Delete",
+        ),
+        (
+            "unknown RequestType",
+            Box::new(|e| e["RequestType"] = json!("Upsert")),
+            "RequestType \"Upsert\" is not one of Create, Update, Delete",
+        ),
+        (
+            "properties not an object",
+            Box::new(|e| e["ResourceProperties"] = json!("Behaviour=ok")),
+            "ResourceProperties must be a JSON object of properties, got a string",
+        ),
+        (
+            "missing property",
+            Box::new(|e| e["ResourceProperties"] = json!({"ServiceToken": "x"})),
+            "ResourceProperties: missing field `Behaviour`",
+        ),
+        (
+            "unknown property",
+            Box::new(|e| e["ResourceProperties"]["Behavior"] = json!("typo")),
+            "ResourceProperties.Behavior: unknown field `Behavior`, expected `Behaviour` or `Size`",
+        ),
+        (
+            "wrong type",
+            Box::new(|e| e["ResourceProperties"]["Behaviour"] = json!(["ok"])),
+            "ResourceProperties.Behaviour: invalid type: sequence, expected a string",
+        ),
+        (
+            "update without old properties' field",
+            Box::new(|e| {
+                e["RequestType"] = json!("Update");
+                e["PhysicalResourceId"] = json!("Thing-g0-x");
+                e["OldResourceProperties"] = json!({});
+            }),
+            "OldResourceProperties: missing field `Behaviour`",
+        ),
+        (
+            "update without a physical id",
+            Box::new(|e| e["RequestType"] = json!("Update")),
+            "PhysicalResourceId is missing from an Update request",
+        ),
     ];
     for (name, mutate, reason) in cases {
         let sink = Sink::start(&[]).await;
@@ -504,7 +532,12 @@ async fn malformed_events_get_one_failed_response_naming_the_problem() {
 async fn an_event_that_is_not_json_is_still_answered_when_its_coordinates_can_be_read() {
     let sink = Sink::start(&[]).await;
     let h = Arc::new(Scripted::default());
-    let full = event(&sink, "Create", props("ok")).to_string();
+    // the text as CloudFormation writes it, in its order (not serde_json's, which sorts keys unless a crate in the
+    // build turns on `preserve_order`), cut off after the coordinates
+    let full = format!(
+        r#"{{"RequestType":"Create","ServiceToken":"arn:aws:lambda:us-east-1:123456789012:function:f","ResponseURL":"{}","StackId":"{STACK}","RequestId":"req-1","LogicalResourceId":"Thing","ResourceType":"Custom::Thing","ResourceProperties":{{"Behaviour":"ok"}}}}"#,
+        sink.url
+    );
     let truncated = &full[..full.find("\"ResourceType\"").unwrap() + 10];
     let wrapped = json!({ cfn_custom_resource::raw_event::UNPARSEABLE: truncated });
     invoke(&h, wrapped, Duration::from_secs(10)).await.unwrap();
