@@ -154,13 +154,17 @@ check: fmt-check features-check clippy tools unit fetch lint-templates guard den
 
 # Two phases, two steps at a time (JOBS). First the tools and the binaries: on a new machine the tool build fills the
 # gaps of the project's own build (its serial stretches and link steps). Then the integration tests start at once,
-# and the checks (the unit-test build, the unit tests, the linters) run beside them in the other slot. In one phase,
-# make would start every step of `check` before it came back to the tests. Each step's output is shown whole when
-# it ends.
+# and the checks (the unit-test build, the unit tests, the linters) run beside them in the other slot, at a lower
+# CPU priority: the tests mostly wait, and the checks take the CPU they leave. In one phase, make would start every
+# step of `check` before it came back to the tests. Each step's output is shown whole when it ends.
 JOBS ?= 2
 test: ## everything CI runs: make check and make integration
 	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target tools build
-	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target pytest check
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target pytest check-beside
+
+.PHONY: check-beside
+check-beside:
+	@nice -n 10 $(MAKE) --no-print-directory check
 	@echo "make test: all checks passed"
 
 load: tools build ## load run (a benchmark): 200 concurrent custom resources + 1,000 S3 events, no timing asserted
