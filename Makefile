@@ -161,6 +161,7 @@ JOBS ?= 2
 test: ## everything CI runs: make check and make integration
 	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target tools build
 	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target pytest check-beside
+	@echo "make test: all checks passed"
 
 .PHONY: check-beside
 check-beside:
