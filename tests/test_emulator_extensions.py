@@ -532,10 +532,13 @@ def test_domain_status_can_change_later_in_the_background(aws):
     sm = aws.client("sagemaker")
     with ext_sagemaker.domains_start("Pending"):
         domain_id = create_domain(aws)["DomainId"]
-    ext_sagemaker.set_domain_status(domain_id, "InService", after=0.3)
+    assert sm.describe_domain(DomainId=domain_id)["Status"] == "Pending"  # (the first call loads moto's model)
+    ext_sagemaker.set_domain_status(domain_id, "InService", after=1.0)
     assert sm.describe_domain(DomainId=domain_id)["Status"] == "Pending"
-    time.sleep(0.6)
-    assert sm.describe_domain(DomainId=domain_id)["Status"] == "InService"
+    deadline = time.monotonic() + 10
+    while sm.describe_domain(DomainId=domain_id)["Status"] != "InService":
+        assert time.monotonic() < deadline, "the domain never became InService"
+        time.sleep(0.1)
 
 
 def test_reset_restores_the_initial_domain_status(aws):
