@@ -166,7 +166,6 @@ test: ## everything CI runs: make check and make integration
 .PHONY: check-beside
 check-beside:
 	@nice -n 10 $(MAKE) --no-print-directory check
-	@echo "make test: all checks passed"
 
 load: tools build ## load run (a benchmark): 200 concurrent custom resources + 1,000 S3 events, no timing asserted
 	$(PY) tests/load_run.py
