@@ -149,7 +149,7 @@ integration: tools build ## the emulator + cargo-lambda integration tests, in pa
 pytest:
 	$(PYTEST) tests -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-check: fmt-check features-check clippy tools unit fetch lint-templates guard deny ## the quick loop: all but integration
+check: fmt-check features-check clippy tools unit lint-templates guard deny ## the quick loop: all but integration
 	@echo "make check: all checks passed"
 
 # Two phases, two steps at a time (JOBS). First the tools and the binaries: on a new machine the tool build fills the

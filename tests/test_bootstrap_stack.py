@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from harness import emf, ext_cloudwatch, ext_lambda, ext_sagemaker, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
-from harness.fixtures import DEPLOY_PARAMS, make_role
+from harness.fixtures import DEPLOY_PARAMS, eventually, make_role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
@@ -58,18 +58,6 @@ FUNCTIONS = {
 
 def pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
-
-
-def eventually(check, what: str, timeout: float = 30.0):
-    """Polls `check` until it returns something truthy; fails naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {timeout:.0f}s: {what}")
-        time.sleep(0.1)
 
 
 def project_deleted(sm, name: str) -> bool:

@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 
 from harness import emulator as emu
 from harness import ext_cloudformation, ext_events, ext_lambda, ext_sagemaker
-from harness.fixtures import LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, RecordingFunction, make_function, make_role
+from harness.fixtures import (LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, RecordingFunction, eventually, make_function,
+                              make_role)
 
 BUCKET = "sagemaker-templates-test"
 ACCOUNT = "123456789012"
@@ -535,10 +536,8 @@ def test_domain_status_can_change_later_in_the_background(aws):
     assert sm.describe_domain(DomainId=domain_id)["Status"] == "Pending"  # (the first call loads moto's model)
     ext_sagemaker.set_domain_status(domain_id, "InService", after=1.0)
     assert sm.describe_domain(DomainId=domain_id)["Status"] == "Pending"
-    deadline = time.monotonic() + 10
-    while sm.describe_domain(DomainId=domain_id)["Status"] != "InService":
-        assert time.monotonic() < deadline, "the domain never became InService"
-        time.sleep(0.1)
+    eventually(lambda: sm.describe_domain(DomainId=domain_id)["Status"] == "InService",
+               "the domain never became InService", timeout=10)
 
 
 def test_reset_restores_the_initial_domain_status(aws):

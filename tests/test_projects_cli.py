@@ -14,9 +14,8 @@ import pytest
 
 from harness.buckets import create_template_bucket
 from harness.emulator import free_port
-from harness.functions import binary_path
 from harness.fixtures import LAUNCH_ROLE_ARN, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, cr_event, make_role
-from harness.functions import ROOT
+from harness.functions import ROOT, binary_path
 
 BIN = binary_path("projects")
 ACCOUNT = "123456789012"

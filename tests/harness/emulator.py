@@ -55,20 +55,23 @@ class Emulator:
         """A boto3 client bound to this emulator: one per service and region, made once (clients are thread-safe,
         and making one costs ~10 ms of CPU, which the tests paid thousands of times). `fresh=True` makes a new one
         for a caller that changes it (event hooks)."""
-        key = (service, region_name or self.region)
-        if fresh or key not in self._clients:
-            client = boto3.client(
-                service,
-                endpoint_url=self.endpoint,
-                region_name=key[1],
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
-            )
-            if fresh:
-                return client
-            self._clients.setdefault(key, client)
-        return self._clients[key]
+        region = region_name or self.region
+        if fresh:
+            return self._new_client(service, region)
+        client = self._clients.get((service, region))
+        if client is None:  # two threads may both make one: the first stored serves both
+            client = self._clients.setdefault((service, region), self._new_client(service, region))
+        return client
+
+    def _new_client(self, service: str, region: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        )
 
     def reset(self) -> None:
         req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")

@@ -1,6 +1,6 @@
 """What many tests share: a SageMaker execution role's trust policy and a factory for such roles, the projects'
-launch role, CloudFormation's custom-resource request as a function receives it, and the environment the
-functions run with under test.
+launch role, CloudFormation's custom-resource request as a function receives it, the environment the
+functions run with under test, and `eventually`, a poll that fails naming what it waited for.
 
     from harness.fixtures import LAUNCH_ROLE_ARN, TRUST, cr_event, make_role
     role = make_role(aws.client("iam"), "TeamRole", path="/service-role/")
@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from harness.emulator import ACCOUNT_ID, REGION
@@ -128,3 +129,15 @@ class RecordingFunction:
             time.sleep(0.05)
         assert len(self.events) >= count, f"{len(self.events)} request(s), expected {count}: {self.events}"
         return list(self.events)
+
+
+def eventually(check, what: str, timeout: float = 30.0):
+    """Polls `check` until it returns something truthy; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {timeout:.0f}s: {what}")
+        time.sleep(0.1)
