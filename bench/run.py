@@ -125,13 +125,16 @@ def cfn_event(resource_type, logical, props):
 FUNCTIONS = [
     {
         "name": "template-publisher", "binary": "template-publisher", "peer": "publisher.handler",
-        "env": {}, "world": world_publisher,
+        # the bounds the bootstrap stack gives it (resources/bounds.rs): measured as deployed
+        "env": {"STACK_ID": STACK, "TEMPLATE_BUCKET": BUCKET}, "world": world_publisher,
         "event": lambda: cfn_event("Custom::ProjectTemplates", "Templates", {"Bucket": BUCKET, "Prefix": PREFIX}),
         "expect": {"Written": "5"},
     },
     {
         "name": "execution-role-policies", "binary": "execution-role-policies", "peer": "role_policies.handler",
-        "env": {}, "world": world_role_policies,
+        "env": {"STACK_ID": STACK, "LAUNCH_ROLE_ARN": LAUNCH, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_KMS_KEY_ARN": "",
+                "EXECUTION_ROLES": f"arn:aws:iam::{ACCOUNT}:role/service-role/TeamExecutionRole"},
+        "world": world_role_policies,
         "event": lambda: cfn_event("Custom::ExecutionRolePolicies", "RolePolicies", {
             "ExecutionRoles": [f"arn:aws:iam::{ACCOUNT}:role/service-role/TeamExecutionRole"],
             "LaunchRoleArn": LAUNCH, "TemplateBucket": BUCKET, "TemplatePrefix": PREFIX}),
@@ -139,8 +142,10 @@ FUNCTIONS = [
     },
     {
         "name": "domain-onboarder (Custom::ReconcileDomains, 1 domain)", "binary": "domain-onboarder",
-        "peer": "reconcile.handler", "env": ONBOARDER_ENV, "world": world_onboarder,
-        "event": lambda: cfn_event("Custom::ReconcileDomains", "InstallSweep", {"Trigger": "1"}),
+        "peer": "reconcile.handler", "env": {**ONBOARDER_ENV, "STACK_ID": STACK, "TEMPLATE_KMS_KEY_ARN": ""},
+        "world": world_onboarder,
+        "event": lambda: cfn_event("Custom::ReconcileDomains", "InstallSweep",
+                                   {"Trigger": "1", "TemplatesLocation": f"s3://{BUCKET}/{PREFIX}"}),
         "expect": {"Domains": "1", "Onboarded": "1", "Failed": "0"},
     },
 ]

@@ -177,7 +177,8 @@ def main() -> int:
     started = time.monotonic()
     e = emu.start()
     sink = ResponseSink()
-    watches = Watches({**e.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "AWS_LAMBDA_LOG_LEVEL": "warn"},
+    watches = Watches({**e.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "AWS_LAMBDA_LOG_LEVEL": "warn",
+                       "CUSTOM_RESOURCE_BOUNDS": "off"},
                       name="load", instances=args.concurrency)
     rows = []
     try:

@@ -354,7 +354,8 @@ def test_domain_onboarder_and_the_sweep_converge(aws, faults, faulty, replay, si
                      ONBOARDER_ENV)
     outcomes["completed" if profile.get("Outcome") == "Onboarded" else "failed"] += 1
     # the install sweep, under faults too
-    sweep = custom_resource(sink, invoke, "domain-onboarder", "Create", "InstallSweep", {"Trigger": "1"},
+    sweep = custom_resource(sink, invoke, "domain-onboarder", "Create", "InstallSweep",
+                            {"Trigger": "1", "TemplatesLocation": f"s3://{BUCKET}/templates/"},
                             f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/b/1", "sweep-1", ONBOARDER_ENV)
     outcomes[judge_custom_resource(sweep)] += 1
     if sweep["Status"] == "SUCCESS":

@@ -255,7 +255,7 @@ def test_the_schedule_sweeps_every_domain_and_profile(world):
 def test_the_install_sweep_answers_cloudformation_and_its_delete_takes_the_grants_back(world, answer):
     arn, domain = world.domain("existing", world.role("ExistingRole"))
     stack = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bootstrap/9"
-    ev = cr_event("Custom::ReconcileDomains", {"Trigger": "1"}, stack=stack, logical="InstallSweep", request_id="r1")
+    ev = cr_event("Custom::ReconcileDomains", {"Trigger": "1", "TemplatesLocation": f"s3://{BUCKET}/{PREFIX}"}, stack=stack, logical="InstallSweep", request_id="r1")
     created = answer(FUNCTION, ev, extra_env=env(world.queue))
     assert created["Status"] == "SUCCESS" and created["Data"]["Onboarded"] == "1", created
     assert len(world.our_policies("ExistingRole")) == 3

@@ -559,6 +559,8 @@ def lambda_function(aws, name, handler, env=None) -> str:
 
 
 NOT_BUILT = "no-such-binary-for-tests"
+#: these tests are about the emulator's custom resources, not the product's bounds (resources/bounds.rs)
+UNBOUNDED = {"CUSTOM_RESOURCE_BOUNDS": "off"}
 
 needs_execution_role_policies = pytest.mark.skipif(
     not ext_lambda.binary_path("execution-role-policies").exists(),
@@ -569,7 +571,7 @@ needs_execution_role_policies = pytest.mark.skipif(
 @needs_execution_role_policies
 def test_custom_resource_runs_the_real_binary_through_cargo_lambda(aws):
     iam, cf = aws.client("iam"), aws.client("cloudformation")
-    fn = lambda_function(aws, "execution-role-policies", "execution-role-policies")
+    fn = lambda_function(aws, "execution-role-policies", "execution-role-policies", UNBOUNDED)
     launch = launch_role(aws)
     make_role(iam, "Exec", "/service-role/")
     template = {
@@ -605,7 +607,7 @@ def test_custom_resource_runs_the_real_binary_through_cargo_lambda(aws):
 @needs_execution_role_policies
 def test_a_failed_custom_resource_rolls_the_stack_back(aws):
     cf = aws.client("cloudformation")
-    fn = lambda_function(aws, "execution-role-policies", "execution-role-policies")
+    fn = lambda_function(aws, "execution-role-policies", "execution-role-policies", UNBOUNDED)
     template = {"Resources": {"Policies": {"Type": "Custom::ExecutionRolePolicies", "Properties": {
         "ServiceToken": fn,
         "ExecutionRoles": [f"arn:aws:iam::{ACCOUNT}:role/NoSuchRole"],

@@ -317,9 +317,9 @@ def test_launch_role_policies_cover_what_the_project_templates_create(aws):
         ("ecr:CreateRepository", f"arn:aws:ecr:*:{acct}:repository/sagemaker-*"),
         ("events:PutRule", f"arn:aws:events:*:{acct}:rule/sagemaker-*"),
         ("events:PutTargets", f"arn:aws:events:*:{acct}:rule/sagemaker-*"),
-        ("lambda:CreateFunction", f"arn:aws:lambda:*:{acct}:function:sagemaker-*"),
-        # the seed-code custom resource's ServiceToken is the Lambda sagemaker-projects-seedcode
-        ("lambda:InvokeFunction", f"arn:aws:lambda:*:{acct}:function:sagemaker-*"),
+        # the seed-code custom resource's ServiceToken is the Lambda sagemaker-projects-seedcode; the templates
+        # create no function (tests/test_no_confused_deputy.py: nothing else of Lambda is granted)
+        ("lambda:InvokeFunction", f"arn:aws:lambda:*:{acct}:function:sagemaker-projects-seedcode"),
         ("ssm:GetParameters",
          f"arn:aws:ssm:*:{acct}:parameter/sagemaker-projects-bootstrap/seedcode-function-arn"),
         ("s3:CreateBucket", "arn:aws:s3:::sagemaker-project-*"),

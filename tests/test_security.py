@@ -25,7 +25,7 @@ from harness.buckets import create_template_bucket
 from harness.emulator import Emulator
 from harness.faults import FaultySink, Listener, Watches
 from harness import fixtures
-from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role
+from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
 from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,7 +136,7 @@ def test_no_log_line_holds_a_signature_credentials_or_a_noecho_value(aws, fns, s
             "BuildProject": "sagemaker-missing-seedcode", "SeedCodeBucket": "sagemaker-servicecatalog-seedcode-us-east-1",
             "SeedCodeKey": "toolchain/x.zip", "RepositoryFullName": "acme/repo", "Branch": NOECHO,
             "ConnectionArn": f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/0a1b2c3d-1111-2222-3333-444455556666"}))
-        answer("domain-onboarder", cr_event("Custom::ReconcileDomains", {"Trigger": NOECHO}), env=onboarder_env)
+        answer("domain-onboarder", cr_event("Custom::ReconcileDomains", {"Trigger": NOECHO, "TemplatesLocation": f"s3://{BUCKET}/templates/"}), env=onboarder_env)
         # events that cannot be answered: a refused host, and truncated JSON, both carrying a signature
         refused = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET, "Digest": NOECHO},
                      ResponseURL=f"https://evil.example.com/r?X-Amz-Signature=SIGNATURE-{uuid.uuid4().hex}")
@@ -176,7 +176,7 @@ def test_the_policies_the_functions_write_keep_the_guard_promises(aws, emulator,
     with the same rules as every template (tests/test_guard.py runs them on iam/, infra/ and templates/)."""
     iam = aws.client("iam")
     make_role(iam, "GuardedRole", "/service-role/")
-    f = Watches({**emulator.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true"}, name="security-guard")
+    f = Watches(runtime_env(emulator), name="security-guard")
     try:
         addressed, token = sink.address(cr_event("Custom::ExecutionRolePolicies", {
             "ExecutionRoles": ["GuardedRole"], "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET,

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from harness import cfn_yaml, ext_lambda
+from harness.emulator import ACCOUNT_ID, REGION
 from harness.fixtures import make_function
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -488,7 +489,10 @@ needs_seed_binary = pytest.mark.skipif(
 @pytest.fixture
 def seed_function(aws):
     """sagemaker-projects-seedcode (the real binary) and its SSM pointer, as the bootstrap stack makes them."""
-    arn = make_function(aws, "sagemaker-projects-seedcode", "seedcode-checkin", role_name="seedcode-fn", Timeout=900)
+    # STACK_ID: a bootstrap stack of this account and region, as infra/bootstrap.yaml sets it (resources/bounds.rs)
+    bootstrap = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/sagemaker-projects-bootstrap/1"
+    arn = make_function(aws, "sagemaker-projects-seedcode", "seedcode-checkin", role_name="seedcode-fn", Timeout=900,
+                        Environment={"Variables": {"STACK_ID": bootstrap}})
     aws.client("ssm").put_parameter(Name="/sagemaker-projects-bootstrap/seedcode-function-arn", Value=arn,
                                     Type="String")
     return arn

@@ -39,15 +39,21 @@ STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/tests/1"
 SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:f"
 
 
-#: What the functions run with under test besides the emulator's endpoint and credentials: the sink's plain-http
-#: loopback ResponseURL is allowed, and a response is due 3 s before the invocation's deadline.
 #: parameters of the deploy-codepipeline template that every test project of it uses
 DEPLOY_PARAMS = {
     "SourceModelPackageGroupName": "models",
     "CodeConnectionArn": f"arn:aws:codeconnections:{REGION}:{ACCOUNT_ID}:connection/0a1b2c3d-1111-2222-3333-444455556666",
     "ModelDeployCodeRepositoryFullname": "acme/model-deploy",
 }
-RUNTIME_ENV = {"CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000"}
+
+#: What the functions run with under test besides the emulator's endpoint and credentials: the sink's plain-http
+#: loopback ResponseURL is allowed, a response is due 3 s before the invocation's deadline, and the custom
+#: resources' bounds (resources/bounds.rs) are off, so a test drives a handler with any properties. Functions the
+#: emulator's CloudFormation deploys (the bootstrap stack's) run with their template's environment: bounds on.
+#: tests/test_no_confused_deputy.py turns them on for direct invocations (BOUNDS_ON).
+RUNTIME_ENV = {"CFN_RESPONSE_ALLOW_LOOPBACK": "true", "CFN_DEADLINE_HEADROOM_MS": "3000", "CUSTOM_RESOURCE_BOUNDS": "off"}
+#: Overrides RUNTIME_ENV's switch: the bounds as the bootstrap stack deploys them.
+BOUNDS_ON = {"CUSTOM_RESOURCE_BOUNDS": "on"}
 
 
 def runtime_env(emulator, **extra: str) -> dict[str, str]:

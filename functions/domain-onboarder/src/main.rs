@@ -8,14 +8,18 @@ use cfn_custom_resource::{deadline_of, Settings};
 use projects_core::aws::Clients;
 use projects_core::onboarding::handler::OnboarderFunction;
 use projects_core::onboarding::{Config, Onboarder};
-use projects_core::resources::reconcile_domains::ReconcileDomains;
+use projects_core::resources::bounds::Bounds;
+use projects_core::resources::reconcile_domains::{ReconcileDomains, BOUNDS};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_glue::Error> {
     let config = Config::from_env()?;
     let clients = Clients::from_env().await;
     let onboarder = Arc::new(Onboarder::new(clients.sagemaker, clients.iam, config)?);
-    let reconcile = Arc::new(ReconcileDomains::new(onboarder.clone()));
+    let reconcile = Arc::new(ReconcileDomains::new(
+        onboarder.clone(),
+        Bounds::from_env(BOUNDS),
+    ));
     let function = OnboarderFunction::new(onboarder, clients.sqs);
     let settings = Settings::from_env();
     let (function, settings) = (&function, &settings);

@@ -10,6 +10,8 @@ pub enum NameError {
     Bucket { field: &'static str, value: String },
     #[error("{field}: {value:?} is not a key prefix; expected up to 512 characters of letters, digits and !-_.*'()/ with no leading '/' and no '..'")]
     Prefix { field: &'static str, value: String },
+    #[error("{field}: {value:?} is not a templates location; expected s3://<bucket> or s3://<bucket>/<prefix>/")]
+    Location { field: &'static str, value: String },
     #[error("{field}: {value:?} is not a KMS key ARN; expected arn:aws:kms:<region>:123456789012:key/<key id>")]
     KmsKey { field: &'static str, value: String },
     #[error("{field}: role {value} is in account {found}; this stack can only manage roles of account {expected}")]

@@ -56,6 +56,9 @@ pub enum PolicyError {
         total: usize,
         foreign: usize,
     },
+    /// A role this product never writes to, whoever asks (see [`check_reachable`]).
+    #[error("role {role} is out of this product's reach ({why}): its policies and tags are never changed")]
+    OutOfReach { role: String, why: &'static str },
     #[error(transparent)]
     Iam(#[from] CallError),
 }
@@ -84,6 +87,8 @@ impl PolicyError {
 pub struct PolicySet {
     pub policies: Vec<(String, String)>,
     owner: String,
+    /// The launch role's name: never granted itself.
+    launch_role: String,
 }
 
 impl PolicySet {
@@ -127,6 +132,7 @@ impl PolicySet {
         Ok(Self {
             policies,
             owner: owner.to_owned(),
+            launch_role: launch_role.name.clone(),
         })
     }
 
@@ -160,6 +166,7 @@ fn non_whitespace(doc: &str) -> usize {
 /// domains sharing one role must not spend IAM's write quota). Checks IAM's inline quota first, counting the
 /// role's other inline policies as they are.
 pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyError> {
+    check_reachable(iam, role, &set.launch_role).await?;
     let existing = list_inline(iam, role).await?;
     let ours = owned_names(&set.owner);
     let mut foreign = 0;
@@ -217,6 +224,49 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
         .map_err(|e| PolicyError::iam("TagRole", role, e))?;
     if written {
         lambda_glue::metrics::count(lambda_glue::metrics::ROLES_GRANTED, 1);
+    }
+    Ok(())
+}
+
+/// The names of iam/roles.yaml's launch role and service roles start with this: never granted.
+pub const PROJECT_ROLES_PREFIX: &str = "AmazonSageMakerProjects";
+/// AWS managed policies that make a role an administrator (of the account, or of IAM and so of the account).
+const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
+
+/// Refuses the roles this product must never write to, whatever asks: the launch role and the service roles
+/// (a role that may pass or assume them would gain their power), and any role with an administrator policy
+/// attached (nothing to gain there, and a write to it is never what an operator meant). The IAM policy of the
+/// functions denies the first two as well; this also covers a launch role named otherwise.
+pub async fn check_reachable(iam: &Iam, role: &str, launch_role: &str) -> Result<(), PolicyError> {
+    let out_of_reach = |why| {
+        Err(PolicyError::OutOfReach {
+            role: role.to_owned(),
+            why,
+        })
+    };
+    if role == launch_role {
+        return out_of_reach("the projects' launch role");
+    }
+    if role.starts_with(PROJECT_ROLES_PREFIX) {
+        return out_of_reach("a launch or service role of the projects (iam/roles.yaml)");
+    }
+    let mut pages = iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| PolicyError::iam("ListAttachedRolePolicies", role, e))?;
+        let admin = page.attached_policies().iter().any(|p| {
+            p.policy_arn().is_some_and(|arn| {
+                ADMIN_POLICIES
+                    .iter()
+                    .any(|a| arn.ends_with(&format!(":iam::aws:policy/{a}")))
+            })
+        });
+        if admin {
+            return out_of_reach("an administrator policy is attached to it");
+        }
     }
     Ok(())
 }
@@ -346,6 +396,73 @@ async fn document(iam: &Iam, role: &str, name: &str) -> Result<String, PolicyErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
+    use aws_sdk_iam::types::AttachedPolicy;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    /// `check_reachable` for `role` when IAM lists `attached` as its managed policies; the calls IAM got.
+    async fn reachable(
+        role: &str,
+        attached: &'static [&'static str],
+    ) -> (Result<(), PolicyError>, usize) {
+        let list = mock!(aws_sdk_iam::Client::list_attached_role_policies).then_output(move || {
+            ListAttachedRolePoliciesOutput::builder()
+                .set_attached_policies(Some(
+                    attached
+                        .iter()
+                        .map(|a| AttachedPolicy::builder().policy_arn(*a).build())
+                        .collect(),
+                ))
+                .build()
+        });
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&list]);
+        let result = check_reachable(&iam, role, "AmazonSageMakerProjectsLaunchRole").await;
+        (result, list.num_calls())
+    }
+
+    #[tokio::test]
+    async fn the_launch_and_service_roles_are_out_of_reach_without_a_call() {
+        for role in [
+            "AmazonSageMakerProjectsLaunchRole",
+            "AmazonSageMakerProjectsCodeBuildRole",
+        ] {
+            let (result, calls) = reachable(role, &[]).await;
+            assert!(
+                matches!(result, Err(PolicyError::OutOfReach { .. })),
+                "{role}"
+            );
+            assert_eq!(calls, 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_role_with_an_administrator_policy_is_out_of_reach() {
+        for admin in [
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "arn:aws-us-gov:iam::aws:policy/IAMFullAccess",
+        ] {
+            let policies: &'static [&'static str] = Box::leak(
+                vec!["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess", admin].into_boxed_slice(),
+            );
+            let (result, _) = reachable("DeployRole", policies).await;
+            let e = result.unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "role DeployRole is out of this product's reach (an administrator policy is attached to it): its policies and tags are never changed"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_execution_role_is_within_reach() {
+        let (result, calls) = reachable(
+            "AmazonSageMaker-ExecutionRole-1",
+            &["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"],
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(calls, 1);
+    }
 
     fn launch() -> RoleArn {
         RoleArn::parse(

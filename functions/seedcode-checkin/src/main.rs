@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use cfn_custom_resource::{deadline_of, Settings};
 use projects_core::aws::Clients;
+use projects_core::resources::bounds::Bounds;
 use projects_core::resources::seed_code::SeedCode;
 use projects_core::resources::seed_code_in_use::SeedCodeInUse;
 
@@ -16,7 +17,7 @@ const GUARD_TYPE: &str = "Custom::SeedCodeInUse";
 #[tokio::main]
 async fn main() -> Result<(), lambda_glue::Error> {
     let clients = Clients::from_env().await;
-    let seed_code = Arc::new(SeedCode::new(clients.codebuild));
+    let seed_code = Arc::new(SeedCode::new(clients.codebuild, Bounds::from_env(&[])));
     let guard = Arc::new(SeedCodeInUse::new(
         clients.sagemaker,
         clients.cloudformation,

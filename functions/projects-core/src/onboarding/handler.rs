@@ -223,6 +223,7 @@ mod tests {
     use super::*;
     use crate::aws::answers::{iam_error, json_error};
     use crate::onboarding::Config;
+    use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
     use aws_sdk_iam::operation::list_role_policies::ListRolePoliciesOutput;
     use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
     use aws_sdk_iam::operation::tag_role::TagRoleOutput;
@@ -282,9 +283,16 @@ mod tests {
             .then_output(|| ListTagsOutput::builder().build())
     }
 
+    /// A role with no administrator policy attached.
+    fn not_admin() -> Rule {
+        mock!(aws_sdk_iam::Client::list_attached_role_policies)
+            .then_output(|| ListAttachedRolePoliciesOutput::builder().build())
+    }
+
     /// A role with no inline policies that accepts every write.
-    fn writable_role() -> [Rule; 3] {
+    fn writable_role() -> [Rule; 4] {
         [
+            not_admin(),
             mock!(aws_sdk_iam::Client::list_role_policies).then_output(|| {
                 ListRolePoliciesOutput::builder()
                     .set_policy_names(Some(vec![]))
@@ -391,8 +399,8 @@ mod tests {
                 .build()
         };
         let (domain, tags) = (pending_domain(), no_tags());
-        let denied = refuse(403, "AccessDenied");
-        let answer = onboard(&[&domain, &tags], &[&denied], &[]).await;
+        let (denied, not_admin) = (refuse(403, "AccessDenied"), not_admin());
+        let answer = onboard(&[&domain, &tags], &[&denied, &not_admin], &[]).await;
         assert!(
             reported(
                 &answer,
@@ -402,7 +410,7 @@ mod tests {
         );
         for (status, code) in [(400, "Throttling"), (500, "ServiceFailure")] {
             let failing = refuse(status, code);
-            let answer = onboard(&[&domain, &tags], &[&failing], &[]).await;
+            let answer = onboard(&[&domain, &tags], &[&failing, &not_admin], &[]).await;
             assert!(redelivered(&answer), "{code}: {answer}");
         }
     }

@@ -133,6 +133,16 @@ impl Onboarder {
         })
     }
 
+    /// The same onboarder pointing domains at `location` (a `Custom::ReconcileDomains` request's): its clients,
+    /// its configuration otherwise, and the policies rendered for that location.
+    pub fn at(&self, location: crate::publishing::Location) -> Result<Self, PolicyError> {
+        let config = Config {
+            location,
+            ..self.config.clone()
+        };
+        Self::new(self.sagemaker.clone(), self.iam.clone(), config)
+    }
+
     /// Forget which roles were granted (each invocation starts fresh: a role may have changed meanwhile).
     pub fn forget_granted(&self) {
         self.granted.lock().map(|mut g| g.clear()).unwrap_or(());

@@ -3,6 +3,11 @@
 //! Properties: `ExecutionRoles` (role ARNs or names, paths allowed), `LaunchRoleArn`, `TemplateBucket`,
 //! `TemplatePrefix` (optional). Policies are named for this stack + logical resource; Update removes them
 //! from roles that left the list; Delete removes exactly what this resource put.
+//!
+//! Bounded by the stack (see [`super::bounds`]): the request must come from the stack that deployed the
+//! function, and the launch role, bucket, key and every role granted must be the ones it configured
+//! (`LAUNCH_ROLE_ARN`, `TEMPLATE_BUCKET`, `TEMPLATE_KMS_KEY_ARN`, `EXECUTION_ROLES`); a role out of reach
+//! ([`policies::check_reachable`]) is refused even then.
 
 use std::collections::BTreeSet;
 
@@ -10,8 +15,17 @@ use cfn_custom_resource::{CustomResource, Outcome, Request};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
+use super::bounds::{Bounds, BoundsError};
 use crate::names::{self, NameError, RoleArn};
 use crate::policies::{self, PolicyError, PolicySet};
+
+/// The environment variables that bound this resource's properties (set by infra/bootstrap.yaml).
+pub const BOUNDS: &[&str] = &[
+    "LAUNCH_ROLE_ARN",
+    "TEMPLATE_BUCKET",
+    "TEMPLATE_KMS_KEY_ARN",
+    "EXECUTION_ROLES",
+];
 
 /// IAM allows few writes per second per account: a handful of roles at a time is plenty.
 const CONCURRENCY: usize = 4;
@@ -38,6 +52,8 @@ pub enum Error {
     NoRoles,
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Bounds(#[from] BoundsError),
 }
 
 /// Validated properties: role names (deduplicated, in the launch role's account) and the rendered policies.
@@ -47,8 +63,27 @@ struct Plan {
 }
 
 impl Properties {
-    fn plan(&self, request: &Request) -> Result<Plan, Error> {
+    fn plan(&self, request: &Request, bounds: &Bounds) -> Result<Plan, Error> {
         let owner = request.owner_scope();
+        bounds.stack(request)?;
+        bounds.equal(
+            "LaunchRoleArn",
+            "launch role",
+            "LAUNCH_ROLE_ARN",
+            &self.launch_role_arn,
+        )?;
+        bounds.equal(
+            "TemplateBucket",
+            "template bucket",
+            "TEMPLATE_BUCKET",
+            &self.template_bucket,
+        )?;
+        bounds.equal(
+            "TemplateBucketKmsKeyArn",
+            "template bucket key",
+            "TEMPLATE_KMS_KEY_ARN",
+            &self.template_bucket_kms_key_arn,
+        )?;
         let launch = RoleArn::parse("LaunchRoleArn", &self.launch_role_arn)?;
         // the launch role, and so every role granted, must be of the stack's own account
         let stack_account = request.stack_id.split(':').nth(4).filter(|a| !a.is_empty());
@@ -71,6 +106,13 @@ impl Properties {
         if roles.is_empty() {
             return Err(Error::NoRoles);
         }
+        bounds.subset(
+            "ExecutionRoles",
+            "ExistingExecutionRoles",
+            "EXECUTION_ROLES",
+            &self.execution_roles,
+            |r| names::role_name("ExecutionRoles", r, &launch.account).ok(),
+        )?;
         let key = match self.template_bucket_kms_key_arn.as_str() {
             "" => None,
             k => Some(names::kms_key_arn("TemplateBucketKmsKeyArn", k)?),
@@ -93,11 +135,13 @@ impl Properties {
 
 pub struct ExecutionRolePolicies {
     iam: aws_sdk_iam::Client,
+    bounds: Bounds,
 }
 
 impl ExecutionRolePolicies {
-    pub fn new(iam: aws_sdk_iam::Client) -> Self {
-        Self { iam }
+    /// `bounds`: [`Bounds::from_env`] of [`BOUNDS`] in the function.
+    pub fn new(iam: aws_sdk_iam::Client, bounds: Bounds) -> Self {
+        Self { iam, bounds }
     }
 
     async fn grant_all(
@@ -142,7 +186,7 @@ impl CustomResource for ExecutionRolePolicies {
 
     async fn create(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
         let owner = request.owner_scope();
-        let plan = props.plan(request)?;
+        let plan = props.plan(request, &self.bounds)?;
         if let Err(e) = self.grant_all(&plan.roles, &plan.set).await {
             // a failed Create is answered with a sentinel id whose Delete touches nothing: undo here
             if let Err(undo) = self.revoke_all(&plan.roles, &owner).await {
@@ -160,7 +204,7 @@ impl CustomResource for ExecutionRolePolicies {
         new: &Properties,
     ) -> Result<Outcome, Error> {
         let owner = request.owner_scope();
-        let plan = new.plan(request)?;
+        let plan = new.plan(request, &self.bounds)?;
         self.grant_all(&plan.roles, &plan.set).await?;
         let left: BTreeSet<String> = old
             .role_names_lenient()
@@ -172,6 +216,8 @@ impl CustomResource for ExecutionRolePolicies {
     }
 
     async fn delete(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
+        // only the stack: a Delete removes what this owner (stack + logical id) wrote and nothing else
+        self.bounds.stack(request)?;
         self.revoke_all(&props.role_names_lenient(), &request.owner_scope())
             .await?;
         Ok(Outcome::default())

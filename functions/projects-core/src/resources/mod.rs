@@ -1,5 +1,6 @@
 //! The product's custom resources: each a [`cfn_custom_resource::CustomResource`] on typed properties.
 
+pub mod bounds;
 pub mod execution_role_policies;
 pub mod project_templates;
 pub mod reconcile_domains;

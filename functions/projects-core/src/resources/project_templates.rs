@@ -3,11 +3,17 @@
 //!
 //! Properties: `Bucket`, `Prefix` (optional), `Digest` (optional: the template set's digest, so that a new
 //! set makes CloudFormation send an Update), `Retain` (optional "true": Delete leaves the objects).
+//! Bounded by the stack ([`super::bounds`]): requests from the stack that deployed the function only, and only
+//! for its template bucket (`TEMPLATE_BUCKET`).
 
 use cfn_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
 
+use super::bounds::{Bounds, BoundsError};
 use crate::names::{self, NameError};
+
+/// The environment variables that bound this resource's properties (set by infra/bootstrap.yaml).
+pub const BOUNDS: &[&str] = &["TEMPLATE_BUCKET"];
 use crate::publishing::{self, Location, PublishError, Template};
 use crate::templates::EMBEDDED;
 use lambda_glue::metrics;
@@ -28,7 +34,14 @@ pub struct Properties {
 }
 
 impl Properties {
-    fn location(&self) -> Result<Location, NameError> {
+    /// The location, once the request is known to be the stack's and the bucket its template bucket.
+    fn location(&self, request: &Request, bounds: &Bounds) -> Result<Location, Error> {
+        bounds.stack(request)?;
+        bounds.equal("Bucket", "template bucket", "TEMPLATE_BUCKET", &self.bucket)?;
+        Ok(self.location_unbounded()?)
+    }
+
+    fn location_unbounded(&self) -> Result<Location, NameError> {
         Ok(Location {
             bucket: names::bucket("Bucket", &self.bucket)?,
             prefix: names::prefix("Prefix", &self.prefix)?,
@@ -42,27 +55,39 @@ pub enum Error {
     Name(#[from] NameError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error(transparent)]
+    Bounds(#[from] BoundsError),
 }
 
 pub struct ProjectTemplates {
     s3: aws_sdk_s3::Client,
     templates: Vec<Template>,
+    bounds: Bounds,
 }
 
 impl ProjectTemplates {
-    /// The publisher of the templates embedded at build time.
-    pub fn new(s3: aws_sdk_s3::Client) -> Self {
+    /// The publisher of the templates embedded at build time; `bounds`: [`Bounds::from_env`] of [`BOUNDS`].
+    pub fn new(s3: aws_sdk_s3::Client, bounds: Bounds) -> Self {
         Self::with_templates(
             s3,
             EMBEDDED
                 .iter()
                 .map(|(n, c)| Template::new(n, c.as_bytes().to_vec()))
                 .collect(),
+            bounds,
         )
     }
 
-    pub fn with_templates(s3: aws_sdk_s3::Client, templates: Vec<Template>) -> Self {
-        Self { s3, templates }
+    pub fn with_templates(
+        s3: aws_sdk_s3::Client,
+        templates: Vec<Template>,
+        bounds: Bounds,
+    ) -> Self {
+        Self {
+            s3,
+            templates,
+            bounds,
+        }
     }
 
     async fn publish(&self, request: &Request, location: &Location) -> Result<Outcome, Error> {
@@ -98,7 +123,7 @@ impl CustomResource for ProjectTemplates {
     type Error = Error;
 
     async fn create(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
-        let location = props.location()?;
+        let location = props.location(request, &self.bounds)?;
         match self.publish(request, &location).await {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
@@ -120,16 +145,19 @@ impl CustomResource for ProjectTemplates {
         old: &Properties,
         new: &Properties,
     ) -> Result<Outcome, Error> {
-        let location = new.location()?;
+        let location = new.location(request, &self.bounds)?;
         let outcome = self.publish(request, &location).await?;
         // a new place is a new resource: CloudFormation then deletes the old one, with the old properties
-        let moved = old.location().map(|o| o != location).unwrap_or(true);
+        let moved = old
+            .location_unbounded()
+            .map(|o| o != location)
+            .unwrap_or(true);
         Ok(if moved { outcome.replacing() } else { outcome })
     }
 
     async fn delete(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
         if !props.retain {
-            let location = props.location()?;
+            let location = props.location(request, &self.bounds)?;
             publishing::unpublish(&self.s3, &location, &request.owner_scope()).await?;
         }
         Ok(Outcome::default())

@@ -1,7 +1,13 @@
 //! `Custom::ReconcileDomains`: the install-time sweep. Create and Update onboard every existing domain and
 //! user profile (an Update after the templates moved re-tags every domain with the new location at once);
 //! Delete takes this product's policies and trust tag back off their execution roles, and its
-//! templates-location tag off the domains that still carry this stack's location.
+//! templates-location tag off the domains that still carry the location of the deleted properties.
+//!
+//! It acts on its properties, not on its function's environment: `TemplatesLocation` (`s3://bucket/prefix/`)
+//! is where the sweep points every domain, so an Update back to old properties (a rollback) restores the old
+//! location whatever the function's environment says at that moment. The values that confer power are
+//! bounded by the stack ([`super::bounds`]): the bucket, and when given `LaunchRoleArn`,
+//! `TemplateBucketKmsKeyArn` and `DefaultTemplate`, must be the stack's own, and the request must come from it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -9,28 +15,130 @@ use std::sync::Arc;
 use cfn_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
 
+use super::bounds::{Bounds, BoundsError};
+use crate::names::{self, NameError};
 use crate::onboarding::{sweep, OnboardError, Onboarder};
-use crate::policies;
+use crate::policies::{self, PolicyError};
+use crate::publishing::Location;
 
-/// Any properties; changing one (e.g. a `Trigger` value) runs the sweep again.
+/// The environment variables (the onboarder's own configuration) that bound this resource's properties.
+pub const BOUNDS: &[&str] = &[
+    "LAUNCH_ROLE_ARN",
+    "TEMPLATE_BUCKET",
+    "TEMPLATE_KMS_KEY_ARN",
+    "DEFAULT_TEMPLATE",
+];
+
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Properties {
-    #[serde(flatten)]
-    pub _any: serde_json::Map<String, serde_json::Value>,
+    /// `s3://<bucket>` or `s3://<bucket>/<prefix>/`: the domain tag's value.
+    pub templates_location: String,
+    #[serde(default)]
+    pub launch_role_arn: Option<String>,
+    #[serde(default)]
+    pub template_bucket_kms_key_arn: Option<String>,
+    #[serde(default)]
+    pub default_template: Option<String>,
+    /// Any value: a new one runs the sweep again (the template set's digest).
+    #[serde(default)]
+    pub trigger: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Onboard(#[from] OnboardError),
+    #[error(transparent)]
+    Bounds(#[from] BoundsError),
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+impl Error {
+    /// Worth a retry: a call that failed for a passing reason (see [`OnboardError::is_retryable`]).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Onboard(e) => e.is_retryable(),
+            Self::Policy(e) => e.is_retryable(),
+            Self::Bounds(_) | Self::Name(_) => false,
+        }
+    }
+}
+
+impl Properties {
+    fn location(&self) -> Result<Location, NameError> {
+        let invalid = || NameError::Location {
+            field: "TemplatesLocation",
+            value: self.templates_location.clone(),
+        };
+        let rest = self
+            .templates_location
+            .strip_prefix("s3://")
+            .ok_or_else(invalid)?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        Ok(Location {
+            bucket: names::bucket("TemplatesLocation", bucket)?,
+            prefix: names::prefix("TemplatesLocation", prefix)?,
+        })
+    }
+
+    /// The location, once the request is known to be the stack's and every value it gives the stack's own.
+    fn checked_location(&self, request: &Request, bounds: &Bounds) -> Result<Location, Error> {
+        bounds.stack(request)?;
+        let location = self.location()?;
+        bounds.equal(
+            "TemplatesLocation",
+            "template bucket",
+            "TEMPLATE_BUCKET",
+            &location.bucket,
+        )?;
+        let given = [
+            (
+                "LaunchRoleArn",
+                "launch role",
+                "LAUNCH_ROLE_ARN",
+                &self.launch_role_arn,
+            ),
+            (
+                "TemplateBucketKmsKeyArn",
+                "template bucket key",
+                "TEMPLATE_KMS_KEY_ARN",
+                &self.template_bucket_kms_key_arn,
+            ),
+            (
+                "DefaultTemplate",
+                "default template",
+                "DEFAULT_TEMPLATE",
+                &self.default_template,
+            ),
+        ];
+        for (field, what, var, value) in given {
+            if let Some(value) = value {
+                bounds.equal(field, what, var, value)?;
+            }
+        }
+        Ok(location)
+    }
 }
 
 pub struct ReconcileDomains {
     onboarder: Arc<Onboarder>,
+    bounds: Bounds,
 }
 
 impl ReconcileDomains {
-    pub fn new(onboarder: Arc<Onboarder>) -> Self {
-        Self { onboarder }
+    /// `bounds`: [`Bounds::from_env`] of [`BOUNDS`] in the function.
+    pub fn new(onboarder: Arc<Onboarder>, bounds: Bounds) -> Self {
+        Self { onboarder, bounds }
     }
 
-    async fn sweep(&self) -> Result<Outcome, OnboardError> {
-        self.onboarder.forget_granted();
-        let r = sweep::run(&self.onboarder).await?;
+    async fn sweep(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
+        let location = props.checked_location(request, &self.bounds)?;
+        let onboarder = self.onboarder.at(location)?;
+        let r = sweep::run(&onboarder).await?;
         if !r.errors.is_empty() {
             tracing::warn!(errors = ?r.errors, "install sweep: some domains were not onboarded; the schedule retries them");
         }
@@ -62,28 +170,32 @@ impl ReconcileDomains {
 
 impl CustomResource for ReconcileDomains {
     type Properties = Properties;
-    type Error = OnboardError;
+    type Error = Error;
 
-    async fn create(&self, _: &Request, _: &Properties) -> Result<Outcome, OnboardError> {
-        self.sweep().await
+    async fn create(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
+        self.sweep(request, props).await
     }
 
     async fn update(
         &self,
-        _: &Request,
+        request: &Request,
         _: &Properties,
-        _: &Properties,
-    ) -> Result<Outcome, OnboardError> {
-        self.sweep().await
+        new: &Properties,
+    ) -> Result<Outcome, Error> {
+        self.sweep(request, new).await
     }
 
-    async fn delete(&self, _: &Request, _: &Properties) -> Result<Outcome, OnboardError> {
-        let owner = &self.onboarder.config.policy_owner;
+    async fn delete(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
+        // the location being deleted is the properties': only domains still naming it lose the tag
+        let onboarder = self
+            .onboarder
+            .at(props.checked_location(request, &self.bounds)?)?;
+        let owner = &onboarder.config.policy_owner;
         for role in self.roles().await? {
-            policies::revoke(&self.onboarder.iam, &role, owner).await?;
+            policies::revoke(&onboarder.iam, &role, owner).await?;
         }
-        for (domain, _) in self.onboarder.domains().await? {
-            self.onboarder.untag_domain(&domain).await?;
+        for (domain, _) in onboarder.domains().await? {
+            onboarder.untag_domain(&domain).await?;
         }
         Ok(Outcome::default())
     }
@@ -118,6 +230,16 @@ mod tests {
         }
     }
 
+    fn props(location: &str) -> Properties {
+        Properties {
+            templates_location: location.into(),
+            launch_role_arn: None,
+            template_bucket_kms_key_arn: None,
+            default_template: None,
+            trigger: None,
+        }
+    }
+
     fn one_domain() -> Rule {
         mock!(aws_sdk_sagemaker::Client::list_domains).then_output(|| {
             ListDomainsOutput::builder()
@@ -127,7 +249,7 @@ mod tests {
     }
 
     /// Deletes with SageMaker answering by `rules` and IAM refusing every call (nothing may reach it).
-    async fn delete(rules: &[&Rule]) -> Result<Outcome, OnboardError> {
+    async fn delete(rules: &[&Rule]) -> Result<Outcome, Error> {
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, rules, |c| c
             .retry_config(RetryConfig::disabled()));
         let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [] as [&Rule; 0]);
@@ -138,16 +260,13 @@ mod tests {
         })
         .unwrap();
         let onboarder = Arc::new(Onboarder::new(sm, iam, config).unwrap());
-        let props = Properties {
-            _any: Default::default(),
-        };
-        ReconcileDomains::new(onboarder)
-            .delete(&request(), &props)
+        ReconcileDomains::new(onboarder, Bounds::off())
+            .delete(&request(), &props("s3://sagemaker-templates"))
             .await
     }
 
     /// Deletes a stack whose one domain (no execution roles) carries `location` as its templates location.
-    async fn delete_tagged(location: &'static str) -> (Result<Outcome, OnboardError>, usize) {
+    async fn delete_tagged(location: &'static str) -> (Result<Outcome, Error>, usize) {
         let described = mock!(aws_sdk_sagemaker::Client::describe_domain).then_output(|| {
             DescribeDomainOutput::builder()
                 .domain_id("d-1")

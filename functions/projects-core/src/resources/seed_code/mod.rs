@@ -35,8 +35,12 @@ use aws_sdk_codebuild::types::{
 use cfn_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
 
+use super::bounds::{Bounds, BoundsError};
 use crate::aws::CallError;
 use crate::names::{self, NameError};
+
+/// The stacks SageMaker creates for projects: the only ones a seed request may come from.
+const PROJECT_STACK_PREFIX: &str = "SP-";
 
 mod build;
 #[cfg(test)]
@@ -73,6 +77,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Name(#[from] NameError),
+    #[error(transparent)]
+    Bounds(#[from] BoundsError),
     #[error("only {left_ms} ms of the function's time were left, less than the {margin_ms} ms kept to stop a build: no seed build was started; raise the function's timeout")]
     NoTime { left_ms: u128, margin_ms: u128 },
     #[error("BuildProject: CodeBuild project {project} was not found in this account and region ({message})")]
@@ -284,13 +290,17 @@ impl Properties {
 pub struct SeedCode {
     codebuild: aws_sdk_codebuild::Client,
     timing: Timing,
+    bounds: Bounds,
 }
 
 impl SeedCode {
-    pub fn new(codebuild: aws_sdk_codebuild::Client) -> Self {
+    /// `bounds`: [`Bounds::from_env`] with no further variable: a seed request must come from a project stack
+    /// (`SP-…`) of the account and region of the stack that deployed the function (`STACK_ID`).
+    pub fn new(codebuild: aws_sdk_codebuild::Client, bounds: Bounds) -> Self {
         Self {
             codebuild,
             timing: Timing::default(),
+            bounds,
         }
     }
 
@@ -312,6 +322,7 @@ impl CustomResource for SeedCode {
     type Error = Error;
 
     async fn create(&self, request: &Request, props: &Properties) -> Result<Outcome, Error> {
+        self.bounds.sibling_stack(request, PROJECT_STACK_PREFIX)?;
         let plan = props.plan()?;
         let build_id = self.seed(request, &plan).await?;
         Ok(Self::outcome(&plan, &build_id))
@@ -323,6 +334,7 @@ impl CustomResource for SeedCode {
         old: &Properties,
         new: &Properties,
     ) -> Result<Outcome, Error> {
+        self.bounds.sibling_stack(request, PROJECT_STACK_PREFIX)?;
         let plan = new.plan()?;
         // the old properties were valid once; if they no longer parse, treat everything as changed
         let old_plan = old.plan().ok();

@@ -74,7 +74,7 @@ pub(crate) fn fast() -> Timing {
 }
 
 pub(crate) fn handler(client: Client) -> SeedCode {
-    SeedCode::new(client).with_timing(fast())
+    SeedCode::new(client, crate::resources::bounds::Bounds::off()).with_timing(fast())
 }
 
 pub(crate) fn build(status: StatusType) -> Build {
