@@ -9,6 +9,8 @@
   (MOTO_IAM_LOAD_MANAGED_POLICIES), so one it does not know is left unattached rather than failing the stack.
   Deleting such a role detaches its managed policies first, as CloudFormation does (moto's DeleteRole refuses a
   role with attached policies).
+- `load_aws_managed_policy(account, name)`: makes one AWS managed policy exist in an account, with the document
+  AWS publishes (moto's copy of it), so a test can attach it as on AWS without loading all ~1,400.
 """
 from __future__ import annotations
 
@@ -48,6 +50,18 @@ def _patch_role_managed_policies() -> None:
         return original_delete(cls, resource_name, cloudformation_json, account_id, region_name)
 
     Role.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
+
+
+def load_aws_managed_policy(account_id: str, name: str, partition: str = "aws") -> str:
+    """Makes AWS's managed policy `name` attachable in `account_id` (IAM: every account sees them); its ARN."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[account_id][partition]
+    policy = AWSManagedPolicy.from_data(name, account_id, backend.region_name,
+                                        json.loads(aws_managed_policies_data)[name])
+    backend.managed_policies.setdefault(policy.arn, policy)
+    return policy.arn
 
 
 def install(emulator) -> None:
