@@ -97,6 +97,7 @@ def run(demo: Demo, aws) -> None:
         "DefaultTemplate": "deploy-codepipeline",
         "DefaultTemplateParameters": json.dumps(DEPLOY_PARAMS),
         "RecheckDelaySeconds": 1,
+        "NamePrefix": "projects-bootstrap",  # as make deploy names a new stack's resources (README "Security model")
     })
     resources = stack.stack_resources(aws)
     demo.check("bootstrap stack", True, f"CREATE_COMPLETE, {len(resources)} resources")

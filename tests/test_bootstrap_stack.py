@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
 PREFIX = "templates/"
 ALARM_EMAIL = "ml-platform@example.com"
+NAME_PREFIX = "projects-bootstrap"
 NAMESPACE = "SageMakerProjectsBootstrap"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 VISIBILITY_TAG = "sagemaker:studio-visibility"
@@ -97,6 +98,7 @@ def deployed(emulator):
         "DefaultTemplateParameters": json.dumps(DEPLOY_PARAMS),
         "RecheckDelaySeconds": 1,
         "AlarmEmail": ALARM_EMAIL,
+        "NamePrefix": NAME_PREFIX,  # as make deploy creates a new stack (infra/deploy.py)
     })
     resources = stack.stack_resources(emulator)
     lam = emulator.client("lambda")
@@ -205,6 +207,26 @@ def test_the_stack_completes_with_each_function_wired_as_its_binary_expects(depl
         "sagemaker-projects-bootstrap:template", "sagemaker-projects-bootstrap:opt-out",
         "sagemaker-projects-bootstrap:template-parameters")
     assert onboarder["Concurrency"]["ReservedConcurrentExecutions"] == 2
+
+    # the bounds of each custom resource (resources/bounds.rs), from the stack's own configuration
+    for binary in ("template-publisher", "execution-role-policies", "domain-onboarder", "seedcode-checkin"):
+        variables = d.functions[binary]["Configuration"]["Environment"]["Variables"]
+        assert variables["STACK_ID"] == stack_id, binary
+        assert "CUSTOM_RESOURCE_BOUNDS" not in variables, binary
+    roles_env = d.functions["execution-role-policies"]["Configuration"]["Environment"]["Variables"]
+    assert (roles_env["LAUNCH_ROLE_ARN"], roles_env["TEMPLATE_BUCKET"], roles_env["TEMPLATE_KMS_KEY_ARN"]) == (
+        d.iam_outputs["LaunchRoleArn"], d.bucket, "")
+    assert roles_env["EXECUTION_ROLES"].split(",") == [d.iam.get_role(RoleName="AmazonSageMaker-ExecutionRole-listed")[
+        "Role"]["Arn"], "ListedByName"]
+
+    # named out of SageMaker's managed policies' reach (NamePrefix), the seed-code function excepted
+    for binary, fn in d.functions.items():
+        if binary != "seedcode-checkin":
+            assert fn["Configuration"]["FunctionName"] == f"{NAME_PREFIX}-{binary}", binary
+    for output in ("OnboarderQueueUrl", "OnboarderDeadLetterQueueUrl"):
+        assert d.outputs[output].rsplit("/", 1)[1].startswith(f"{NAME_PREFIX}-"), output
+    rules = [r for logical, r in d.resources.items() if template["Resources"][logical]["Type"] == "AWS::Events::Rule"]
+    assert sorted(rules) == [f"{NAME_PREFIX}-{n}" for n in ("domain-events", "reconcile-schedule", "template-uploads")]
 
     mapping, = d.lam.list_event_source_mappings(FunctionName=d.onboarder)["EventSourceMappings"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

@@ -330,6 +330,19 @@ def test_a_failed_update_rolls_updated_resources_back_and_ends_update_rollback_c
     assert (again["LogicalResourceId"], again["OldResourceProperties"]["V"]) == ("InPlace", "1")
 
 
+def test_a_changed_service_token_is_refused_before_either_function_hears_of_it(aws, function):
+    token = service_token(aws)
+    other = make_function(aws, "renamed-custom-resources", "not-run")
+    cf, stack_id = created(aws, function, Thing=custom(token, V=1))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(other, V=1)))
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+    assert failure_reason(cf, stack_id, "Thing", "UPDATE_FAILED") == "Modifying service token is not allowed."
+    function.quiet()  # no Update to the new function, nothing back to the old one
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, V=2)))
+    [update] = function.next()
+    assert update["OldResourceProperties"] == {"ServiceToken": token, "V": "1"}, "the old properties stayed"
+
+
 def test_a_failed_rollback_answer_ends_update_rollback_failed(aws, function):
     token = service_token(aws)
     cf, stack_id = created(aws, function, Thing=custom(token, V=1))

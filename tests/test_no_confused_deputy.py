@@ -211,11 +211,38 @@ def managed_policy(name: str) -> list[dict]:
 FULL_ACCESS = managed_policy("AmazonSageMakerFullAccess")
 
 
+NAME_PROPERTY = {"AWS::Lambda::Function": "FunctionName", "AWS::SQS::Queue": "QueueName", "AWS::SNS::Topic": "TopicName",
+                 "AWS::Events::Rule": "Name", "AWS::S3::Bucket": "BucketName"}
+#: what a SageMaker managed policy could do to a product resource named in its reach
+REACH = {"AWS::Lambda::Function": ["lambda:InvokeFunction", "lambda:UpdateFunctionCode", "lambda:AddPermission"],
+         "AWS::SQS::Queue": ["sqs:SendMessage"], "AWS::SNS::Topic": ["sns:Publish", "sns:Subscribe"],
+         "AWS::Events::Rule": ["events:PutTargets", "events:PutRule", "events:DeleteRule"],
+         "AWS::S3::Bucket": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]}
+
+
+def sagemaker_managed_policies_by_name() -> list[dict]:
+    """Every Allow of every AWS managed policy named for SageMaker, on its resource patterns that name SageMaker
+    (`function:*sagemaker*`, `arn:aws:sqs:*:*:*SageMaker*`…): what a resource's name alone puts in reach. (A grant
+    on every resource of a type, `function:*`, reaches everything whatever its name.)"""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    out = []
+    for name, p in json.loads(aws_managed_policies_data).items():
+        if re.search("sagemaker", name, re.I):
+            for s in iam.as_list(p["Document"]["Statement"]):
+                named = [r for r in iam.as_list(s.get("Resource", [])) if re.search("sagemaker", r, re.I)]
+                if s.get("Effect") == "Allow" and named:
+                    out.append({**s, "Resource": named, "Condition": {}})  # whatever the condition
+    return out
+
+
 class BootstrapResolver(Resolver):
     """infra/bootstrap.yaml's resources as CloudFormation names them for a stack called sagemaker-projects-bootstrap
     (generated names end in a random suffix, here X)."""
 
     def ref(self, name: str):
+        if name == "AWS::NoValue":
+            return None
         parameter = self.t["Parameters"].get(name)
         if parameter and parameter["Type"] == "CommaDelimitedList":
             return str(self.params[name]).split(",")
@@ -223,15 +250,30 @@ class BootstrapResolver(Resolver):
         if res and res["Type"] == "AWS::S3::Bucket":
             return self.resolve(res["Properties"]["BucketName"])
         if res and res["Type"] == "AWS::Lambda::Function":
-            props = res["Properties"]
-            return self.resolve(props["FunctionName"]) if "FunctionName" in props else f"{self.pseudo['AWS::StackName']}-{name}-X"
+            return self.name_of(name)
         return super().ref(name)
+
+    def name_of(self, logical: str) -> str:
+        """The resource's name: its name property, else what CloudFormation generates from the stack's name."""
+        res = self.t["Resources"][logical]
+        name = self.resolve(res["Properties"].get(NAME_PROPERTY[res["Type"]]))
+        generated = f"{self.pseudo['AWS::StackName']}-{logical}-X"
+        return name or (generated.lower() if res["Type"] == "AWS::S3::Bucket" else generated)
+
+    def arn_of(self, logical: str) -> str:
+        res, name = self.t["Resources"][logical], self.name_of(logical)
+        region, account = self.pseudo["AWS::Region"], self.pseudo["AWS::AccountId"]
+        return {"AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
+                "AWS::SQS::Queue": f"arn:aws:sqs:{region}:{account}:{name}",
+                "AWS::SNS::Topic": f"arn:aws:sns:{region}:{account}:{name}",
+                "AWS::Events::Rule": f"arn:aws:events:{region}:{account}:rule/{name}",
+                "AWS::S3::Bucket": f"arn:aws:s3:::{name}/AWSLogs/x"}[res["Type"]]
 
     def getatt(self, name: str, attr: str):
         res = self.t["Resources"][name]
         account, partition = self.pseudo["AWS::AccountId"], self.pseudo["AWS::Partition"]
         if res["Type"] == "AWS::S3::Bucket" and attr == "Arn":
-            return f"arn:{partition}:s3:::{self.ref(name)}"
+            return f"arn:{partition}:s3:::{self.name_of(name) if 'BucketName' not in res['Properties'] else self.ref(name)}"
         if res["Type"] == "AWS::IAM::Role" and attr == "Arn":
             path = self.resolve(res["Properties"].get("Path", "/"))
             return f"arn:{partition}:iam::{account}:role{path}{self.pseudo['AWS::StackName']}-{name}-X"
@@ -334,3 +376,31 @@ def test_what_an_execution_role_is_given_passes_the_launch_role_and_no_other():
         assert iam.allows(statements, "iam:PassRole", LAUNCH_ROLE_ARN, ctx), service
         for other in ("DeployAdmin", "service-role/AmazonSageMakerProjectsCloudformationRole", "OrganizationAccountAccessRole"):
             assert not iam.allows(statements, "iam:PassRole", f"arn:aws:iam::{ACCOUNT_ID}:role/{other}", ctx), other
+
+
+def named_resources(r: BootstrapResolver) -> list[str]:
+    """The stack's resources that carry a name, without the seed-code function (README "Security model": its fixed
+    name is every project stack's ServiceToken); the trail bucket exists only with CreateTrail."""
+    return [logical for logical, res in r.t["Resources"].items()
+            if res["Type"] in NAME_PROPERTY and logical not in ("SeedCodeFunction", "TemplateBucket")
+            and (res.get("Condition") is None or r.condition(res["Condition"]))]
+
+
+def test_with_a_name_prefix_no_sagemaker_managed_policy_reaches_a_product_resource_by_its_name():
+    policies = sagemaker_managed_policies_by_name()
+    r = bootstrap(NamePrefix="projects-bootstrap", CreateTrail="true", ExistingExecutionRoles="TeamExecutionRole")
+    named = named_resources(r)
+    assert len(named) == 12, named
+    for logical in named:
+        arn, kind = r.arn_of(logical), r.t["Resources"][logical]["Type"]
+        assert arn.split(":")[-1].split("/")[-1].startswith("projects-bootstrap-") or "projects-bootstrap-trail" in arn, arn
+        for action in REACH[kind]:
+            assert not iam.allows(policies, action, arn), f"{action} on {arn}"
+
+
+def test_without_a_name_prefix_the_stack_derived_names_stay_in_reach_and_only_the_bounds_protect():
+    """The residual for stacks created before NamePrefix (README "Security model"): AmazonSageMakerFullAccess may
+    invoke their functions, which is why every request is bounded (part 1 of this module)."""
+    r = bootstrap(ExistingExecutionRoles="TeamExecutionRole")
+    for logical in ("TemplatePublisherFunction", "ExecutionRolePoliciesFunction", "DomainOnboarderFunction"):
+        assert iam.allows(FULL_ACCESS, "lambda:InvokeFunction", r.arn_of(logical)), logical

@@ -182,6 +182,10 @@ class _Store:
 _store = _Store()
 
 
+#: CloudFormation's reason for an update that changes a custom resource's ServiceToken
+SERVICE_TOKEN_CHANGE = "Modifying service token is not allowed."
+
+
 def contract_violations() -> list[str]:
     """Custom-resource responses PUT to the emulator since the last reset that break the protocol
     (harness.sink.check_contract)."""
@@ -608,6 +612,15 @@ def _update_custom_resource(logical_id, resource_json, resources_map, account_id
             properties = _stringify(parsed[1].get("Properties", {}))
             if properties == cr.properties:
                 return resource  # CloudFormation sends nothing to a resource whose properties did not change
+            if ("update", logical_id) in update.failures:
+                return resource  # seen already in this update (moto's pass and ours both look)
+            if properties.get("ServiceToken") != cr.properties.get("ServiceToken"):
+                # refused before either function hears of it (AWS::CloudFormation::CustomResource, ServiceToken:
+                # "Update requires: Updates are not supported"); the update fails and rolls back
+                _resource_event(stack, logical_id, resource.resource_name, cr.resource_type, "UPDATE_FAILED",
+                                SERVICE_TOKEN_CHANGE)
+                update.failures.append(("update", logical_id))
+                return resource
             old, cr.properties = cr.properties, properties
             cr.service_token = properties.get("ServiceToken", cr.service_token)
             update.updated.append(logical_id)

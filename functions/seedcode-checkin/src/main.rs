@@ -2,7 +2,7 @@
 //! `Custom::SeedCode` (projects_core::resources::seed_code) and the bootstrap stack's `Custom::SeedCodeInUse`
 //! guard, which refuses to let the stack delete this function while project stacks still need it
 //! (projects_core::resources::seed_code_in_use).
-//! Deployed as `sagemaker-projects-seedcode`: the launch role may invoke only `sagemaker-*` functions.
+//! Deployed as `sagemaker-projects-seedcode`, the one function the launch role may invoke.
 
 use std::sync::Arc;
 
