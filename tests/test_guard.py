@@ -89,7 +89,7 @@ def test_cfn_guard_is_version_3():
 def test_rule_files_exist_for_each_promise():
     assert {p.name for p in ALL_RULE_FILES} >= {
         "iam_policies.guard", "s3_buckets.guard", "infra_s3_tls.guard", "lambda_roles.guard", "guardrails.guard",
-        "infra_alarms.guard"}
+        "infra_alarms.guard", "infra_names.guard"}
 
 
 @pytest.mark.parametrize("template", project_templates(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -130,6 +130,8 @@ BAD_CASES = {
     "bad_sns_no_tls_policy.yaml": {"sns_topic_policy_denies_insecure_transport"},
     "bad_sns_aws_managed_key.yaml": {"sns_topic_not_under_the_aws_managed_key"},
     "bad_alarm_no_actions.yaml": {"cloudwatch_alarms_notify"},
+    "bad_lambda_function_administration.yaml": {"iam_no_lambda_function_administration"},
+    "bad_function_name_from_the_stack.yaml": {"infra_functions_named_out_of_sagemaker_reach"},
 }
 
 
