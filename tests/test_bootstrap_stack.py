@@ -370,7 +370,8 @@ def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and
     assert len(policies_of(d, "TeamRole")) == 3 and role_tags(d, "TeamRole")[LAUNCH_TAG] == "true"
     project = d.sm.describe_project(ProjectName=f"mlops-{domain}")
     provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
-    assert provider["TemplateURL"] == d.outputs["DeployCodepipelineTemplateUrl"]
+    current = d.s3.head_object(Bucket=d.bucket, Key=f"{PREFIX}deploy-codepipeline.yaml")["VersionId"]
+    assert provider["TemplateURL"] == f"{d.outputs['DeployCodepipelineTemplateUrl']}?versionId={current}"
     assert provider["RoleARN"] == d.outputs["LaunchRoleArn"]
     assert {p["Key"]: p["Value"] for p in provider["Parameters"]} == DEPLOY_PARAMS
     # its stack completes: the seed-code resource found sagemaker-projects-seedcode through the stack's SSM pointer

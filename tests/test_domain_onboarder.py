@@ -108,7 +108,10 @@ def test_a_new_domain_in_service_is_onboarded_and_gets_its_project(world):
     assert world.projects() == [f"mlops-{domain}"]
     project = world.sm.describe_project(ProjectName=f"mlops-{domain}")
     provider = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
-    assert provider["TemplateURL"] == f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}deploy-codepipeline.yaml"
+    # pinned to the version published now: whatever is uploaded over it later, the project runs this content
+    current = world.s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}deploy-codepipeline.yaml")["VersionId"]
+    assert provider["TemplateURL"] == (f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}deploy-codepipeline.yaml"
+                                       f"?versionId={current}")
     assert provider["RoleARN"] == LAUNCH_ROLE_ARN
     # the project names its domain, its template and the version it runs: the digest of what was published
     published = world.s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}deploy-codepipeline.yaml")["ETag"].strip('"')
@@ -187,6 +190,19 @@ def test_an_opt_in_tag_picks_the_template_and_its_parameters(world):
         "sagemaker-projects-bootstrap:template-parameters": params})
     out = world.onboard(create_domain_event(arn), default_template="")
     assert out["project"] == f"mlops-{domain}"
+
+
+def test_a_template_uploaded_over_the_published_one_is_never_launched(world):
+    """AmazonSageMakerFullAccess may write *sagemaker* buckets (the bucket policy denies it on AWS; the emulator
+    enforces no policy): were a template replaced, the onboarder launches only the version its build published."""
+    key = f"{PREFIX}deploy-codepipeline.yaml"
+    world.s3.put_object(Bucket=BUCKET, Key=key, Body=b"Resources:\n  Anything: {Type: AWS::SNS::Topic}\n")
+    arn, domain = world.domain("overwritten", world.role("OverwrittenRole"))
+    out = world.onboard(create_domain_event(arn))
+    assert out == {"Error": f"domain {domain}: s3://{BUCKET}/{key} is not the template this onboarder publishes (a "
+                            "stack update in progress, or an upload over it): no project was created; the next sweep "
+                            "tries again"}, out
+    assert world.projects() == []
 
 
 def test_an_opt_in_tag_with_a_bad_parameter_fails_clearly_and_creates_nothing(world):

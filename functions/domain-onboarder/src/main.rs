@@ -15,7 +15,12 @@ use projects_core::resources::reconcile_domains::{ReconcileDomains, BOUNDS};
 async fn main() -> Result<(), lambda_glue::Error> {
     let config = Config::from_env()?;
     let clients = Clients::from_env().await;
-    let onboarder = Arc::new(Onboarder::new(clients.sagemaker, clients.iam, config)?);
+    let onboarder = Arc::new(Onboarder::new(
+        clients.sagemaker,
+        clients.iam,
+        clients.s3,
+        config,
+    )?);
     let reconcile = Arc::new(ReconcileDomains::new(
         onboarder.clone(),
         Bounds::from_env(BOUNDS),

@@ -172,6 +172,48 @@ async fn stored_sha256(s3: &S3, loc: &Location, key: &str) -> Result<Option<Stri
     Ok(out.checksum_sha256)
 }
 
+/// What the bucket serves at a key now, compared with some content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    /// Exactly that content, in this S3 version (`None` on a bucket that was never versioned).
+    Same { version_id: Option<String> },
+    /// Other content (another build's publish in progress, or an upload over it), or nothing at all.
+    Other,
+}
+
+/// Whether `key` holds exactly `content` now, and in which version: its ETag is the content's MD5 (SSE-S3), or S3's
+/// stored SHA-256 is the content's (SSE-KMS, where the ETag is not an MD5). One HeadObject.
+pub async fn served(
+    s3: &S3,
+    loc: &Location,
+    key: &str,
+    content: &[u8],
+) -> Result<Served, PublishError> {
+    let out = match s3
+        .head_object()
+        .bucket(&loc.bucket)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
+            return Ok(Served::Other)
+        }
+        Err(e) => return Err(s3_error("HeadObject", loc, key, e)),
+    };
+    let same = out.e_tag() == Some(templates::etag(content).as_str())
+        || out.checksum_sha256() == Some(templates::checksum_sha256(content).as_str());
+    Ok(if same {
+        Served::Same {
+            version_id: out.version_id().filter(|v| *v != "null").map(str::to_owned),
+        }
+    } else {
+        Served::Other
+    })
+}
+
 /// Whether the listed object holds `t`'s content: its ETag is our MD5 (no request), or else S3's stored
 /// SHA-256 equals ours (one HeadObject).
 async fn holds(
@@ -409,6 +451,39 @@ mod tests {
                         .set_checksum_sha256(checksum)
                         .build()
                 })
+        }
+
+        /// What `served` says of key `a.yaml` (holding `b"Resources: {A: 1}\n"`) when HeadObject answers this.
+        async fn served_when(etag: &str, checksum: Option<&str>) -> Served {
+            let (etag, checksum) = (etag.to_owned(), checksum.map(str::to_owned));
+            let rule = mock!(aws_sdk_s3::Client::head_object)
+                .match_requests(|r| r.checksum_mode() == Some(&ChecksumMode::Enabled))
+                .then_output(move || {
+                    HeadObjectOutput::builder()
+                        .e_tag(&etag)
+                        .set_checksum_sha256(checksum.clone())
+                        .version_id("v-7")
+                        .build()
+                });
+            let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&rule]);
+            served(&s3, &loc(), "templates/a.yaml", b"Resources: {A: 1}\n")
+                .await
+                .unwrap()
+        }
+
+        #[tokio::test]
+        async fn the_served_version_is_known_by_its_md5_or_under_sse_kms_by_its_sha256() {
+            let content = b"Resources: {A: 1}\n";
+            let ours = Served::Same {
+                version_id: Some("v-7".into()),
+            };
+            assert_eq!(served_when(&templates::etag(content), None).await, ours);
+            let sha = templates::checksum_sha256(content);
+            assert_eq!(served_when(KMS_ETAG, Some(&sha)).await, ours);
+            // another content (an upload over it, another build's publish): no version of ours to pin
+            let other = templates::checksum_sha256(b"Resources: {Evil: 1}\n");
+            assert_eq!(served_when(KMS_ETAG, Some(&other)).await, Served::Other);
+            assert_eq!(served_when(KMS_ETAG, None).await, Served::Other);
         }
 
         fn ours() -> Rule {

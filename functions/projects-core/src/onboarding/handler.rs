@@ -323,7 +323,9 @@ mod tests {
             .retry_config(RetryConfig::disabled()));
         let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, sqs, |c| c
             .retry_config(RetryConfig::disabled()));
-        let onboarder = Arc::new(Onboarder::new(sm, iam, config()).unwrap());
+        // no project is configured: nothing reads the template bucket
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [] as [&Rule; 0]);
+        let onboarder = Arc::new(Onboarder::new(sm, iam, s3, config()).unwrap());
         OnboarderFunction::new(onboarder, sqs)
             .handle(event)
             .await

@@ -38,6 +38,9 @@ pub enum OnboardError {
     /// An execution role ARN this product cannot act on (another account, not a role).
     #[error(transparent)]
     Role(#[from] crate::names::NameError),
+    /// Reading what the template bucket serves failed.
+    #[error(transparent)]
+    Templates(#[from] crate::publishing::PublishError),
     /// A batch that claims to come from SQS but is not SQS's event shape.
     #[error("an SQS batch that is not SQS's event shape: {0}")]
     Batch(#[source] serde_json::Error),
@@ -50,7 +53,8 @@ impl OnboardError {
         match self {
             Self::Aws(e) => e.retryable,
             Self::Policy(e) => e.is_retryable(),
-            Self::Project { .. } | Self::Role(_) | Self::Batch(_) => false,
+            Self::Templates(crate::publishing::PublishError::S3(e)) => e.retryable,
+            Self::Templates(_) | Self::Project { .. } | Self::Role(_) | Self::Batch(_) => false,
         }
     }
 }
@@ -105,6 +109,8 @@ pub enum ProfileOutcome {
 pub struct Onboarder {
     pub(crate) sagemaker: aws_sdk_sagemaker::Client,
     pub(crate) iam: aws_sdk_iam::Client,
+    /// Reads which version of a template the bucket serves, to pin a project's TemplateURL to it.
+    pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) config: Config,
     policy_set: PolicySet,
     /// Roles already granted in this process: a sweep over many domains sharing a role writes IAM once.
@@ -115,6 +121,7 @@ impl Onboarder {
     pub fn new(
         sagemaker: aws_sdk_sagemaker::Client,
         iam: aws_sdk_iam::Client,
+        s3: aws_sdk_s3::Client,
         config: Config,
     ) -> Result<Self, PolicyError> {
         let policy_set = PolicySet::render(
@@ -127,6 +134,7 @@ impl Onboarder {
         Ok(Self {
             sagemaker,
             iam,
+            s3,
             config,
             policy_set,
             granted: Mutex::new(HashSet::new()),
@@ -140,7 +148,12 @@ impl Onboarder {
             location,
             ..self.config.clone()
         };
-        Self::new(self.sagemaker.clone(), self.iam.clone(), config)
+        Self::new(
+            self.sagemaker.clone(),
+            self.iam.clone(),
+            self.s3.clone(),
+            config,
+        )
     }
 
     /// Forget which roles were granted (each invocation starts fresh: a role may have changed meanwhile).

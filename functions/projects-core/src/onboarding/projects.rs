@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use super::config::check_template_name;
 use super::{OnboardError, Onboarder};
-use crate::projects::version::{DIGEST_TAG, TEMPLATE_TAG};
+use crate::projects::version::{pinned_url, Version, DIGEST_TAG, TEMPLATE_TAG};
+use crate::publishing::{self, Served};
 use crate::templates::{self, EMBEDDED};
 
 /// Tag on projects this product created, naming their domain.
@@ -123,15 +124,33 @@ pub(super) async fn ensure_project(
     check_template_name(&o.config.opt_in_tag, &template).map_err(|e| fail(e.0))?;
     check_parameters(&template, &parameters).map_err(fail)?;
 
+    // pinned to the version that holds this build's template, the one its digest tag names: CloudFormation
+    // then reads exactly that, whatever is uploaded over it later (README "Security model")
+    let file = format!("{template}.yaml");
+    let content = embedded(&template).ok_or_else(|| fail(format!("no template {template}")))?;
+    let location = &o.config.location;
+    let version_id = match publishing::served(&o.s3, location, &location.key(&file), content.as_bytes()).await? {
+        Served::Same { version_id } => version_id,
+        Served::Other => {
+            return Err(fail(format!(
+                "{}{file} is not the template this onboarder publishes (a stack update in progress, or an upload over it): no project was created; the next sweep tries again",
+                location.s3_uri()
+            )))
+        }
+    };
+    let url = pinned_url(
+        &location.https_url(&o.config.region, &file),
+        &Version {
+            digest: templates::content_digest(content.as_bytes()),
+            version_id,
+        },
+    );
+
     // no DescribeProject first: the name is deterministic, so CreateProject itself says whether it exists
     let name = project_name(domain);
     let mut cfn = CfnCreateTemplateProvider::builder()
         .template_name(template_label(&template))
-        .template_url(
-            o.config
-                .location
-                .https_url(&o.config.region, &format!("{template}.yaml")),
-        )
+        .template_url(url)
         .role_arn(o.config.launch_role.to_string());
     for (k, v) in &parameters {
         cfn = cfn.parameters(CfnStackCreateParameter::builder().key(k).value(v).build());

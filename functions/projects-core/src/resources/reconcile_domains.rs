@@ -253,13 +253,14 @@ mod tests {
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, rules, |c| c
             .retry_config(RetryConfig::disabled()));
         let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [] as [&Rule; 0]);
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [] as [&Rule; 0]);
         let config = Config::from_lookup(|k| match k {
             "LAUNCH_ROLE_ARN" => Some("arn:aws:iam::123456789012:role/L".into()),
             "TEMPLATE_BUCKET" => Some("sagemaker-templates".into()),
             _ => None,
         })
         .unwrap();
-        let onboarder = Arc::new(Onboarder::new(sm, iam, config).unwrap());
+        let onboarder = Arc::new(Onboarder::new(sm, iam, s3, config).unwrap());
         ReconcileDomains::new(onboarder, Bounds::off())
             .delete(&request(), &props("s3://sagemaker-templates"))
             .await
