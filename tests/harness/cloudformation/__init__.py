@@ -1,0 +1,1 @@
+"""The emulator's CloudFormation, beyond moto 5.2.5: see harness/ext_cloudformation.py."""

@@ -1,0 +1,150 @@
+"""Where moto is patched for the custom-resource lifecycle, and where every response is handed to the operation
+that waits for it (`CloudFormationResponse.process_cfn_response`): create.py, delete.py or update.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+from harness.cloudformation.create import _create_answered, _create_custom_resource
+from harness.cloudformation.delete import _MOTO_DELETE_RESOURCE, _delete_answered, _delete_custom_resource, _delete_stack
+from harness.cloudformation.state import _store
+from harness.cloudformation.update import _remove_during_update, _stack_update, _update_answered, _update_custom_resource
+
+
+def _on_response(
+    request_id: str,
+    status: str,
+    reason: str | None,
+    physical_id: str | None = None,
+    data=None,
+    never_ran: bool = False,
+) -> None:
+    with _store.lock:
+        request = _store.requests.pop(request_id, None)
+        if request is None:
+            return  # unknown or already answered: CloudFormation ignores it
+        timer = _store.timers.pop(request_id, None)
+        if timer is not None:
+            timer.cancel()
+        stack = _store.stacks[request.stack_id]
+        cr = _store.resources[(request.stack_id, request.logical_id)]
+        if request.update is not None:
+            _update_answered(stack, request.update, request_id, request, cr, status, reason, physical_id, data,
+                             never_ran)
+        elif request.kind == "Create":
+            _create_answered(stack, cr, status, reason, physical_id, data, never_ran)
+        else:
+            _delete_answered(stack, cr, status, reason, physical_id)
+
+
+def _process_cfn_response(self):
+    """Replaces `CloudFormationResponse.process_cfn_response`: a response PUT to a ResponseURL of the emulator."""
+    from harness.sink import ContractError, Put, check_contract
+
+    raw = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        body = {}
+    with _store.lock:
+        request = _store.requests.get(body.get("RequestId", "")) if isinstance(body, dict) else None
+    if request is not None:
+        length = self.headers.get("Content-Length")
+        put = Put(self.method, self.headers.get("Content-Type"), int(length) if length else None, raw)
+        try:
+            check_contract(put, request.event)
+        except ContractError as e:
+            with _store.lock:
+                _store.violations.append(f"{request.kind} of {request.logical_id}: {e}")
+    if not isinstance(body, dict):
+        return 200, {"status": 200}, ""
+    _on_response(
+        body.get("RequestId", ""),
+        body.get("Status", ""),
+        body.get("Reason"),
+        body.get("PhysicalResourceId"),
+        body.get("Data"),
+    )
+    return 200, {"status": 200}, ""
+
+
+def _install_lifecycle() -> None:
+    from moto.cloudformation.custom_model import CustomModel
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.parsing import ResourceMap
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    CustomModel.create_from_cloudformation_json = classmethod(_create_custom_resource)
+    CloudFormationResponse.process_cfn_response = _process_cfn_response
+
+    # a custom resource leaving its stack (deletion, rollback) is sent Delete
+    delete_resource = ResourceMap._delete_resource
+
+    def _delete_resource(self, parsed_resource, resource_json) -> None:
+        if isinstance(parsed_resource, CustomModel):
+            if _remove_during_update(self.stack_id, parsed_resource.logical_id):
+                return
+            _delete_custom_resource(self.stack_id, parsed_resource.logical_id, parsed_resource.resource_name)
+        else:
+            delete_resource(self, parsed_resource, resource_json)
+
+    _MOTO_DELETE_RESOURCE.append(delete_resource)
+    ResourceMap._delete_resource = _delete_resource
+
+    # CloudFormation deletes dependents first: the custom resources go before the functions that serve them
+    delete_resources = ResourceMap.delete
+
+    def delete_custom_resources_first(self) -> None:
+        for logical_id, resource_json in list(self._resource_json_map.items()):
+            if not str(resource_json.get("Type", "")).startswith("Custom::"):
+                continue
+            if resource_json.get("DeletionPolicy") == "Retain":
+                continue
+            resource = self._parsed_resources.get(logical_id)
+            if resource is None or isinstance(resource, str):
+                continue
+            self._delete_resource(resource, resource_json)
+            self._parsed_resources.pop(logical_id, None)
+        delete_resources(self)
+
+    ResourceMap.delete = delete_custom_resources_first
+
+    # moto finishes DeleteStack synchronously; CloudFormation waits for the custom resources' answers
+    delete_stack = Stack.delete
+
+    def delete(self) -> None:
+        delete_stack(self)
+        with _store.lock:
+            if _store.pending_deletes.get(self.stack_id):
+                if self.events and self.events[-1].resource_status == "DELETE_COMPLETE":
+                    self.events.pop()
+                self.status = "DELETE_IN_PROGRESS"
+
+    Stack.delete = delete  # a stack set's hidden stacks are deleted this way
+
+    # DeleteStack: dependents first, waiting on custom resources, DELETE_FAILED retried with RetainResources
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.core.responses import EmptyResult
+
+    CloudFormationBackend.delete_stack = _delete_stack
+
+    def delete_stack_response(self):
+        self.cloudformation_backend.delete_stack(self._get_param("StackName"),
+                                                 self._get_param("RetainResources", []))
+        return EmptyResult()
+
+    CloudFormationResponse.delete_stack = delete_stack_response
+
+    # UpdateStack: Update, replacement, cleanup and rollback for custom resources
+    from moto.cloudformation import parsing
+
+    update_resource = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        if str(resource_json.get("Type", "")).startswith("Custom::"):
+            return _update_custom_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        return update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+
+    parsing.parse_and_update_resource = parse_and_update_resource
+    Stack.update = _stack_update

@@ -1,0 +1,179 @@
+"""What moto's CloudFormation reads differently from CloudFormation, fixed before or while a template is parsed.
+
+1. `{{resolve:ssm:…}}` dynamic references are resolved at CreateStack / UpdateStack
+   (`CloudFormationBackend.create_stack` / `update_stack`), as CloudFormation does; moto leaves them as text.
+2. `AWS::CodeBuild::Project`, which moto's CloudFormation skips (the project templates' seed-code build): created in
+   moto's CodeBuild backend — whose builds report SUCCEEDED — so `!Ref` gives the project name and `!GetAtt .Arn`
+   its ARN. With it and (1), a project's stack `SP-<id>` can complete in the emulator: its Custom::SeedCode is
+   answered by the real seedcode-checkin binary after a build of the project's seed-code CodeBuild project.
+3. `!Ref AWS::NoValue` as a list element (e.g. `- !If [Cond, X, !Ref AWS::NoValue]` in ManagedPolicyArns or a
+   policy's Statement list): CloudFormation removes the element; moto's `parsing.clean_json` drops such keys from
+   mappings but keeps `None` in lists. Here lists lose it too.
+4. Generated queue names: moto builds `<stack>-<logical id>-<suffix>` and SQS cuts it at 80 characters, so two
+   queues of a long-named stack (a StackSet instance's `StackSet-<name>-<uuid>`) get the same name and the second
+   fails. CloudFormation shortens the stack and logical-id parts to keep the unique suffix; so does
+   `parsing.generate_resource_name` here, for queues (other types keep moto's names, which no test outgrows).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+
+
+_SSM_REFERENCE = re.compile(r"\{\{resolve:ssm:([^}]+)\}\}")
+
+
+def _resolve_ssm_references(backend, template: Any) -> Any:
+    """CloudFormation resolves `{{resolve:ssm:name[:version]}}` before it creates anything; moto does not."""
+    if not isinstance(template, str) or "{{resolve:ssm:" not in template:
+        return template
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.ssm.models import ssm_backends
+
+    ssm = ssm_backends[backend.account_id][backend.region_name]
+
+    def value(match: re.Match) -> str:
+        try:
+            parameter = ssm.get_parameter(match.group(1))
+        except Exception:  # noqa: BLE001 - a wrong version or label
+            parameter = None
+        if parameter is None:
+            raise ValidationError(message=f"Parameters: [ssm:{match.group(1)}] cannot be found.")
+        return parameter.value
+
+    return _SSM_REFERENCE.sub(value, template)
+
+
+def _install_dynamic_references() -> None:
+    from moto.cloudformation.models import CloudFormationBackend
+
+    create_stack, update_stack = CloudFormationBackend.create_stack, CloudFormationBackend.update_stack
+
+    def create_stack_resolving(self, name, template, *args, **kwargs):
+        return create_stack(self, name, _resolve_ssm_references(self, template), *args, **kwargs)
+
+    def update_stack_resolving(self, name, template, *args, **kwargs):
+        return update_stack(self, name, _resolve_ssm_references(self, template), *args, **kwargs)
+
+    CloudFormationBackend.create_stack = create_stack_resolving
+    CloudFormationBackend.update_stack = update_stack_resolving
+
+
+class CodeBuildProject(CloudFormationModel):
+    """`AWS::CodeBuild::Project`, backed by moto's CodeBuild backend."""
+
+    def __init__(self, account_id: str, region: str, name: str):
+        self.account_id, self.region, self.name = account_id, region, name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:codebuild:{self.region}:{self.account_id}:project/{self.name}"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CodeBuild::Project"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return self.arn
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.codebuild.models import codebuild_backends
+
+        props = cloudformation_json.get("Properties", {})
+        name = props.get("Name") or resource_name
+        codebuild_backends[account_id][region_name].create_project(
+            project_name=name,
+            description=props.get("Description"),
+            project_source=props.get("Source") or {"type": "NO_SOURCE"},
+            artifacts=props.get("Artifacts") or {"type": "NO_ARTIFACTS"},
+            environment=props.get("Environment") or {},
+            service_role=props.get("ServiceRole", ""),
+            tags=props.get("Tags"),
+            cache=props.get("Cache"),
+            timeout=props.get("TimeoutInMinutes"),
+            queued_timeout=props.get("QueuedTimeoutInMinutes"),
+            source_version=props.get("SourceVersion"),
+            logs_config=props.get("LogsConfig"),
+            vpc_config=props.get("VpcConfig"),
+        )
+        return cls(account_id, region_name, name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        cls(account_id, region_name, resource_name).delete(account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.codebuild.models import codebuild_backends
+
+        backend = codebuild_backends[account_id][region_name]
+        backend.codebuild_projects.pop(self.name, None)
+        backend.build_history.pop(self.name, None)
+
+    def is_created(self) -> bool:
+        return True
+
+
+def _install_codebuild_project() -> None:
+    from moto.cloudformation import parsing
+
+    # CloudFormationModel.__subclasses__() is cached on first use: let the new model be found
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+
+
+def _install_no_value_in_lists() -> None:
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        cleaned = original(resource_json, resources_map)
+        if isinstance(resource_json, list) and isinstance(cleaned, list):
+            return [v for v in cleaned if v is not None]
+        return cleaned
+
+    parsing.clean_json = clean_json
+
+
+#: resource type -> the longest name its service takes
+NAME_LIMITS = {"AWS::SQS::Queue": 80}
+
+
+def _install_generated_names() -> None:
+    from moto.cloudformation import parsing
+
+    original = parsing.generate_resource_name
+
+    def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+        limit = NAME_LIMITS.get(resource_type)
+        name = original(resource_type, stack_name, logical_id)
+        if limit is None or len(name) <= limit:
+            return name
+        suffix = name.rsplit("-", 1)[1]
+        room = limit - len(suffix) - 2  # two dashes
+        # the whole stack name while the logical id keeps a few characters, else half and half
+        logical = logical_id[: room - len(stack_name)] if len(stack_name) <= room - 8 else logical_id[: room // 2]
+        return f"{stack_name[: room - len(logical)]}-{logical}-{suffix}"
+
+    parsing.generate_resource_name = generate_resource_name

@@ -1,0 +1,299 @@
+"""UpdateStack for custom resources (`Stack.update`, `ResourceMap.update`, `parsing.parse_and_update_resource`, which
+has no update for `Custom::` resources).
+
+Update with OldResourceProperties to each custom resource whose resolved properties changed (nothing to the others),
+Create to added ones; once all have answered, UPDATE_COMPLETE_CLEANUP_IN_PROGRESS sends Delete to removed ones and to
+the old PhysicalResourceId of each replacement (with the old properties). A FAILED answer, or a resource moto fails,
+rolls back once what is in progress has answered: UPDATE_ROLLBACK_IN_PROGRESS sends each resource updated in place
+an Update back (old and new swapped), then UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS deletes the new ids of
+replacements and the resources the update added; a FAILED rollback answer ends UPDATE_ROLLBACK_FAILED. A changed
+ServiceToken is refused before either function hears of it ("Modifying service token is not allowed."; the
+resource type's ServiceToken: "Update requires: Updates are not supported"), and the update rolls back.
+"""
+
+from __future__ import annotations
+
+from harness.cloudformation.state import SERVICE_TOKEN_CHANGE, _Before, _CustomResource, _Request, _Update, _resource_event, _send, _store, _stringify
+
+
+def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) -> None:
+    """Replaces `Stack.update`: moto updates the stack's other resources at once (`ResourceMap.update`); custom
+    resources whose resolved properties changed are sent Update, added ones Create, and the stack stays
+    UPDATE_IN_PROGRESS until they answer; then cleanup (removed resources and replaced physical ids get Delete) or,
+    on a failure, rollback."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    if stack.status.endswith("_IN_PROGRESS"):
+        raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+    resource_map = stack.resource_map
+    with _store.lock:
+        before = {}
+        for (stack_id, logical_id), cr in _store.resources.items():
+            resource = stack.custom_resources.get(logical_id)
+            if stack_id == stack.stack_id and resource is not None and logical_id in resource_map._resource_json_map:
+                before[logical_id] = _Before(cr.properties, resource.resource_name, dict(resource.data))
+        update = _Update(stack.stack_id, stack.template, stack.parameters, dict(resource_map.input_parameters),
+                         stack.role_arn, stack.tags, before)
+        _store.updates[stack.stack_id] = update
+        _store.stacks[stack.stack_id] = stack
+        stack.status = "UPDATE_IN_PROGRESS"
+        stack.status_reason = None
+        stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+        stack.template = template
+        stack._parse_template()
+        try:
+            resource_map.update(stack.template_dict, parameters)
+        except Exception as e:  # noqa: BLE001 - a resource moto failed: the update fails and rolls back
+            update.moto_failure = str(e) or type(e).__name__
+        else:
+            # moto looks only at resources whose template text changed or that `Ref` a changed parameter;
+            # CloudFormation compares every resource's resolved properties (a `!Sub`, a `!GetAtt`, a condition)
+            _update_changed_custom_resources(stack, update)
+        stack.output_map = stack._create_output_map()
+        stack.role_arn = role_arn
+        if parameters:
+            stack.parameters = parameters
+        if tags is not None:
+            stack.tags = tags
+        _advance(stack, update)
+
+
+def _update_custom_resource(logical_id, resource_json, resources_map, account_id, region_name):
+    """For `parsing.parse_and_update_resource` (a resource moto found changed, in the template or through a
+    parameter), for `Custom::` resources: moto has no update for them. Sends Update when the resolved properties
+    differ (nothing otherwise); in a rollback, sends the Update back to the old properties."""
+    from moto.cloudformation.parsing import parse_resource_and_generate_name
+
+    resource = resources_map._parsed_resources.get(logical_id)
+    with _store.lock:
+        update = _store.updates.get(resources_map.stack_id)
+        cr = _store.resources.get((resources_map.stack_id, logical_id))
+        if update is None or cr is None or resource is None or isinstance(resource, str):
+            return resource
+        stack = _store.stacks[update.stack_id]
+        if update.phase == "update":
+            parsed = parse_resource_and_generate_name(logical_id, resource_json, resources_map)
+            properties = _stringify(parsed[1].get("Properties", {}))
+            if properties == cr.properties:
+                return resource  # CloudFormation sends nothing to a resource whose properties did not change
+            if ("update", logical_id) in update.failures:
+                return resource  # seen already in this update (moto's pass and ours both look)
+            if properties.get("ServiceToken") != cr.properties.get("ServiceToken"):
+                # refused before either function hears of it (AWS::CloudFormation::CustomResource, ServiceToken:
+                # "Update requires: Updates are not supported"); the update fails and rolls back
+                _resource_event(stack, logical_id, resource.resource_name, cr.resource_type, "UPDATE_FAILED",
+                                SERVICE_TOKEN_CHANGE)
+                update.failures.append(("update", logical_id))
+                return resource
+            old, cr.properties = cr.properties, properties
+            cr.service_token = properties.get("ServiceToken", cr.service_token)
+            update.updated.append(logical_id)
+        elif update.phase == "rollback" and logical_id in update.updated and logical_id not in update.replaced \
+                and logical_id not in update.rolled_back:
+            update.rolled_back.append(logical_id)
+            old, cr.properties = cr.properties, update.before[logical_id].properties
+            cr.service_token = cr.properties.get("ServiceToken", cr.service_token)
+        else:
+            return resource
+        _resource_event(stack, logical_id, resource.resource_name, cr.resource_type, "UPDATE_IN_PROGRESS", None)
+        _send(cr, "Update", resource.resource_name, old_properties=old, update=update)
+    return resource
+
+
+def _update_changed_custom_resources(stack, update: _Update) -> None:
+    resource_map = stack.resource_map
+    for logical_id in list(update.before):
+        resource_json = resource_map._resource_json_map.get(logical_id)
+        if resource_json is not None and str(resource_json.get("Type", "")).startswith("Custom::"):
+            _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
+
+
+def _remove_during_update(stack_id: str, logical_id: str) -> bool:
+    """A `Custom::` resource that moto removes while the stack is updated: one gone from the template is deleted at
+    cleanup (after everything else succeeded), one added by a failed update at the rollback's cleanup. True when
+    an update is in progress (nothing to do now)."""
+    with _store.lock:
+        update = _store.updates.get(stack_id)
+        if update is None:
+            return False
+        if update.phase == "update" and logical_id not in update.removed:
+            update.removed.append(logical_id)
+        return True
+
+
+def _update_answered(stack, update: _Update, request_id: str, request: _Request, cr: _CustomResource, status: str,
+                     reason: str | None, physical_id: str | None, data, never_ran: bool) -> None:
+    update.pending.discard(request_id)
+    logical = cr.logical_id
+    resource = stack.custom_resources.get(logical)
+    reason = reason or "See the details in CloudWatch Log Stream"
+    if request.kind == "Delete":
+        done = "DELETE_COMPLETE" if status == "SUCCESS" else "DELETE_FAILED"
+        # a failed Delete at cleanup leaves the resource behind; the stack still completes, as in CloudFormation
+        _resource_event(stack, logical, request.event["PhysicalResourceId"], cr.resource_type, done,
+                        None if status == "SUCCESS" else reason)
+    elif request.kind == "Create":
+        if physical_id:
+            resource.resource_name = physical_id
+        if status == "SUCCESS":
+            resource.set_data(data or {})
+            _resource_event(stack, logical, resource.resource_name, cr.resource_type, "CREATE_COMPLETE", None)
+        else:
+            if never_ran:
+                cr.attempted = False  # nothing was created: the rollback sends it no Delete
+            _resource_event(stack, logical, resource.resource_name, cr.resource_type, "CREATE_FAILED", reason)
+            update.failures.append(("create", logical))
+    else:  # Update
+        rolling_back = update.phase == "rollback"
+        if status == "SUCCESS":
+            if not rolling_back:
+                if physical_id and physical_id != resource.resource_name:
+                    update.replaced.append(logical)  # a replacement: the old id is deleted at cleanup
+                    resource.resource_name = physical_id
+                resource.set_data(data or {})
+            else:
+                resource.set_data(update.before[logical].data)
+            _resource_event(stack, logical, resource.resource_name, cr.resource_type, "UPDATE_COMPLETE", None)
+        else:
+            _resource_event(stack, logical, resource.resource_name, cr.resource_type, "UPDATE_FAILED", reason)
+            if rolling_back:
+                update.rollback_failures.append(logical)
+            else:
+                update.failures.append(("update", logical))
+    _advance(stack, update)
+
+
+def _failure_summary(update: _Update) -> str:
+    parts = []
+    for verb in ("create", "update"):
+        ids = [logical for v, logical in update.failures if v == verb]
+        if ids:
+            parts.append(f"The following resource(s) failed to {verb}: [{', '.join(ids)}]. ")
+    if update.moto_failure:
+        parts.append(update.moto_failure)
+    return "".join(parts)
+
+
+def _advance(stack, update: _Update) -> None:
+    """Moves an update on once every request of its phase is answered."""
+    if update.pending:
+        return
+    if update.phase == "update":
+        if update.failures or update.moto_failure:
+            _start_rollback(stack, update)
+        else:
+            _start_cleanup(stack, update)
+    elif update.phase == "rollback":
+        if update.rollback_failures:
+            stack.status = "UPDATE_ROLLBACK_FAILED"
+            stack.status_reason = f"The following resource(s) failed to update: [{', '.join(update.rollback_failures)}]. "
+            stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=stack.status_reason)
+            _store.updates.pop(stack.stack_id, None)
+        else:
+            _start_cleanup(stack, update)
+    else:
+        _finish_update(stack, update)
+
+
+def _start_cleanup(stack, update: _Update) -> None:
+    """UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: Delete to the old id of each replacement (with the old properties) and
+    to each removed resource; UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: Delete to the new id of each
+    replacement and to each resource the update added."""
+    rolling_back = update.phase == "rollback"
+    update.phase = "rollback_cleanup" if rolling_back else "cleanup"
+    stack.status = ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS" if rolling_back
+                    else "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    stack._add_stack_event(stack.status)
+    deletes: list[tuple[_CustomResource, str, dict]] = []
+    if rolling_back:
+        for logical in update.replaced:
+            resource = stack.custom_resources[logical]
+            cr = _store.resources[(stack.stack_id, logical)]
+            deletes.append((cr, resource.resource_name, cr.properties))  # the new id, with the new properties
+            previous = update.before[logical]
+            resource.resource_name = previous.physical_id
+            resource.set_data(previous.data)
+            cr.properties = previous.properties
+            cr.service_token = previous.properties.get("ServiceToken", cr.service_token)
+        deletes += _live(stack, update.added)
+    else:
+        for logical in update.replaced:
+            cr = _store.resources[(stack.stack_id, logical)]
+            previous = update.before[logical]
+            deletes.append((cr, previous.physical_id, previous.properties))  # the old id, with the old properties
+        deletes += _live(stack, update.removed)
+    for cr, physical_id, properties in deletes:
+        _resource_event(stack, cr.logical_id, physical_id, cr.resource_type, "DELETE_IN_PROGRESS", None)
+        _send(cr, "Delete", physical_id, properties=properties, update=update)
+    _advance(stack, update)
+
+
+def _live(stack, logical_ids) -> list[tuple[_CustomResource, str, dict]]:
+    """(resource, its id, its properties) for each of `logical_ids` that was sent a Create and no Delete yet,
+    marked as deleted: what a cleanup sends Delete to."""
+    live = []
+    for logical in logical_ids:
+        cr = _store.resources.get((stack.stack_id, logical))
+        resource = stack.custom_resources.get(logical)
+        if cr is not None and resource is not None and cr.attempted:
+            cr.attempted = False
+            live.append((cr, resource.resource_name, cr.properties))
+    return live
+
+
+def _forget(stack, logical_ids) -> None:
+    """Custom resources no longer in the stack."""
+    for logical in logical_ids:
+        _store.resources.pop((stack.stack_id, logical), None)
+        stack.custom_resources.pop(logical, None)
+        stack.resource_map._parsed_resources.pop(logical, None)
+
+
+def _finish_update(stack, update: _Update) -> None:
+    resource_map = stack.resource_map
+    if update.phase == "rollback_cleanup":
+        _forget(stack, [logical for logical in update.added if logical not in resource_map._resource_json_map])
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    else:
+        _forget(stack, update.removed)
+        stack.status = "UPDATE_COMPLETE"
+    # moto leaves what it removed among the parsed resources: a later update adding it back would find it there
+    for logical in [k for k, v in resource_map._parsed_resources.items()
+                    if k not in resource_map._resource_json_map and hasattr(v, "logical_resource_id")]:
+        resource_map._parsed_resources.pop(logical, None)
+    stack._add_stack_event(stack.status)
+    _store.updates.pop(stack.stack_id, None)
+
+
+def _start_rollback(stack, update: _Update) -> None:
+    """UPDATE_ROLLBACK_IN_PROGRESS: back to the template and parameters before the update (moto restores its own
+    resources); each custom resource updated in place is sent Update back to its old properties."""
+    update.phase = "rollback"
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    stack.status_reason = _failure_summary(update)
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=stack.status_reason)
+    resource_map = stack.resource_map
+    old_template = stack.parse_template(update.template)
+    # resources moto deleted because the new template dropped them are created again (custom resources were not
+    # deleted: they are deleted at cleanup only)
+    for logical, resource_json in old_template.get("Resources", {}).items():
+        if logical not in resource_map._resource_json_map and not str(resource_json.get("Type", "")).startswith(
+                "Custom::"):
+            resource_map._parsed_resources.pop(logical, None)
+    stack.template = update.template
+    stack._parse_template()
+    try:
+        resource_map.update(stack.template_dict, update.input_parameters)
+    except Exception as e:  # noqa: BLE001
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+        stack.status_reason = str(e)
+        stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=stack.status_reason)
+        _store.updates.pop(stack.stack_id, None)
+        return
+    for logical_id in update.updated:  # those moto did not see change back (see _stack_update)
+        resource_json = resource_map._resource_json_map.get(logical_id)
+        if resource_json is not None:
+            _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
+    stack.output_map = stack._create_output_map()
+    stack.parameters, stack.role_arn, stack.tags = update.parameters, update.role_arn, update.tags
+    _advance(stack, update)
