@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(BENCH)]
 from benchlib import counter, report  # noqa: E402
 from benchlib.runtime_api import FunctionProcess, plain_env  # noqa: E402
 from harness import emulator as emu  # noqa: E402
-from harness import ext_sagemaker  # noqa: E402
+from harness import ext_sagemaker_domains  # noqa: E402
 from harness.buckets import create_template_bucket  # noqa: E402
 from harness.sink import ResponseSink  # noqa: E402
 
@@ -500,7 +500,7 @@ class Bench:
             queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             role = self.aws.client("iam").create_role(RoleName="SharedExecutionRole", Path="/service-role/",
                                                       AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-            with ext_sagemaker.domains_start("Pending"):
+            with ext_sagemaker_domains.domains_start("Pending"):
                 arn = sm.create_domain(DomainName="new-team", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
                                        SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
             domain = arn.rsplit("/", 1)[1]
@@ -514,7 +514,7 @@ class Bench:
             try:
                 p.wait_idle(timeout=60)
                 t0 = time.perf_counter()
-                ext_sagemaker.set_domain_status(domain, "InService", after=ready_after / scale)
+                ext_sagemaker_domains.set_domain_status(domain, "InService", after=ready_after / scale)
                 bodies, invocations, t_done = [json.dumps(trail)], 0, None
                 while t_done is None:
                     if time.perf_counter() - t0 > 2 * ready_after / scale + 60:

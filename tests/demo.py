@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import emulator as emu  # noqa: E402
-from harness import ext_lambda, ext_sagemaker, stack  # noqa: E402
+from harness import ext_lambda, ext_sagemaker_domains, stack  # noqa: E402
 from harness.fixtures import make_role  # noqa: E402
 from harness.functions import binary_path  # noqa: E402
 
@@ -113,7 +113,7 @@ def run(demo: Demo, aws) -> None:
 
     demo.say("a data scientist's admin creates a SageMaker domain (it starts Pending)…")
     role = make_role(iam, "AmazonSageMaker-ExecutionRole-team", "/service-role/")
-    with ext_sagemaker.domains_start("Pending"):
+    with ext_sagemaker_domains.domains_start("Pending"):
         arn = sm.create_domain(DomainName="team", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
                                SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
     domain = arn.rsplit("/", 1)[1]
@@ -128,7 +128,7 @@ def run(demo: Demo, aws) -> None:
     demo.check("no domain tag while Pending", "sagemaker:projectS3TemplatesLocation" not in tags_of(arn),
                "the onboarder re-checks through a delayed SQS message")
     demo.say("the domain finishes creating (InService)…")
-    ext_sagemaker.set_domain_status(domain, "InService")
+    ext_sagemaker_domains.set_domain_status(domain, "InService")
     tag = wait(lambda: tags_of(arn).get("sagemaker:projectS3TemplatesLocation"), timeout=30)
     demo.check("domain tag", tag == outputs["TemplatesLocation"], f"sagemaker:projectS3TemplatesLocation={tag}")
     name = f"mlops-{domain}"

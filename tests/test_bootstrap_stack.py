@@ -34,7 +34,7 @@ from urllib.parse import unquote
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import emf, ext_cloudwatch, ext_lambda, ext_sagemaker, ext_sqs, stack
+from harness import emf, ext_cloudwatch, ext_lambda, ext_sagemaker_domains, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
 from harness.fixtures import DEPLOY_PARAMS, eventually, make_role
 
@@ -169,7 +169,7 @@ def onboard_new_domain(d, name: str, start: str = "InService") -> tuple[str, str
     """A domain `name` with a role of its own, created in state `start`, and its CloudTrail CreateDomain event put on
     the bus; returns (domain ARN, role name) once the onboarder took the event from its queue."""
     role = f"{pascal(name)}Role"
-    with ext_sagemaker.domains_start(start):
+    with ext_sagemaker_domains.domains_start(start):
         arn = d.sm.create_domain(DomainName=name, AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
                                  DefaultUserSettings={"ExecutionRole": make_role(d.iam, role)})["DomainArn"]
     d.events.put_events(Entries=[cloudtrail_event("CreateDomain", {"domainName": name}, {"domainArn": arn})])
@@ -390,7 +390,7 @@ def test_a_create_domain_event_flows_rule_queue_onboarder_to_a_tagged_domain_and
 def test_a_pending_domain_is_rechecked_through_the_queue_until_it_is_in_service(deployed):
     d = deployed
     role = make_role(d.iam, "SlowRole")
-    with ext_sagemaker.domains_start("Pending"):
+    with ext_sagemaker_domains.domains_start("Pending"):
         arn = d.sm.create_domain(DomainName="slow", AuthMode="IAM", DefaultUserSettings={"ExecutionRole": role},
                                  SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"]
     domain = arn.rsplit("/", 1)[1]
@@ -398,7 +398,7 @@ def test_a_pending_domain_is_rechecked_through_the_queue_until_it_is_in_service(
     first, = eventually(lambda: queue_deliveries(d, about_domain(arn)), "the Pending domain's event never came")
     assert first.result["Results"][0]["Outcome"] == "Waiting"
     assert LOCATION_TAG not in domain_tags(d, arn)
-    ext_sagemaker.set_domain_status(domain, "InService")
+    ext_sagemaker_domains.set_domain_status(domain, "InService")
 
     def rechecks():
         return queue_deliveries(d, lambda body: (body.get("Recheck") or {}).get("domain_id") == domain)
@@ -434,7 +434,7 @@ def test_every_function_writes_valid_emf_metrics_that_reach_cloudwatch(deployed)
     failed one abandoned, a template accepted and one rejected."""
     d = deployed
     waiting, _ = onboard_new_domain(d, "metered", start="Pending")
-    ext_sagemaker.set_domain_status(waiting.rsplit("/", 1)[1], "InService")
+    ext_sagemaker_domains.set_domain_status(waiting.rsplit("/", 1)[1], "InService")
     broken, _ = onboard_new_domain(d, "broken", start="Failed")
     call, = queue_deliveries(d, about_domain(broken))
     assert call.result["Results"][0]["Outcome"] == "Abandoned"  # which the DomainsAbandoned alarm watches
@@ -504,7 +504,7 @@ def test_a_domain_sagemaker_keeps_failing_on_ends_in_the_dead_letter_queue_and_i
                                         Environment={"Variables": {**env, "AWS_MAX_ATTEMPTS": "1"}})
     d.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
     try:
-        with ext_sagemaker.domain_unavailable(domain):
+        with ext_sagemaker_domains.domain_unavailable(domain):
             d.events.put_events(Entries=[
                 cloudtrail_event("CreateDomain", {"domainName": "doomed"}, {"domainArn": arn})])
             eventually(dead_letters, "the event never reached the dead-letter queue", timeout=90)

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from harness import ext_sagemaker
+from harness import ext_sagemaker_domains
 from harness.buckets import create_template_bucket
 from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_ARN, cr_event, make_role
 
@@ -122,7 +122,7 @@ def test_a_new_domain_in_service_is_onboarded_and_gets_its_project(world):
 
 def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world):
     role = world.role("PendingRole")
-    with ext_sagemaker.domains_start("Pending"):
+    with ext_sagemaker_domains.domains_start("Pending"):
         arn, domain = world.domain("slow", role)
     first = world.onboard(sqs_batch(create_domain_event(arn)))
     assert first["batchItemFailures"] == []
@@ -135,7 +135,7 @@ def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world)
     # still pending: the same short delay again (a steady interval, not a backoff)
     again = world.onboard(sqs_batch(*recheck))["Results"][0]
     assert again["Outcome"] == "Waiting" and again["RecheckInSeconds"] == 1
-    ext_sagemaker.set_domain_status(domain, "InService")
+    ext_sagemaker_domains.set_domain_status(domain, "InService")
     done = world.onboard(sqs_batch(*world.receive()))["Results"][0]
     assert done["Outcome"] == "Onboarded"
     assert world.domain_tags(arn)[LOCATION_TAG] == f"s3://{BUCKET}/{PREFIX}"
@@ -145,10 +145,10 @@ def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world)
 
 def test_a_domain_that_fails_is_abandoned_without_a_tag_or_project(world):
     role = world.role("DoomedRole")
-    with ext_sagemaker.domains_start("Pending"):
+    with ext_sagemaker_domains.domains_start("Pending"):
         arn, domain = world.domain("doomed", role)
     world.onboard(sqs_batch(create_domain_event(arn)))
-    ext_sagemaker.set_domain_status(domain, "Failed", "subnet has no free addresses")
+    ext_sagemaker_domains.set_domain_status(domain, "Failed", "subnet has no free addresses")
     out = world.onboard(sqs_batch(*world.receive()))["Results"][0]
     assert out == {"Outcome": "Abandoned", "domain": domain, "status": "Failed"}
     assert LOCATION_TAG not in world.domain_tags(arn)

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness import emulator as emu
-from harness import ext_cloudformation, ext_events, ext_lambda, ext_sagemaker
+from harness import ext_cloudformation, ext_events, ext_lambda, ext_sagemaker, ext_sagemaker_domains
 from harness.fixtures import (LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, RecordingFunction, eventually, make_function,
                               make_role)
 
@@ -512,36 +512,36 @@ def test_domains_start_in_service_by_default(aws):
 
 def test_domain_can_start_pending_and_become_in_service(aws):
     sm = aws.client("sagemaker")
-    with ext_sagemaker.domains_start("Pending"):
+    with ext_sagemaker_domains.domains_start("Pending"):
         domain_id = create_domain(aws)["DomainId"]
     assert create_domain(aws, "later")["Status"] == "InService"  # the knob is scoped
     assert sm.describe_domain(DomainId=domain_id)["Status"] == "Pending"
-    ext_sagemaker.set_domain_status(domain_id, "InService")
+    ext_sagemaker_domains.set_domain_status(domain_id, "InService")
     assert sm.describe_domain(DomainId=domain_id)["Status"] == "InService"
 
 
 def test_domain_can_go_from_pending_to_failed(aws):
     sm = aws.client("sagemaker")
-    ext_sagemaker.DOMAIN_INITIAL_STATUS = "Pending"  # restored by the next reset
+    ext_sagemaker_domains.DOMAIN_INITIAL_STATUS = "Pending"  # restored by the next reset
     domain_id = create_domain(aws)["DomainId"]
-    ext_sagemaker.set_domain_status(domain_id, "Failed", failure_reason="subnet has no free addresses")
+    ext_sagemaker_domains.set_domain_status(domain_id, "Failed", failure_reason="subnet has no free addresses")
     described = sm.describe_domain(DomainId=domain_id)
     assert (described["Status"], described["FailureReason"]) == ("Failed", "subnet has no free addresses")
 
 
 def test_domain_status_can_change_later_in_the_background(aws):
     sm = aws.client("sagemaker")
-    with ext_sagemaker.domains_start("Pending"):
+    with ext_sagemaker_domains.domains_start("Pending"):
         domain_id = create_domain(aws)["DomainId"]
     assert sm.describe_domain(DomainId=domain_id)["Status"] == "Pending"  # (the first call loads moto's model)
-    ext_sagemaker.set_domain_status(domain_id, "InService", after=1.0)
+    ext_sagemaker_domains.set_domain_status(domain_id, "InService", after=1.0)
     assert sm.describe_domain(DomainId=domain_id)["Status"] == "Pending"
     eventually(lambda: sm.describe_domain(DomainId=domain_id)["Status"] == "InService",
                "the domain never became InService", timeout=10)
 
 
 def test_reset_restores_the_initial_domain_status(aws):
-    ext_sagemaker.DOMAIN_INITIAL_STATUS = "Pending"
+    ext_sagemaker_domains.DOMAIN_INITIAL_STATUS = "Pending"
     aws.reset()
     assert create_domain(aws)["Status"] == "InService"
 

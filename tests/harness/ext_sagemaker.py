@@ -5,11 +5,8 @@
    methods added to `moto.sagemaker.responses.SageMakerResponse` (moto dispatches a JSON-protocol action
    `SageMaker.CreateProject` to the snake_case method `create_project`); the project's template becomes a
    stack `SP-<ProjectId>` in moto's own CloudFormation backend, and the project's status is read from it.
-2. AddTags / ListTags / DeleteTags on a resource created without tags (moto keeps `tags = None` and answers
-   500), on project ARNs, and AddTags overwriting a key instead of duplicating it.
-3. A test-only knob to make CreateDomain start `Pending` and move the domain later (`set_domain_status`);
-   DescribeDomain of an unknown id answers `ResourceNotFound` as AWS does (moto: ValidationException); and an
-   outage knob (`domain_unavailable`): DescribeDomain of one domain answers 503 ServiceUnavailable meanwhile.
+Tags on SageMaker resources (project ARNs included) are ext_tags.py's; domains' knobs ext_sagemaker_domains.py's;
+user profiles ext_sagemaker_profiles.py's.
 
 State lives per account and region and is cleared with moto's (`emulator.on_reset`).
 """
@@ -18,13 +15,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import re
 import secrets
 import string
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -40,14 +35,10 @@ from harness import cfn_yaml
 # ---------------------------------------------------------------------------------------------------------------
 # Settings the tests may change (restored to these defaults on every emulator reset)
 
-#: Status a new domain starts in. None → the environment variable EMULATOR_DOMAIN_INITIAL_STATUS, else InService.
-DOMAIN_INITIAL_STATUS: str | None = None
 #: How long a deleted project still answers DescribeProject/ListProjects with DeleteCompleted before it is gone.
 DELETED_PROJECT_TTL_SECONDS: float = 1.0
 
-_DEFAULTS = {"DOMAIN_INITIAL_STATUS": None, "DELETED_PROJECT_TTL_SECONDS": 1.0}
-
-DOMAIN_STATUSES = ("Pending", "InService", "Updating", "Failed", "Update_Failed", "Deleting", "Delete_Failed")
+_DEFAULTS = {"DELETED_PROJECT_TTL_SECONDS": 1.0}
 
 # names SageMaker fills in itself; a caller may not pass them
 RESERVED_PARAMETERS = ("SageMakerProjectName", "SageMakerProjectId")
@@ -414,8 +405,6 @@ class Project:
 @dataclass
 class _Store:
     projects: dict[tuple[str, str], dict[str, Project]] = field(default_factory=dict)
-    #: domains whose DescribeDomain answers ServiceUnavailable (domain_unavailable)
-    unavailable: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def scope(self, account_id: str, region: str) -> dict[str, Project]:
@@ -430,6 +419,13 @@ class _Store:
 
 
 _store = _Store()
+
+
+def live_project(account_id: str, region: str, name: str) -> Project | None:
+    """The project `name` unless it does not exist or is being deleted (for ext_tags: a project ARN's tags)."""
+    with _store.lock:
+        project = _store.scope(account_id, region).get(name)
+    return None if project is None or project.deleting else project
 
 
 def _new_project_id() -> str:
@@ -791,134 +787,10 @@ def delete_project(resp) -> ActionResult:
     return EmptyResult()
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Tags (moto: `tags` is None on resources created without tags → AttributeError → 500; no project ARNs)
-
-
-def _tagged_resource(backend, arn: str):
-    """The resource object behind `arn` with a list in `.tags`, or ValidationException."""
-    resource_part = arn.split(":", 5)[-1] if arn.count(":") >= 5 else ""
-    kind, _, name = resource_part.partition("/")
-    if kind == "project":
-        with _store.lock:
-            project = _store.scope(backend.account_id, backend.region_name).get(name)
-        if project is None or project.deleting:
-            raise ValidationException(f"Project {name} does not exist.")
-        return project
-    try:
-        resource = backend._get_resource_from_arn(arn)
-    except (AttributeError, ValueError):
-        resource = None
-    if resource is None:
-        raise ValidationException(f"Could not find resource {arn}")
-    if getattr(resource, "tags", None) is None:
-        resource.tags = []
-    return resource
-
-
-def _add_tags(self, arn: str, tags: list[dict[str, str]]) -> list[dict[str, str]]:
-    resource = _tagged_resource(self, arn)
-    merged = {t["Key"]: t["Value"] for t in resource.tags}
-    merged.update({t["Key"]: t["Value"] for t in tags or []})
-    if len(merged) > 50:
-        raise ValidationException("Cannot have more than 50 tags on a resource")
-    resource.tags = [{"Key": k, "Value": v} for k, v in merged.items()]
-    return resource.tags
-
-
-def _delete_tags(self, arn: str, tag_keys: list[str]) -> None:
-    resource = _tagged_resource(self, arn)
-    resource.tags = [t for t in resource.tags if t["Key"] not in (tag_keys or [])]
-
-
-def _make_list_tags(original):
-    def list_tags(self, arn: str, **kwargs):
-        resource = _tagged_resource(self, arn)
-        if isinstance(resource, Project):
-            # moto's paginator works on the backend method; page a project's tags here instead
-            max_results = int(kwargs.get("MaxResults") or 50)
-            start = int(kwargs.get("NextToken") or 0)
-            page = resource.tags[start : start + max_results]
-            token = str(start + max_results) if start + max_results < len(resource.tags) else None
-            return page, token
-        return original(self, arn, **kwargs)
-
-    return list_tags
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Domains
-
-
-def _initial_domain_status() -> str:
-    status = DOMAIN_INITIAL_STATUS or os.environ.get("EMULATOR_DOMAIN_INITIAL_STATUS") or "InService"
-    if status not in DOMAIN_STATUSES:
-        raise ValueError(f"DOMAIN_INITIAL_STATUS {status!r} is not one of {DOMAIN_STATUSES}")
-    return status
-
-
-def _find_domain(domain_id: str):
-    from moto.sagemaker.models import sagemaker_backends
-
-    for account_id in list(sagemaker_backends.keys()):
-        for region in list(sagemaker_backends[account_id].keys()):
-            domain = sagemaker_backends[account_id][region].domains.get(domain_id)
-            if domain is not None:
-                return domain
-    raise KeyError(f"no domain {domain_id} in the emulator")
-
-
-def set_domain_status(domain_id: str, status: str, failure_reason: str = "", after: float | None = None) -> None:
-    """Moves a domain to `status` (one of DOMAIN_STATUSES) now, or `after` seconds from now in the background.
-    `failure_reason` is reported as FailureReason (use it with Failed / Update_Failed / Delete_Failed)."""
-    if status not in DOMAIN_STATUSES:
-        raise ValueError(f"{status!r} is not one of {DOMAIN_STATUSES}")
-    domain = _find_domain(domain_id)
-
-    def apply() -> None:
-        domain.status = status
-        domain.failure_reason = failure_reason
-        domain.last_modified_time = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-    if after:
-        timer = threading.Timer(after, apply)
-        timer.daemon = True
-        timer.start()
-    else:
-        apply()
-
-
-@contextmanager
-def domains_start(status: str):
-    """`with domains_start("Pending"): create domains…` — new domains start in `status` inside the block."""
-    global DOMAIN_INITIAL_STATUS
-    previous = DOMAIN_INITIAL_STATUS
-    DOMAIN_INITIAL_STATUS = status
-    _initial_domain_status()  # validates
-    try:
-        yield
-    finally:
-        DOMAIN_INITIAL_STATUS = previous
-
-
-@contextmanager
-def domain_unavailable(domain_id: str):
-    """`with domain_unavailable(d): …` — inside the block DescribeDomain of `d` answers 503 ServiceUnavailable,
-    a SageMaker outage for that domain: every caller sees a transient failure, however often it retries."""
-    with _store.lock:
-        _store.unavailable.add(domain_id)
-    try:
-        yield
-    finally:
-        with _store.lock:
-            _store.unavailable.discard(domain_id)
-
-
 def _reset() -> None:
     """Clears the projects and restores the settings the tests may change."""
     with _store.lock:
         _store.projects.clear()
-        _store.unavailable.clear()
     g = globals()
     for name, value in _DEFAULTS.items():
         g[name] = value
@@ -928,7 +800,6 @@ def _reset() -> None:
 
 
 def install(emulator) -> None:
-    from moto.sagemaker import models as sm_models
     from moto.sagemaker.responses import SageMakerResponse
 
     # 1. project actions (moto finds them by name: camelcase_to_underscores of the X-Amz-Target action)
@@ -938,35 +809,6 @@ def install(emulator) -> None:
     SageMakerResponse.update_project = update_project
     SageMakerResponse.search = _make_search(SageMakerResponse.search)
     SageMakerResponse.delete_project = delete_project
-
-    # 2. tags
-    backend_cls = sm_models.SageMakerModelBackend
-    backend_cls.add_tags = _add_tags
-    backend_cls.delete_tags = _delete_tags
-    backend_cls.list_tags = _make_list_tags(backend_cls.list_tags)
-
-    # 3. domains: initial status knob; unknown id → ResourceNotFound
-    domain_init = sm_models.Domain.__init__
-
-    def domain_init_with_status(self, *args, **kwargs):
-        domain_init(self, *args, **kwargs)
-        self.status = _initial_domain_status()
-        if self.tags is None:
-            self.tags = []
-
-    sm_models.Domain.__init__ = domain_init_with_status
-
-    describe_domain = backend_cls.describe_domain
-
-    def describe_domain_or_not_found(self, domain_id: str):
-        with _store.lock:
-            if domain_id in _store.unavailable:
-                raise ServiceUnavailable()
-        if domain_id not in self.domains:
-            raise ResourceNotFound(f"Domain {domain_id} not found.")
-        return describe_domain(self, domain_id)
-
-    backend_cls.describe_domain = describe_domain_or_not_found
 
     from harness.emulator import on_reset
 
