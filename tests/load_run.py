@@ -31,9 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import emulator as emu  # noqa: E402
 from harness.buckets import create_template_bucket  # noqa: E402
-from harness.faults import Watches, peak_rss_kib  # noqa: E402
+from harness.functions import LOG_DIR, Functions, peak_rss_kib  # noqa: E402
 from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role  # noqa: E402
-from harness.functions import LOG_DIR  # noqa: E402
 from harness.sink import ResponseSink  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -55,7 +54,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-def memory_of(watches: Watches, binary: str) -> int:
+def memory_of(watches: Functions, binary: str) -> int:
     """Peak resident KiB over the running instances of `binary`."""
     pids = watches.processes().get(binary, [])
     return max((peak_rss_kib(p) for p in pids), default=0)
@@ -82,7 +81,7 @@ def timed(call):
     return time.monotonic() - started, out
 
 
-def routers(watches: Watches, count: int, env: dict | None = None) -> list:
+def routers(watches: Functions, count: int, env: dict | None = None) -> list:
     """`count` distinct routers (a distinct environment makes a distinct watch), each warmed to one instance."""
     return [watches.watch({**(env or {}), "LOAD_ROUTER": str(i)}) for i in range(count)]
 
@@ -102,7 +101,7 @@ def spread(calls: list, watches_: list, per_router: int) -> list:
         return list(pool.map(run, range(len(calls))))
 
 
-def custom_resources(e, watches: Watches, sink: ResponseSink, n: int, router_count: int) -> dict:
+def custom_resources(e, watches: Functions, sink: ResponseSink, n: int, router_count: int) -> dict:
     iam = e.client("iam")
     roles = [make_role(iam, f"LoadRole{i:04d}") for i in range(n)]
     progress(f"{n} roles made")
@@ -138,7 +137,7 @@ def custom_resources(e, watches: Watches, sink: ResponseSink, n: int, router_cou
                    memory_of(watches, "execution-role-policies"))
 
 
-def tagger_burst(e, watches: Watches, m: int, router_count: int) -> dict:
+def tagger_burst(e, watches: Functions, m: int, router_count: int) -> dict:
     s3 = e.client("s3")
     create_template_bucket(s3, BUCKET)
     env = {"TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": "uploads/"}
@@ -177,7 +176,7 @@ def main() -> int:
     started = time.monotonic()
     e = emu.start()
     sink = ResponseSink()
-    watches = Watches({**e.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "AWS_LAMBDA_LOG_LEVEL": "warn",
+    watches = Functions({**e.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true", "AWS_LAMBDA_LOG_LEVEL": "warn",
                        "CUSTOM_RESOURCE_BOUNDS": "off"},
                       name="load", instances=args.concurrency)
     rows = []

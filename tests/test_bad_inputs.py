@@ -17,7 +17,8 @@ from typing import Any, Callable
 import pytest
 
 from harness.buckets import create_template_bucket
-from harness.faults import Listener, Watches
+from harness.faults import Listener
+from harness.functions import Functions
 from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
 
 ACCOUNT = "123456789012"
@@ -265,7 +266,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def fns(emulator):
-    f = Watches(runtime_env(emulator), name="bad-inputs")
+    f = Functions(runtime_env(emulator), name="bad-inputs")
     # start every function once, untimed: its cold start is not what the catalogue times
     for function in (ERP, PUB, SEED, ONB, TAG):
         f.watch(ENVS.get(function)).invoke(function, b"null", timeout=600)

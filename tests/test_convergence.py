@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from harness.buckets import create_template_bucket, object_tags
-from harness.faults import FaultProxy, Watches
+from harness.faults import FaultProxy
+from harness.functions import Functions, LOG_DIR
 from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
-from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = int(os.environ.get("FAULT_SEED", "20261129"))
@@ -88,7 +88,7 @@ class _Summary:
 @pytest.fixture(scope="module")
 def faulty(emulator, proxy):
     """The binaries with every AWS request going through the fault proxy."""
-    f = Watches(runtime_env(emulator, AWS_ENDPOINT_URL=proxy.endpoint), name="faulty")
+    f = Functions(runtime_env(emulator, AWS_ENDPOINT_URL=proxy.endpoint), name="faulty")
     yield f
     f.stop()
 
@@ -96,7 +96,7 @@ def faulty(emulator, proxy):
 @pytest.fixture(scope="module")
 def replay(emulator):
     """The same binaries straight to the emulator, for the replay (this module's own: its runs are long)."""
-    f = Watches(runtime_env(emulator), name="replay")
+    f = Functions(runtime_env(emulator), name="replay")
     yield f
     f.stop()
 
@@ -115,7 +115,7 @@ def custom_resource(sink, invoke, function, request_type, logical, props, stack,
     return sink.response(token)
 
 
-def through(functions: Watches):
+def through(functions: Functions):
     def invoke(function, event, env=None):
         return functions.watch(env).invoke(function, event, timeout=300)
     return invoke

@@ -23,10 +23,10 @@ import pytest
 import test_guard as guard_rules
 from harness.buckets import create_template_bucket
 from harness.emulator import Emulator
-from harness.faults import FaultySink, Listener, Watches
+from harness.faults import FaultySink, Listener
+from harness.functions import Functions, LOG_DIR
 from harness import fixtures
 from harness.fixtures import LAUNCH_ROLE_ARN, cr_event, make_role, runtime_env
-from harness.functions import LOG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSION_START = time.time()  # this module is imported when the session collects its tests
@@ -90,7 +90,7 @@ def runtime_env(emulator: Emulator, **extra) -> dict:
 
 @pytest.fixture(scope="module", params=["info", "debug"])
 def fns(emulator, request):
-    f = Watches(runtime_env(emulator, AWS_LAMBDA_LOG_LEVEL=request.param), name=f"security-{request.param}")
+    f = Functions(runtime_env(emulator, AWS_LAMBDA_LOG_LEVEL=request.param), name=f"security-{request.param}")
     yield f
     f.stop()
 
@@ -176,7 +176,7 @@ def test_the_policies_the_functions_write_keep_the_guard_promises(aws, emulator,
     with the same rules as every template (tests/test_guard.py runs them on iam/, infra/ and templates/)."""
     iam = aws.client("iam")
     make_role(iam, "GuardedRole", "/service-role/")
-    f = Watches(runtime_env(emulator), name="security-guard")
+    f = Functions(runtime_env(emulator), name="security-guard")
     try:
         addressed, token = sink.address(cr_event("Custom::ExecutionRolePolicies", {
             "ExecutionRoles": ["GuardedRole"], "LaunchRoleArn": LAUNCH_ROLE_ARN, "TemplateBucket": BUCKET,
@@ -220,7 +220,7 @@ def listener():
 ], ids=["loopback-http", "loopback-https", "other-bucket-virtual", "other-bucket-path", "suffix-trick"])
 def test_the_deployed_allow_list_refuses_other_hosts_without_a_request(emulator, listener, url):
     """As deployed (no CFN_RESPONSE_ALLOW_LOOPBACK): only CloudFormation's S3 response buckets over https."""
-    f = Watches({**emulator.child_env()}, name="security-deployed")
+    f = Functions({**emulator.child_env()}, name="security-deployed")
     try:
         ev = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET}, ResponseURL=url.format(port=listener.port))
         out = f.watch().invoke("template-publisher", ev, timeout=300)
@@ -234,7 +234,7 @@ def test_the_deployed_allow_list_refuses_other_hosts_without_a_request(emulator,
 def test_the_loopback_exception_is_for_loopback_addresses_only(emulator, listener):
     """CFN_RESPONSE_ALLOW_LOOPBACK lets the emulator's http://127.0.0.1 through — not every host whose name
     starts with "127." (a DNS name such as 127.0.0.1.nip.io resolves anywhere)."""
-    f = Watches({**emulator.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true"}, name="security-loopback")
+    f = Functions({**emulator.child_env(), "CFN_RESPONSE_ALLOW_LOOPBACK": "true"}, name="security-loopback")
     try:
         ev = cr_event("Custom::ProjectTemplates", {"Bucket": BUCKET},
                 ResponseURL=f"http://127.0.0.1.nip.io:{listener.port}/cfn-response/x")

@@ -4,6 +4,7 @@ parameters and a `Fn::Sub`'s own variables are not resources and give no edge.""
 from __future__ import annotations
 
 import re
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 _SUB_NAME = re.compile(r"\$\{(?!!)([A-Za-z0-9]+)(?:\.[^}]*)?\}")
@@ -54,11 +55,21 @@ def transitive(graph: dict[str, set[str]], start: str) -> set[str]:
 
 def deletion_waves(graph: dict[str, set[str]], names: set[str]) -> list[set[str]]:
     """`names` in the order CloudFormation deletes them: each wave holds the resources no remaining one depends
-    on (dependents first). A cycle, which CloudFormation refuses at creation, ends in one last wave."""
-    remaining, waves = set(names), []
-    while remaining:
-        needed = {d for n in remaining for d in graph.get(n, ()) if d in remaining}
-        wave = remaining - needed or set(remaining)
+    on (dependents first). A cycle, which CloudFormation refuses at creation, gives one wave of them all."""
+    # the standard library's topological sort, on the reversed edges: a resource is ready once its dependents went
+    dependents: dict[str, set[str]] = {n: set() for n in names}
+    for n in names:
+        for d in graph.get(n, ()):
+            if d in names and d != n:
+                dependents[d].add(n)
+    sorter = TopologicalSorter(dependents)
+    try:
+        sorter.prepare()
+    except CycleError:
+        return [set(names)] if names else []
+    waves = []
+    while sorter.is_active():
+        wave = set(sorter.get_ready())
         waves.append(wave)
-        remaining -= wave
+        sorter.done(*wave)
     return waves

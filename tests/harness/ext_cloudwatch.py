@@ -20,6 +20,7 @@ from typing import Any
 from moto.core.common_models import CloudFormationModel
 
 from harness import emf, ext_lambda
+from harness.cfn_model import NamedModel
 
 #: Seconds between two reads of the function logs in the background (`documents()` reads at once).
 TAIL_SECONDS = 0.5
@@ -67,34 +68,13 @@ def invalid_documents() -> list[tuple[dict, list[str]]]:
 # 1. AWS::CloudWatch::Alarm
 
 
-class MetricAlarm(CloudFormationModel):
+class MetricAlarm(NamedModel, CloudFormationModel):
     """`AWS::CloudWatch::Alarm` (a single-metric alarm), backed by moto's CloudWatch backend."""
 
-    def __init__(self, account_id: str, region: str, name: str):
-        self.account_id, self.region, self.name = account_id, region, name
+    TYPE, NAME_PROPERTY = "AWS::CloudWatch::Alarm", "AlarmName"
 
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name == "Arn":
-            return f"arn:aws:cloudwatch:{self.region}:{self.account_id}:alarm:{self.name}"
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        raise UnformattedGetAttTemplateException()
+    def attribute(self) -> str:
+        return f"arn:aws:cloudwatch:{self.region}:{self.account_id}:alarm:{self.name}"
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):

@@ -131,27 +131,20 @@ def _define_resource() -> None:
     from moto.cloudformation import models, parsing
     from moto.core.common_models import CloudFormationModel
 
-    class StackSetResource(CloudFormationModel):
+    from harness.cfn_model import NamedModel
+
+    class StackSetResource(NamedModel, CloudFormationModel):
+        TYPE, NAME_PROPERTY, ATTRIBUTE = "AWS::CloudFormation::StackSet", "StackSetName", "StackSetId"
+
         def __init__(self, account_id: str, region: str, stack_set):
-            self.account_id, self.region, self.stack_set = account_id, region, stack_set
+            super().__init__(account_id, region, stack_set.name)
+            self.stack_set = stack_set
 
         @property
         def physical_resource_id(self) -> str:
             return self.stack_set.id
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::CloudFormation::StackSet"
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "StackSetName"
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "StackSetId"
-
-        def get_cfn_attribute(self, attribute_name: str) -> str:
+        def attribute(self) -> str:
             return self.stack_set.id
 
         @classmethod

@@ -18,7 +18,6 @@ signatures — with the ids the emulator makes up each run masked) and how many 
 before. The same seed and the same requests give the same faults whatever the interleaving of concurrent
 requests, so a failing run replays with `FAULT_SEED`.
 
-`Watches` are `harness.functions.Functions` that name their function processes (pids per binary);
 `Listener` records any connection made to it.
 
 Deterministic rules (`proxy.rule(...)`) fail chosen requests every time, for tests that need one exact fault;
@@ -44,7 +43,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from harness.functions import Functions
 from harness.sink import ResponseSink
 
 FAILING_KINDS = ("http500", "http503", "throttle", "drop", "http500-after", "drop-after", "denied")
@@ -523,26 +521,3 @@ class Listener:
     def stop(self) -> None:
         self._stop.set()
         self._sock.close()
-
-
-class Watches(Functions):
-    """`Functions` that can also say which function processes run under them."""
-
-    def processes(self) -> dict[str, list[int]]:
-        """Function binary name → pids of its running instances, under every server."""
-        found: dict[str, list[int]] = {}
-        for w in self._watches.values():
-            found.setdefault(w.function, []).extend(w.pids())
-        return found
-
-
-def peak_rss_kib(pid: int) -> int:
-    """VmHWM: the most resident memory the process ever had."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0

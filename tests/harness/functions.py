@@ -251,3 +251,22 @@ class Functions:
         for w in self._watches.values():
             w.stop()
         self._watches.clear()
+
+    def processes(self) -> dict[str, list[int]]:
+        """Function binary name → pids of its running instances, under every server."""
+        found: dict[str, list[int]] = {}
+        for w in self._watches.values():
+            found.setdefault(w.function, []).extend(w.pids())
+        return found
+
+
+def peak_rss_kib(pid: int) -> int:
+    """VmHWM: the most resident memory the process ever had."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0

@@ -22,6 +22,8 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from harness.cfn_model import NamedModel
+
 
 _SSM_REFERENCE = re.compile(r"\{\{resolve:ssm:([^}]+)\}\}")
 
@@ -62,38 +64,17 @@ def _install_dynamic_references() -> None:
     CloudFormationBackend.update_stack = update_stack_resolving
 
 
-class CodeBuildProject(CloudFormationModel):
+class CodeBuildProject(NamedModel, CloudFormationModel):
     """`AWS::CodeBuild::Project`, backed by moto's CodeBuild backend."""
 
-    def __init__(self, account_id: str, region: str, name: str):
-        self.account_id, self.region, self.name = account_id, region, name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
+    TYPE, NAME_PROPERTY = "AWS::CodeBuild::Project", "Name"
 
     @property
     def arn(self) -> str:
         return f"arn:aws:codebuild:{self.region}:{self.account_id}:project/{self.name}"
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CodeBuild::Project"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name == "Arn":
-            return self.arn
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        raise UnformattedGetAttTemplateException()
+    def attribute(self) -> str:
+        return self.arn
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
