@@ -343,6 +343,42 @@ def test_a_changed_service_token_is_refused_before_either_function_hears_of_it(a
     assert update["OldResourceProperties"] == {"ServiceToken": token, "V": "1"}, "the old properties stayed"
 
 
+def test_an_update_that_changes_nothing_is_refused_as_cloudformation_refuses_it(aws, function):
+    """UpdateStack with the same template, parameter values (given or by default), tags and role: CloudFormation's
+    ValidationError "No updates are to be performed.", whatever the request leaves out."""
+    token = service_token(aws)
+    body = json.dumps({"Parameters": {"Size": {"Type": "String", "Default": "1"}},
+                       "Resources": {"Thing": custom(token, Size={"Ref": "Size"})}})
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=body)["StackId"]
+    function.answer(function.next()[0])
+    for parameters in ([], [{"ParameterKey": "Size", "ParameterValue": "1"}],
+                       [{"ParameterKey": "Size", "UsePreviousValue": True}]):
+        with pytest.raises(ClientError, match="No updates are to be performed."):
+            cf.update_stack(StackName=stack_id, TemplateBody=body, Parameters=parameters)
+    with pytest.raises(ClientError, match="No updates are to be performed."):
+        cf.update_stack(StackName=stack_id, UsePreviousTemplate=True)
+    assert status(cf, stack_id) == "CREATE_COMPLETE"
+    function.quiet()
+    # a changed value is an update
+    cf.update_stack(StackName=stack_id, TemplateBody=body, Parameters=[{"ParameterKey": "Size", "ParameterValue": "2"}])
+    function.answer(function.next()[0])
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+
+
+def test_a_stack_whose_create_rolled_back_can_only_be_deleted(aws, function):
+    token = service_token(aws)
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=template(Thing=custom(token, V=1)))["StackId"]
+    [create] = function.next()
+    function.answer(create, status="FAILED", reason="no")
+    function.answer(function.next()[0])  # the rollback's Delete
+    assert status(cf, stack_id) == "ROLLBACK_COMPLETE"
+    with pytest.raises(ClientError, match="is in ROLLBACK_COMPLETE state and can not be updated"):
+        cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, V=2)))
+    function.quiet()
+
+
 def test_a_failed_rollback_answer_ends_update_rollback_failed(aws, function):
     token = service_token(aws)
     cf, stack_id = created(aws, function, Thing=custom(token, V=1))

@@ -23,8 +23,11 @@ def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) ->
     on a failure, rollback."""
     from moto.cloudformation.exceptions import ValidationError
 
-    if stack.status.endswith("_IN_PROGRESS"):
+    if stack.status.endswith("_IN_PROGRESS") or stack.status == "ROLLBACK_COMPLETE":
         raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+    if _changes_nothing(stack, template, role_arn, parameters, tags):
+        # CloudFormation's answer to an update whose template, parameter values, tags and role are all as they are
+        raise ValidationError(message="No updates are to be performed.")
     resource_map = stack.resource_map
     with _store.lock:
         before = {}
@@ -56,6 +59,24 @@ def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) ->
         if tags is not None:
             stack.tags = tags
         _advance(stack, update)
+
+
+def _effective_parameters(template: dict, given: dict | None) -> dict[str, str]:
+    """Each parameter's value: the one given, else its Default (lists as CloudFormation joins them)."""
+    values = {k: v["Default"] for k, v in (template.get("Parameters") or {}).items()
+              if isinstance(v, dict) and "Default" in v}
+    values.update(given or {})
+    return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in values.items()}
+
+
+def _changes_nothing(stack, template, role_arn, parameters, tags) -> bool:
+    from moto.cloudformation.models import Stack
+
+    new = Stack.parse_template(template) if isinstance(template, str) else template
+    return (new == stack.template_dict
+            and _effective_parameters(new, parameters) == _effective_parameters(stack.template_dict, stack.parameters)
+            and (tags is None or tags == stack.tags)
+            and (role_arn is None or role_arn == stack.role_arn))
 
 
 def _update_custom_resource(logical_id, resource_json, resources_map, account_id, region_name):
