@@ -618,3 +618,67 @@ def test_a_failed_create_rolls_back_without_deleting_resources_never_asked(aws, 
     function.answer(delete)
     function.quiet()  # Second was never created, so it is never deleted
     assert status(cf, stack_id) == "ROLLBACK_COMPLETE"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Change sets, as `aws cloudformation deploy` uses them
+
+
+def change_set(cf, kind: str, body: str, parameters=(), name: str = "deploy-1") -> dict:
+    """CreateChangeSet as the aws CLI's deploy sends it; DescribeChangeSet once it settled."""
+    created = cf.create_change_set(StackName="deployed", ChangeSetName=name, ChangeSetType=kind, TemplateBody=body,
+                                   Parameters=list(parameters), Capabilities=["CAPABILITY_IAM"])
+    return cf.describe_change_set(ChangeSetName=created["Id"])
+
+
+def test_a_create_change_set_creates_the_stack_as_create_stack_does(aws, function):
+    token = service_token(aws)
+    cf = aws.client("cloudformation")
+    body = json.dumps({"Resources": {"Thing": custom(token, V=1)},
+                       "Outputs": {"ThingId": {"Value": {"Ref": "Thing"}}, "Data": {"Value": {"Fn::GetAtt": ["Thing", "Key"]}}}})
+    cs = change_set(cf, "CREATE", body)
+    assert (cs["Status"], cs["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    assert status(cf, cs["StackId"]) == "REVIEW_IN_PROGRESS"
+    cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+    [create] = function.next()
+    assert status(cf, cs["StackId"]) == "CREATE_IN_PROGRESS", "until the custom resource answers"
+    function.answer(create, data={"Key": "value"})
+    stack = cf.describe_stacks(StackName="deployed")["Stacks"][0]
+    assert (stack["StackId"], stack["StackStatus"]) == (cs["StackId"], "CREATE_COMPLETE")
+    assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} == {"ThingId": "Thing-1", "Data": "value"}
+    assert stack_statuses(cf, cs["StackId"]) == ["REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    assert cf.describe_change_set(ChangeSetName=cs["ChangeSetId"])["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    with pytest.raises(ClientError, match="InvalidChangeSetStatus"):
+        cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+
+
+def test_an_update_change_set_updates_as_update_stack_does_and_one_without_changes_fails(aws, function):
+    token = service_token(aws)
+    cf = aws.client("cloudformation")
+    body = json.dumps({"Parameters": {"V": {"Type": "String", "Default": "1"}},
+                       "Resources": {"Thing": custom(token, V={"Ref": "V"})}})
+    cs = change_set(cf, "CREATE", body)
+    cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+    function.answer(function.next()[0])
+    # what the CLI sends for an unchanged deploy: UsePreviousValue for every parameter
+    same = change_set(cf, "UPDATE", body, [{"ParameterKey": "V", "UsePreviousValue": True}], name="deploy-2")
+    assert (same["Status"], same["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert same["StatusReason"].startswith("The submitted information didn't contain changes.")
+    with pytest.raises(ClientError, match="InvalidChangeSetStatus"):
+        cf.execute_change_set(ChangeSetName=same["ChangeSetId"])
+    changed = change_set(cf, "UPDATE", body, [{"ParameterKey": "V", "ParameterValue": "2"}], name="deploy-3")
+    assert changed["Status"] == "CREATE_COMPLETE"
+    cf.execute_change_set(ChangeSetName=changed["ChangeSetId"])
+    [update] = function.next()
+    assert (update["RequestType"], update["OldResourceProperties"]["V"], update["ResourceProperties"]["V"]) == (
+        "Update", "1", "2")
+    function.answer(update)
+    assert status(cf, changed["StackId"]) == "UPDATE_COMPLETE"
+    # a failed update through a change set rolls back as UpdateStack's does
+    failing = change_set(cf, "UPDATE", body, [{"ParameterKey": "V", "ParameterValue": "3"}], name="deploy-4")
+    cf.execute_change_set(ChangeSetName=failing["ChangeSetId"])
+    function.answer(function.next()[0], status="FAILED", reason="no")
+    function.answer(function.next()[0])  # the Update back
+    assert status(cf, failing["StackId"]) == "UPDATE_ROLLBACK_COMPLETE"
+    with pytest.raises(ClientError, match="already exists"):
+        change_set(cf, "CREATE", body, name="again")

@@ -7,11 +7,14 @@ One concern a module, in harness/cloudformation/:
 - `delete.py`: DeleteStack, dependents first, waiting for custom resources, DELETE_FAILED and RetainResources;
 - `update.py`: UpdateStack, its cleanup and its rollback, for custom resources;
 - `lifecycle.py`: where moto is patched for those three, and where each response goes to the operation waiting;
+- `change_sets.py`: CreateChangeSet / ExecuteChangeSet (what `aws cloudformation deploy` calls) through the same
+  create and update;
 - `template_fixes.py`: what moto reads differently from CloudFormation (dynamic references, CodeBuild projects,
   `AWS::NoValue` in lists, generated queue names).
 """
 from __future__ import annotations
 
+from harness.cloudformation import change_sets
 from harness.cloudformation.lifecycle import _install_lifecycle
 from harness.cloudformation.state import SERVICE_TOKEN_CHANGE, _store, contract_violations
 from harness.cloudformation.template_fixes import (
@@ -33,6 +36,7 @@ def install(emulator) -> None:
     _install_no_value_in_lists()
     _install_generated_names()
     _install_lifecycle()
+    change_sets.install()
     _install_dynamic_references()
     _install_codebuild_project()
 

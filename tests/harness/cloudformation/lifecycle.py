@@ -123,6 +123,16 @@ def _install_lifecycle() -> None:
 
     Stack.delete = delete  # a stack set's hidden stacks are deleted this way
 
+    # outputs are read when the stack completes, with every custom resource's answer (moto caches the first read,
+    # which a DescribeStacks while the stack was still in progress could make with moto's own names)
+    mark_creation_complete = Stack.mark_creation_complete
+
+    def mark_complete_with_outputs(self) -> None:
+        self.output_map = self._create_output_map()
+        mark_creation_complete(self)
+
+    Stack.mark_creation_complete = mark_complete_with_outputs
+
     # DeleteStack: dependents first, waiting on custom resources, DELETE_FAILED retried with RetainResources
     from moto.cloudformation.models import CloudFormationBackend
     from moto.core.responses import EmptyResult
