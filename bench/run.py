@@ -33,7 +33,7 @@ from harness.sink import ResponseSink  # noqa: E402
 RELEASE = ROOT / "target" / "release"
 DEBUG = ROOT / "target" / "debug"
 PEER_PY = BENCH / ".venvs" / "peer" / "bin" / "python"
-AWS_CLI = BENCH / ".venvs" / "awscli" / "bin" / "aws"
+AWS_CLI = ROOT / ".venv-awscli" / "bin" / "aws"
 WORK = BENCH / ".work"
 LOGS = WORK / "logs"
 RESULTS = BENCH / "results"
@@ -663,7 +663,7 @@ def environment():
             "load_average_at_start": [round(x, 2) for x in load], "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "rustc": subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip(),
             "peer": pins(BENCH / "requirements.txt", ("awslambdaric", "boto3", "botocore", "crhelper")),
-            "awscli": pins(BENCH / "requirements-awscli.txt", ("awscli",))}
+            "awscli": pins(ROOT / "tests" / "requirements-awscli.txt", ("awscli",))}
 
 
 def pins(path, names):
@@ -679,7 +679,7 @@ def preflight(sections):
     if {"cold", "warm"} & sections and not PEER_PY.exists():
         missing.append(f"{PEER_PY.relative_to(ROOT)} (make bench installs it from bench/requirements.txt)")
     if "publish" in sections and not AWS_CLI.exists():
-        missing.append(f"{AWS_CLI.relative_to(ROOT)} (make bench installs it from bench/requirements-awscli.txt)")
+        missing.append(f"{AWS_CLI.relative_to(ROOT)} (make tools installs it from tests/requirements-awscli.txt)")
     if "fleet" in sections and not (ROOT / "target" / "debug" / "projects").exists():
         missing.append("target/debug/projects (make build)")
     if "latency" in sections and not any((d / "domain-onboarder").exists() for d in (RELEASE, DEBUG)):

@@ -112,8 +112,8 @@ def pytest_testnodedown(node, error):
 #: fixtures, so each runs whole on one worker (its setup paid once, not once per worker that takes one of its
 #: tests); every other test is dealt out on its own. Listed longest first, and run before the rest, so the short
 #: tests fill in around them and no long one starts last.
-WHOLE_ON_ONE_WORKER = ("test_bad_inputs", "test_bootstrap_stack", "test_org_rollout", "test_stack_lifecycle",
-                       "test_domain_onboarder", "test_projects_cli", "test_guardrails")
+WHOLE_ON_ONE_WORKER = ("test_bad_inputs", "test_bootstrap_stack", "test_deploy_path", "test_org_rollout",
+                       "test_stack_lifecycle", "test_domain_onboarder", "test_projects_cli", "test_guardrails")
 #: dealt out test by test, but started right after those: their tests take 5–20 s each
 LONG_TESTS_FIRST = ("test_convergence", "test_seed_code", "test_template_fidelity")
 

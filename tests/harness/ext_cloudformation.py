@@ -10,7 +10,7 @@ One concern a module, in harness/cloudformation/:
 - `change_sets.py`: CreateChangeSet / ExecuteChangeSet (what `aws cloudformation deploy` calls) through the same
   create and update;
 - `template_fixes.py`: what moto reads differently from CloudFormation (dynamic references, CodeBuild projects,
-  `AWS::NoValue` in lists, generated queue names).
+  `AWS::NoValue` in lists, generated queue names, functions' environment as strings).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from harness.cloudformation.template_fixes import (
     _install_dynamic_references,
     _install_generated_names,
     _install_no_value_in_lists,
+    _install_string_environment,
 )
 
 #: Extensions installed before this one (emulator.start installs in that order): custom resources run through
@@ -39,6 +40,7 @@ def install(emulator) -> None:
     change_sets.install()
     _install_dynamic_references()
     _install_codebuild_project()
+    _install_string_environment()
 
     from harness.emulator import on_reset
 

@@ -36,7 +36,7 @@ def _invalid_status(change_set_id: str, status: str):
 def _previous_value(stack, key: str) -> str:
     """A parameter's value in the stack, as it was given (lists as CloudFormation joins them)."""
     value = stack.parameters.get(key, stack.stack_parameters.get(key))
-    return ",".join(map(str, value)) if isinstance(value, list) else value
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def create_change_set(self):

@@ -154,6 +154,17 @@ def _install_lifecycle() -> None:
     def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
         if str(resource_json.get("Type", "")).startswith("Custom::"):
             return _update_custom_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        # moto updates a resource whatever its Condition says; CloudFormation deletes one whose condition turned
+        # false, creates one whose condition turned true, and leaves alone one that still does not exist
+        condition = resource_json.get("Condition")
+        existing = resources_map._parsed_resources.get(logical_id)
+        if condition and not resources_map.lazy_condition_map[condition]:
+            if existing is not None and not isinstance(existing, str):
+                delete_resource(resources_map, existing, resource_json)
+            return None
+        if existing is None:
+            resources_map._parsed_resources.pop(logical_id, None)
+            return resources_map[logical_id]
         return update_resource(logical_id, resource_json, resources_map, account_id, region_name)
 
     parsing.parse_and_update_resource = parse_and_update_resource

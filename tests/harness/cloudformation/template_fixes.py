@@ -13,6 +13,8 @@
    queues of a long-named stack (a StackSet instance's `StackSet-<name>-<uuid>`) get the same name and the second
    fails. CloudFormation shortens the stack and logical-id parts to keep the unique suffix; so does
    `parsing.generate_resource_name` here, for queues (other types keep moto's names, which no test outgrows).
+5. A function's environment: moto keeps a Number parameter's value as a number (GetFunction then answers
+   `"RECHECK_DELAY_SECONDS": 10`); Lambda's variables are strings, and CloudFormation passes them so.
 """
 
 from __future__ import annotations
@@ -158,3 +160,31 @@ def _install_generated_names() -> None:
         return f"{stack_name[: room - len(logical)]}-{logical}-{suffix}"
 
     parsing.generate_resource_name = generate_resource_name
+
+
+def _install_string_environment() -> None:
+    import copy
+
+    from moto.awslambda.models import LambdaFunction
+
+    def stringified(cloudformation_json: dict) -> dict:
+        variables = ((cloudformation_json.get("Properties") or {}).get("Environment") or {}).get("Variables")
+        if not variables:
+            return cloudformation_json
+        fixed = copy.deepcopy(cloudformation_json)
+        fixed["Properties"]["Environment"]["Variables"] = {k: v if isinstance(v, str) else str(v)
+                                                           for k, v in variables.items()}
+        return fixed
+
+    create = LambdaFunction.create_from_cloudformation_json.__func__
+    update = LambdaFunction.update_from_cloudformation_json.__func__
+
+    def create_function(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        return create(cls, resource_name, stringified(cloudformation_json), account_id, region_name, **kwargs)
+
+    def update_function(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        return update(cls, original_resource, new_resource_name, stringified(cloudformation_json), account_id,
+                      region_name)
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(create_function)
+    LambdaFunction.update_from_cloudformation_json = classmethod(update_function)
