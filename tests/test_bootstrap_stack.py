@@ -653,3 +653,23 @@ def test_deleting_the_stack_is_refused_while_the_onboarders_projects_exist_then_
     assert not names & {d.resources[logical] for logical in FUNCTIONS.values()}
     assert not d.aws.client("ssm").get_parameters(Names=["/sagemaker-projects-bootstrap/seedcode-function-arn"])[
         "Parameters"]
+
+
+def test_the_template_prefix_parameter_keeps_the_domain_tag_within_sagemakers_rules():
+    """CloudFormation refuses a TemplatePrefix whose domain tag `s3://<bucket>/<prefix>` SageMaker would refuse:
+    tag values are at most 256 of letters, digits, spaces and `_.:/=+-@` (no `(`, `'`, `!`, `*`)."""
+    import re
+
+    spec = bootstrap_template()["Parameters"]["TemplatePrefix"]
+    pattern, longest = re.compile(spec["AllowedPattern"]), int(spec["MaxLength"])
+
+    def accepted(value: str) -> bool:  # CloudFormation: the whole value matches, within MaxLength
+        return len(value) <= longest and pattern.fullmatch(value) is not None
+
+    for ok in ("", "templates/", "ml-platform/templates.v2/", f"{'p' * (longest - 1)}/"):
+        assert accepted(ok), ok
+    for refused in ("ml-platform/templates(prod)/", "team's/", "templates", "/templates/", f"{'p' * 211}/"):
+        assert not accepted(refused), refused
+    bucket = f"sagemaker-projects-templates-123456789012-{'ap-southeast-5'}"
+    tag = f"s3://{bucket}/{'p' * (longest - 1)}/"
+    assert len(tag) <= 256 and re.fullmatch(r"[\w\s_.:/=+\-@]*", tag, re.ASCII)

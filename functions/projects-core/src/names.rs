@@ -8,7 +8,7 @@ pub enum NameError {
     Role { field: &'static str, value: String },
     #[error("{field}: {value:?} is not an S3 bucket name; expected 3-63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit")]
     Bucket { field: &'static str, value: String },
-    #[error("{field}: {value:?} is not a key prefix; expected up to 512 characters of letters, digits and !-_.*'()/ with no leading '/' and no '..'")]
+    #[error("{field}: {value:?} is not a key prefix; expected up to {MAX_PREFIX} characters of letters, digits and -_./ with no leading '/' and no '..' (it becomes part of the domain tag sagemaker:projectS3TemplatesLocation, whose value SageMaker limits to 256 characters of letters, digits, spaces and _.:/=+-@)")]
     Prefix { field: &'static str, value: String },
     #[error("{field}: {value:?} is not a templates location; expected s3://<bucket> or s3://<bucket>/<prefix>/")]
     Location { field: &'static str, value: String },
@@ -162,13 +162,17 @@ pub fn bucket(field: &'static str, value: &str) -> Result<String, NameError> {
 }
 
 /// A key prefix, normalised to "" or "something/".
+/// The longest template prefix: `s3://<bucket>/<prefix>` (the domain tag's value) fits SageMaker's 256 characters
+/// for the longest bucket name (63).
+pub const MAX_PREFIX: usize = 256 - "s3://".len() - 63 - "/".len();
+
 pub fn prefix(field: &'static str, value: &str) -> Result<String, NameError> {
-    let ok = value.len() <= 512
+    let ok = value.len() <= MAX_PREFIX
         && !value.starts_with('/')
         && !value.split('/').any(|seg| seg == "..")
         && value
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!-_.*'()/".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
     if !ok {
         return Err(NameError::Prefix {
             field,
@@ -279,5 +283,18 @@ mod tests {
         assert_eq!(prefix("P", "a/b/").unwrap(), "a/b/");
         assert!(prefix("P", "a/../b").is_err());
         assert!(prefix("P", "a\"b").is_err());
+    }
+
+    #[test]
+    fn a_prefix_keeps_the_domain_tag_within_sagemakers_tag_rules() {
+        // SageMaker tag values: at most 256 of [\p{L}\p{Z}\p{N}_.:/=+\-@]; "(" and "'" would make AddTags fail
+        for refused in ["ml-platform/templates(prod)/", "team's/", "a!b/", "x*/"] {
+            assert!(prefix("TemplatePrefix", refused).is_err(), "{refused}");
+        }
+        let longest = format!("{}/", "p".repeat(MAX_PREFIX - 1));
+        assert!(prefix("TemplatePrefix", &longest).is_ok());
+        let tag = format!("s3://{}/{}", "b".repeat(63), prefix("P", &longest).unwrap());
+        assert_eq!(tag.len(), 256);
+        assert!(prefix("TemplatePrefix", &format!("{}/", "p".repeat(211))).is_err());
     }
 }
