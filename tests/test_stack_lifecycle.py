@@ -300,6 +300,25 @@ def test_a_failed_update_after_a_replacement_deletes_the_new_templates_and_keeps
     assert [e["RequestType"] for e in requests["ExecutionRolePolicies"]] == ["Update", "Update"]
 
 
+def test_a_failed_update_that_moved_the_prefix_leaves_domains_and_onboarded_roles_on_the_old_location(bootstrap):
+    """The sweep's Update back to the old properties restores the old location: Custom::ReconcileDomains acts on the
+    properties it is sent, not on its function's environment at that moment."""
+    b = bootstrap
+    domain = onboarded_domain(b)
+    location = domain_tags(b, domain)[LOCATION_TAG]
+    onboarded_before = iam_state(b)["RoleC"]
+    missing = b.roles["RoleA"].replace("RoleA", "DoesNotExist")
+    status = update(b, TemplatePrefix="v2/templates/", TemplateSetDigest="moved",
+                    ExistingExecutionRoles=[b.roles["RoleA"], missing])
+    assert status == "UPDATE_ROLLBACK_COMPLETE", stack.failure_events(b.cfn, b.stack_id)
+    assert domain_tags(b, domain)[LOCATION_TAG] == location == b.outputs["TemplatesLocation"]
+    assert iam_state(b)["RoleC"] == onboarded_before, "the onboarded role reads the old prefix again"
+    onboarder = b.aws.client("lambda").get_function(FunctionName=b.resources["DomainOnboarderFunction"])
+    assert onboarder["Configuration"]["Environment"]["Variables"]["TEMPLATE_PREFIX"] == "templates/"
+    sweeps = custom_resource_requests(b)["ReconcileDomains"]
+    assert sweeps[-1]["ResourceProperties"]["TemplatesLocation"] == location
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Deleting the bootstrap stack
 

@@ -5,11 +5,18 @@ that waits for it (`CloudFormationResponse.process_cfn_response`): create.py, de
 from __future__ import annotations
 
 import json
+import re
 
 from harness.cloudformation.create import _create_answered, _create_custom_resource
 from harness.cloudformation.delete import _MOTO_DELETE_RESOURCE, _delete_answered, _delete_custom_resource, _delete_stack
 from harness.cloudformation.state import _store
-from harness.cloudformation.update import _remove_during_update, _stack_update, _update_answered, _update_custom_resource
+from harness.cloudformation.update import (
+    _effective_parameters,
+    _remove_during_update,
+    _stack_update,
+    _update_answered,
+    _update_custom_resource,
+)
 
 
 def _on_response(
@@ -67,6 +74,39 @@ def _process_cfn_response(self):
         body.get("Data"),
     )
     return 200, {"status": 200}, ""
+
+
+_SUB_NAME = re.compile(r"\$\{(?!!)([A-Za-z0-9:]+)\}")
+
+
+def _parameters_read(resource_json: dict, template: dict) -> set[str]:
+    """Every name a resource reads through `Ref`, a `Fn::Sub` `${Name}`, or its Condition (and the conditions that one
+    reads): a superset of the parameters its resolved properties depend on."""
+    names: set[str] = set()
+    conditions = template.get("Conditions") or {}
+    seen: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key == "Ref" and isinstance(inner, str):
+                    names.add(inner)
+                elif key == "Fn::Sub":
+                    text = inner[0] if isinstance(inner, list) else inner
+                    if isinstance(text, str):
+                        names.update(_SUB_NAME.findall(text))
+                    walk(inner[1] if isinstance(inner, list) and len(inner) > 1 else None)
+                elif key == "Condition" and isinstance(inner, str) and inner not in seen:
+                    seen.add(inner)
+                    walk(conditions.get(inner))
+                else:
+                    walk(inner)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(resource_json)
+    return names
 
 
 def _install_lifecycle() -> None:
@@ -168,4 +208,25 @@ def _install_lifecycle() -> None:
         return update_resource(logical_id, resource_json, resources_map, account_id, region_name)
 
     parsing.parse_and_update_resource = parse_and_update_resource
+
+    # which resources an update changes: moto compares a parameter's value only when both requests named it, and
+    # sees a parameter through `Ref` only; CloudFormation compares every resolved property, so a parameter that
+    # goes back to its Default (a rollback to a stack created without it), or that a `Fn::Sub` or a resource's
+    # Condition reads, changes the resource too
+    build_resource_diff = ResourceMap.build_resource_diff
+
+    def build_resource_diff_with_defaults(self, other_template, parameters=None):
+        diff = build_resource_diff(self, other_template, parameters)
+        if parameters is None:
+            return diff
+        before = _effective_parameters(self._template, self.input_parameters)
+        after = _effective_parameters(other_template, parameters)
+        changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+        for name, resource_json in other_template.get("Resources", {}).items():
+            if name in self._resource_json_map and name not in diff["Modify"] \
+                    and changed & _parameters_read(resource_json, other_template):
+                diff["Modify"].append(name)
+        return diff
+
+    ResourceMap.build_resource_diff = build_resource_diff_with_defaults
     Stack.update = _stack_update
