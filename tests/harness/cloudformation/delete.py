@@ -87,15 +87,16 @@ def _delete_stack(backend, name_or_stack_id: str, retain: list[str] | None = Non
         return
     resource_map = stack.resource_map
     templates = resource_map._resource_json_map
-    live = {k for k in templates
-            if resource_map._parsed_resources.get(k) is not None
-            and not isinstance(resource_map._parsed_resources.get(k), str)}
-    kept = {k for k in live if templates[k].get("DeletionPolicy") == "Retain" or k in retain}
+    # every resource the stack has, those moto does not model (policies, invoke configs) included: they order the
+    # waves (a queue policy stands between the guard and the rule it names) though moto has nothing to delete
+    present = {k for k, v in templates.items()
+               if not v.get("Condition") or resource_map.lazy_condition_map[v["Condition"]]}
+    kept = {k for k in present if templates[k].get("DeletionPolicy") == "Retain" or k in retain}
     with _store.lock:
         _store.stacks[stack.stack_id] = stack
         stack.status, stack.status_reason = "DELETE_IN_PROGRESS", None
         stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
-        _store.deletions[stack.stack_id] = _Deletion(cfn_graph.dependencies(templates), live, kept,
+        _store.deletions[stack.stack_id] = _Deletion(cfn_graph.dependencies(templates), present, kept,
                                                      [export.name for export in stack.exports])
         _delete_next_wave(stack)
 
@@ -119,6 +120,9 @@ def _delete_next_wave(stack) -> None:
                 _resource_event(stack, logical_id, str(physical), resource_json.get("Type", ""), "DELETE_SKIPPED",
                                 None)
                 resource_map._parsed_resources.pop(logical_id, None)
+                continue
+            if resource is None or isinstance(resource, str):
+                resource_map._parsed_resources.pop(logical_id, None)  # moto has no model of it: nothing to delete
                 continue
             if isinstance(resource, CustomModel):
                 _delete_custom_resource(stack.stack_id, logical_id, resource.resource_name)
