@@ -682,3 +682,33 @@ def test_an_update_change_set_updates_as_update_stack_does_and_one_without_chang
     assert status(cf, failing["StackId"]) == "UPDATE_ROLLBACK_COMPLETE"
     with pytest.raises(ClientError, match="already exists"):
         change_set(cf, "CREATE", body, name="again")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# In place or replaced, per property, from the resource provider schemas (createOnlyProperties)
+
+
+def test_an_update_keeps_a_generated_name_unless_a_create_only_property_changed(aws):
+    cf = aws.client("cloudformation")
+
+    def body(prefix: str, name=None) -> str:
+        rule = {"EventPattern": {"source": ["x"], "detail": {"key": [{"prefix": {"Ref": "Prefix"}}]}}}
+        if name:
+            rule["Name"] = name
+        return json.dumps({"Parameters": {"Prefix": {"Type": "String", "Default": prefix}},
+                           "Resources": {"Rule": {"Type": "AWS::Events::Rule", "Properties": rule},
+                                         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 60}}}})
+
+    stack_id = cf.create_stack(StackName="schemas", TemplateBody=body("a/"))["StackId"]
+    before = physical_ids(cf, stack_id)
+    # the pattern changes through a parameter: AWS::Events::Rule replaces only on Name, so in place
+    cf.update_stack(StackName=stack_id, TemplateBody=body("a/"), Parameters=[{"ParameterKey": "Prefix",
+                                                                              "ParameterValue": "b/"}])
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+    assert physical_ids(cf, stack_id) == before
+    rule = aws.client("events").describe_rule(Name=before["Rule"])
+    assert json.loads(rule["EventPattern"])["detail"]["key"] == [{"prefix": "b/"}]
+    # a new Name (createOnly) is a replacement, under the new name
+    cf.update_stack(StackName=stack_id, TemplateBody=body("b/", name="named-rule"))
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+    assert physical_ids(cf, stack_id)["Rule"] == "named-rule"

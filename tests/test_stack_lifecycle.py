@@ -7,6 +7,7 @@ RoleB; RoleC exists but is not listed."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import time
 from types import SimpleNamespace
 from urllib.parse import unquote
@@ -14,8 +15,9 @@ from urllib.parse import unquote
 import pytest
 
 from harness import ext_lambda, stack
-from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_NAME, make_role
+from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_NAME, eventually, make_role
 
+ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_TAG = "sagemaker-projects-launch-access"
 LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 OUR_POLICIES = "SageMakerProjects-"
@@ -258,6 +260,16 @@ def test_moving_the_template_prefix_replaces_the_templates_and_deletes_the_old_o
     url = stack.outputs_of(b.cfn.describe_stacks(StackName=b.stack_id)["Stacks"][0])["DeployCodepipelineTemplateUrl"]
     assert "/v2/templates/" in url
     assert create_project(b, "after-move", url) == "CreateCompleted"
+    # the upload rule's EventPattern changed in place (AWS::Events::Rule replaces only on Name): same name and ARN,
+    # so the tagger's permission still names it and an upload under the new prefix is judged
+    assert stack.stack_resources(b.aws)["TemplateUploadRule"] == b.resources["TemplateUploadRule"]
+    rule = b.aws.client("events").describe_rule(Name=b.resources["TemplateUploadRule"])
+    assert json.loads(rule["EventPattern"])["detail"]["object"]["key"] == [{"prefix": "v2/templates/"}]
+    s3.put_object(Bucket=b.outputs["TemplateBucket"], Key="v2/templates/team-own.yaml",
+                  Body=(ROOT / "templates" / "deploy-codepipeline.yaml").read_bytes())
+    eventually(lambda: {t["Key"]: t["Value"] for t in s3.get_object_tagging(
+        Bucket=b.outputs["TemplateBucket"], Key="v2/templates/team-own.yaml")["TagSet"]}.get(
+        "sagemaker:studio-visibility") == "true", "the upload under the moved prefix was never judged")
 
 
 def test_a_new_digest_with_the_same_template_set_rewrites_nothing_and_sweeps_again(bootstrap):

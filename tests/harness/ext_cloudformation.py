@@ -7,6 +7,7 @@ One concern a module, in harness/cloudformation/:
 - `delete.py`: DeleteStack, dependents first, waiting for custom resources, DELETE_FAILED and RetainResources;
 - `update.py`: UpdateStack, its cleanup and its rollback, for custom resources;
 - `lifecycle.py`: where moto is patched for those three, and where each response goes to the operation waiting;
+- `replacement.py`: an update in place or a replacement, per property, from the resource provider schemas;
 - `change_sets.py`: CreateChangeSet / ExecuteChangeSet (what `aws cloudformation deploy` calls) through the same
   create and update;
 - `template_fixes.py`: what moto reads differently from CloudFormation (dynamic references, CodeBuild projects,
@@ -14,7 +15,7 @@ One concern a module, in harness/cloudformation/:
 """
 from __future__ import annotations
 
-from harness.cloudformation import change_sets
+from harness.cloudformation import change_sets, replacement
 from harness.cloudformation.lifecycle import _install_lifecycle
 from harness.cloudformation.state import SERVICE_TOKEN_CHANGE, _store, contract_violations
 from harness.cloudformation.template_fixes import (
@@ -38,6 +39,7 @@ def install(emulator) -> None:
     _install_generated_names()
     _install_lifecycle()
     change_sets.install()
+    replacement.install()
     _install_dynamic_references()
     _install_codebuild_project()
     _install_string_environment()
@@ -45,3 +47,4 @@ def install(emulator) -> None:
     from harness.emulator import on_reset
 
     on_reset(_store.reset)
+    on_reset(replacement.reset)

@@ -222,6 +222,8 @@ def _install_lifecycle() -> None:
         before = _effective_parameters(self._template, self.input_parameters)
         after = _effective_parameters(other_template, parameters)
         changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+        # for replacement.py: what each resource was, and which parameters changed, as this update began
+        self._harness_old_resources, self._harness_changed_parameters = dict(self._resource_json_map), changed
         for name, resource_json in other_template.get("Resources", {}).items():
             if name in self._resource_json_map and name not in diff["Modify"] \
                     and changed & _parameters_read(resource_json, other_template):
