@@ -150,6 +150,23 @@ def test_adding_and_removing_a_role_in_existing_execution_roles(bootstrap):
     assert event["ResourceProperties"]["ExecutionRoles"] == [b.roles["RoleA"], b.roles["RoleC"]]
 
 
+def test_emptying_existing_execution_roles_deletes_the_resource_whose_condition_turned_false(bootstrap):
+    """HasExistingExecutionRoles turns false: Custom::ExecutionRolePolicies, its function, role and log group leave
+    the stack; the custom resource's Delete (at cleanup) takes its grants back."""
+    b = bootstrap
+    assert all(ours(iam_state(b)[r])[0] for r in ("RoleA", "RoleB"))
+    before = custom_resource_requests(b)
+    assert update(b, ExistingExecutionRoles=[]) == "UPDATE_COMPLETE", stack.failure_events(b.cfn, b.stack_id)
+    requests = new_requests(b, before)
+    assert [e["RequestType"] for e in requests["ExecutionRolePolicies"]] == ["Delete"]
+    after = iam_state(b)
+    assert ours(after["RoleA"]) == ([], None) and ours(after["RoleB"]) == ([], None)
+    remaining = stack.stack_resources(b.aws)
+    assert not {"ExecutionRolePolicies", "ExecutionRolePoliciesFunction", "ExecutionRolePoliciesRole"} & set(remaining)
+    names = {f["FunctionName"] for f in b.aws.client("lambda").list_functions()["Functions"]}
+    assert b.resources["ExecutionRolePoliciesFunction"] not in names
+
+
 def test_an_update_that_fails_half_way_rolls_back_to_exactly_the_state_before(bootstrap):
     b = bootstrap
     before = iam_state(b)

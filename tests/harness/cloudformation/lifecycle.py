@@ -200,11 +200,23 @@ def _install_lifecycle() -> None:
         existing = resources_map._parsed_resources.get(logical_id)
         if condition and not resources_map.lazy_condition_map[condition]:
             if existing is not None and not isinstance(existing, str):
+                with _store.lock:
+                    update = _store.updates.get(resources_map.stack_id)
+                    if update is not None and update.phase == "update":
+                        # deleted at cleanup, after what depends on it (a custom resource it serves)
+                        update.conditioned_out[logical_id] = (existing, resource_json)
+                        return existing
                 delete_resource(resources_map, existing, resource_json)
             return None
         if existing is None:
             resources_map._parsed_resources.pop(logical_id, None)
             return resources_map[logical_id]
+        # marked changed only because its Condition reads a changed parameter, the condition still true: nothing
+        # of its own changed (moto's update would create it again)
+        before = getattr(resources_map, "_harness_old_resources", {}).get(logical_id)
+        changed = getattr(resources_map, "_harness_changed_parameters", set())
+        if before == resource_json and not changed & _parameters_read(resource_json, {}):
+            return existing
         return update_resource(logical_id, resource_json, resources_map, account_id, region_name)
 
     parsing.parse_and_update_resource = parse_and_update_resource

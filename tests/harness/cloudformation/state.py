@@ -80,6 +80,9 @@ class _Update:
     replaced: list[str] = field(default_factory=list)  # answered their Update with a new PhysicalResourceId
     added: list[str] = field(default_factory=list)  # new in the template: sent Create
     removed: list[str] = field(default_factory=list)  # gone from the template: Delete at cleanup
+    #: resources of moto's whose Condition turned false: deleted at cleanup, once the custom resources' Deletes
+    #: were answered (logical id → (resource, its template json))
+    conditioned_out: dict[str, tuple[Any, dict]] = field(default_factory=dict)
     #: (verb, logical id) of the resources that failed in the update phase (verb: create | update)
     failures: list[tuple[str, str]] = field(default_factory=list)
     moto_failure: str | None = None  # a resource moto itself failed to update

@@ -13,6 +13,8 @@ resource type's ServiceToken: "Update requires: Updates are not supported"), and
 
 from __future__ import annotations
 
+from harness import cfn_graph
+from harness.cloudformation.delete import _MOTO_DELETE_RESOURCE
 from harness.cloudformation.state import SERVICE_TOKEN_CHANGE, _Before, _CustomResource, _Request, _Update, _resource_event, _send, _store, _stringify
 
 
@@ -92,6 +94,12 @@ def _update_custom_resource(logical_id, resource_json, resources_map, account_id
         if update is None or cr is None or resource is None or isinstance(resource, str):
             return resource
         stack = _store.stacks[update.stack_id]
+        condition = resource_json.get("Condition")
+        if update.phase == "update" and condition and not resources_map.lazy_condition_map[condition]:
+            # its Condition turned false: it leaves the stack, sent Delete at cleanup as a removed one is
+            if logical_id not in update.removed:
+                update.removed.append(logical_id)
+            return resource
         if update.phase == "update":
             parsed = parse_resource_and_generate_name(logical_id, resource_json, resources_map)
             properties = _stringify(parsed[1].get("Properties", {}))
@@ -270,6 +278,21 @@ def _forget(stack, logical_ids) -> None:
         stack.resource_map._parsed_resources.pop(logical, None)
 
 
+def _delete_conditioned_out(stack, update: _Update) -> None:
+    """The resources of moto's whose Condition turned false, dependents first (CloudFormation's cleanup)."""
+    resource_map = stack.resource_map
+    graph = cfn_graph.dependencies({k: v for k, v in resource_map._resource_json_map.items()})
+    for wave in cfn_graph.deletion_waves(graph, set(update.conditioned_out)):
+        for logical_id in sorted(wave):
+            resource, resource_json = update.conditioned_out[logical_id]
+            try:
+                _MOTO_DELETE_RESOURCE[0](resource_map, resource, resource_json)
+            except Exception as e:  # noqa: BLE001 - as a failed cleanup Delete: reported, the stack completes
+                _resource_event(stack, logical_id, str(getattr(resource, "physical_resource_id", "")),
+                                resource_json.get("Type", ""), "DELETE_FAILED", str(e))
+            resource_map._parsed_resources.pop(logical_id, None)
+
+
 def _finish_update(stack, update: _Update) -> None:
     resource_map = stack.resource_map
     if update.phase == "rollback_cleanup":
@@ -277,6 +300,7 @@ def _finish_update(stack, update: _Update) -> None:
         stack.status = "UPDATE_ROLLBACK_COMPLETE"
     else:
         _forget(stack, update.removed)
+        _delete_conditioned_out(stack, update)
         stack.status = "UPDATE_COMPLETE"
     # moto leaves what it removed among the parsed resources: a later update adding it back would find it there
     for logical in [k for k, v in resource_map._parsed_resources.items()
