@@ -141,6 +141,26 @@ def test_projects_templates_reads_the_deployed_stack(cli):
         assert name in out.stdout
 
 
+def test_update_dry_run_and_update_agree_on_a_project_whose_template_resolves_ssm(cli):
+    """The project's stack template names its seed-code function as `{{resolve:ssm:…}}`: GetTemplate answers it so
+    (not resolved), so the dry run sees what `update` sees: nothing to change."""
+    projects = [str(binary_path("projects"))]
+    env = {**cli.env, "PROJECTS_STACK": STACK}
+    dry = subprocess.run([*projects, "update", "churn-deploy", "--dry-run"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    real = subprocess.run([*projects, "update", "churn-deploy"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    print(dry.stdout, dry.stderr, real.stdout, real.stderr)
+    assert "~ ModelDeploySeedCode" not in dry.stdout and "~" not in dry.stdout, dry.stdout
+    assert real.returncode == dry.returncode == 0, (dry, real)
+    assert "nothing to update" in real.stdout, real.stdout
+    project = cli.sm.describe_project(ProjectName="churn-deploy")
+    assert project["ProjectStatus"] == "CreateCompleted", "no UpdateProject was sent"
+    # the version it runs is recorded: created by the SDK without tags, it now carries them
+    tags = {t["Key"]: t["Value"] for t in cli.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
+    assert tags["sagemaker-projects-bootstrap:template"] == "deploy-codepipeline"
+
+
 def test_a_second_deploy_with_a_changed_parameter_updates_and_an_unchanged_one_changes_nothing(cli):
     values = json.loads(cli.parameters.read_text()) + [{"ParameterKey": "RecheckDelaySeconds", "ParameterValue": "10"}]
     cli.parameters.write_text(json.dumps(values))

@@ -39,6 +39,8 @@ def test_ssm_references_resolve_and_codebuild_projects_are_created(aws):
     assert outputs["ProjectName"] == "sagemaker-demo-seedcode"
     assert outputs["ProjectArn"] == "arn:aws:codebuild:us-east-1:123456789012:project/sagemaker-demo-seedcode"
     assert any(u.endswith("/resolved-queue") for u in aws.client("sqs").list_queues().get("QueueUrls", []))
+    # GetTemplate answers what was submitted, the reference unresolved (a dry run compares it with a new version)
+    assert cfn.get_template(StackName="ext-cfn")["TemplateBody"] == TEMPLATE  # (boto3 parses a JSON body)
     codebuild = aws.client("codebuild")
     assert codebuild.list_projects()["projects"] == ["sagemaker-demo-seedcode"]
     build = codebuild.start_build(projectName="sagemaker-demo-seedcode")["build"]

@@ -413,7 +413,11 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                 printer.update_plan(&plan, &diff);
                 return Ok(ExitCode::SUCCESS);
             }
-            if plan.is_noop() {
+            if update::runs_target_already(&aws.cloudformation, &subject, &plan).await? {
+                if plan.from.is_none() {
+                    // it runs that version: the tags now say so (the dry run showed no change either)
+                    update::retag(sm, &plan).await?;
+                }
                 printer.update_noop(&plan);
                 return Ok(ExitCode::SUCCESS);
             }

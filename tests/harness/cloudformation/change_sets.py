@@ -101,11 +101,14 @@ def execute_change_set(self, change_set_name: str, stack_name: str | None = None
         self._validate_export_uniqueness(stack)
         for export in stack.exports:
             self.exports[export.name] = export
+        stack.submitted_template = change_set.template
         stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
         stack.create_resources()
     else:
         old.update(template, role_arn=change_set.role_arn, parameters=change_set.parameters,
                    tags=change_set.tags or None)
+        if not old.status.startswith("UPDATE_ROLLBACK"):  # a rollback put the previous one back
+            old.submitted_template = change_set.template
     change_set.execution_status = "EXECUTE_COMPLETE"
 
 

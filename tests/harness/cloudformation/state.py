@@ -86,6 +86,8 @@ class _Update:
     #: (verb, logical id) of the resources that failed in the update phase (verb: create | update)
     failures: list[tuple[str, str]] = field(default_factory=list)
     moto_failure: str | None = None  # a resource moto itself failed to update
+    #: the template as submitted before this update (GetTemplate's answer again after a rollback)
+    submitted_template: Any = None
     rollback_failures: list[str] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)  # sent their Update back
 

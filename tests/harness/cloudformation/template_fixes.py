@@ -2,6 +2,7 @@
 
 1. `{{resolve:ssm:…}}` dynamic references are resolved at CreateStack / UpdateStack
    (`CloudFormationBackend.create_stack` / `update_stack`), as CloudFormation does; moto leaves them as text.
+   GetTemplate answers the template as submitted, its references unresolved, as CloudFormation does.
 2. `AWS::CodeBuild::Project`, which moto's CloudFormation skips (the project templates' seed-code build): created in
    moto's CodeBuild backend — whose builds report SUCCEEDED — so `!Ref` gives the project name and `!GetAtt .Arn`
    its ARN. With it and (1), a project's stack `SP-<id>` can complete in the emulator: its Custom::SeedCode is
@@ -57,13 +58,24 @@ def _install_dynamic_references() -> None:
     create_stack, update_stack = CloudFormationBackend.create_stack, CloudFormationBackend.update_stack
 
     def create_stack_resolving(self, name, template, *args, **kwargs):
-        return create_stack(self, name, _resolve_ssm_references(self, template), *args, **kwargs)
+        stack = create_stack(self, name, _resolve_ssm_references(self, template), *args, **kwargs)
+        stack.submitted_template = template
+        return stack
 
     def update_stack_resolving(self, name, template, *args, **kwargs):
-        return update_stack(self, name, _resolve_ssm_references(self, template), *args, **kwargs)
+        stack = update_stack(self, name, _resolve_ssm_references(self, template), *args, **kwargs)
+        if not stack.status.startswith("UPDATE_ROLLBACK"):  # a rollback put the previous one back
+            stack.submitted_template = template
+        return stack
+
+    def get_template(self, name_or_stack_id: str):
+        # the template as it was submitted, its dynamic references unresolved (CloudFormation's GetTemplate)
+        stack = self.get_stack(name_or_stack_id)
+        return getattr(stack, "submitted_template", stack.template)
 
     CloudFormationBackend.create_stack = create_stack_resolving
     CloudFormationBackend.update_stack = update_stack_resolving
+    CloudFormationBackend.get_template = get_template
 
 
 class CodeBuildProject(NamedModel, CloudFormationModel):

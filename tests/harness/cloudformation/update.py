@@ -38,7 +38,8 @@ def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) ->
             if stack_id == stack.stack_id and resource is not None and logical_id in resource_map._resource_json_map:
                 before[logical_id] = _Before(cr.properties, resource.resource_name, dict(resource.data))
         update = _Update(stack.stack_id, stack.template, stack.parameters, dict(resource_map.input_parameters),
-                         stack.role_arn, stack.tags, before)
+                         stack.role_arn, stack.tags, before,
+                         submitted_template=getattr(stack, "submitted_template", stack.template))
         _store.updates[stack.stack_id] = update
         _store.stacks[stack.stack_id] = stack
         stack.status = "UPDATE_IN_PROGRESS"
@@ -341,4 +342,5 @@ def _start_rollback(stack, update: _Update) -> None:
             _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
     stack.output_map = stack._create_output_map()
     stack.parameters, stack.role_arn, stack.tags = update.parameters, update.role_arn, update.tags
+    stack.submitted_template = update.submitted_template
     _advance(stack, update)

@@ -48,7 +48,10 @@ pub fn check_description(description: &str) -> Result<(), LaunchError> {
     static ALLOWED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"^[\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]*$").expect("a valid pattern")
     });
-    if let Some(bad) = description.chars().find(|c| !ALLOWED.is_match(c.encode_utf8(&mut [0; 4]))) {
+    if let Some(bad) = description
+        .chars()
+        .find(|c| !ALLOWED.is_match(c.encode_utf8(&mut [0; 4])))
+    {
         return Err(LaunchError::Invalid(format!(
             "the description holds {bad:?} (U+{:04X}); SageMaker takes letters, marks, spaces, symbols, numbers and punctuation only",
             u32::from(bad)
@@ -125,7 +128,11 @@ mod tests {
     #[test]
     fn descriptions_hold_what_createprojects_pattern_takes() {
         assert!(check_description("Churn model — prod, v2 (€5/day) ✓ 日本").is_ok());
-        for (bad, code) in [("line\nbreak", "U+000A"), ("tab\there", "U+0009"), ("zero\u{200B}width", "U+200B")] {
+        for (bad, code) in [
+            ("line\nbreak", "U+000A"),
+            ("tab\there", "U+0009"),
+            ("zero\u{200B}width", "U+200B"),
+        ] {
             let e = invalid(check_description(bad).unwrap_err());
             assert!(e.contains(code), "{e}");
         }

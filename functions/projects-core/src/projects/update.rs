@@ -361,6 +361,23 @@ pub async fn update_project(
     Ok(())
 }
 
+/// Whether the project's stack runs exactly the target's text already, with the same parameters: its version
+/// unknown (created without version tags, from an unpinned URL) but nothing for CloudFormation to change, which
+/// would answer UpdateStack "No updates are to be performed." One GetTemplate, only when the version is unknown.
+pub async fn runs_target_already(
+    cfn: &aws_sdk_cloudformation::Client,
+    subject: &Subject,
+    plan: &UpdatePlan,
+) -> Result<bool, LaunchError> {
+    if plan.is_noop() {
+        return Ok(true);
+    }
+    if plan.from.is_some() || !plan.parameter_changes.is_empty() {
+        return Ok(false);
+    }
+    Ok(current_template(cfn, &subject.project).await? == plan.target.body)
+}
+
 /// After UpdateCompleted: the tags name the version the project runs now (AddTags keeps the others).
 pub async fn retag(sm: &aws_sdk_sagemaker::Client, plan: &UpdatePlan) -> Result<(), LaunchError> {
     let tags: Vec<Tag> = version_tags(&plan.target);
