@@ -11,68 +11,47 @@ One deployment serves the module; the tests run in file order and the last one r
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
 import pytest
 
+from harness import aws_cli
+from harness.aws_cli import AwsCli
 from harness.emulator import ACCOUNT_ID, REGION
 from harness.fixtures import eventually
 from harness.functions import binary_path
-from harness.stack import placeholder_zip
 
 ROOT = Path(__file__).resolve().parents[1]
-AWS_CLI_BIN = ROOT / ".venv-awscli" / "bin"
 STACK = "sagemaker-projects-bootstrap"
 IAM_STACK = "sagemaker-projects-iam"
 ARTIFACTS = f"deploy-artifacts-{ACCOUNT_ID}-{REGION}"
-FUNCTIONS = ["template-publisher", "template-tagger", "execution-role-policies", "domain-onboarder", "seedcode-checkin"]
 
-pytestmark = pytest.mark.skipif(not (AWS_CLI_BIN / "aws").exists(),
+pytestmark = pytest.mark.skipif(not aws_cli.installed(),
                                 reason="the AWS CLI venv is missing (make tools installs .venv-awscli)")
 
 
 @pytest.fixture(scope="module")
 def cli(emulator, tmp_path_factory):
-    """`make <target>` as a user runs it: the CLI from .venv-awscli on the PATH, pointed at the emulator."""
+    """`make <target>` as a user runs it (harness.aws_cli), from a copy of infra/parameters.example.json."""
     emulator.reset()
     home = tmp_path_factory.mktemp("deploy")
-    config = home / "aws-config"
-    # path-style S3 on the emulator's one host; "localhost" is how moto reads the CLI's TemplateURL of it
-    config.write_text(f"[default]\nregion = {REGION}\ns3 =\n    addressing_style = path\n")
-    env = {**os.environ, **emulator.child_env(), "AWS_CONFIG_FILE": str(config), "AWS_DEFAULT_REGION": REGION,
-           "AWS_ENDPOINT_URL": emulator.endpoint.replace("127.0.0.1", "localhost"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"), "PATH": f"{AWS_CLI_BIN}:{os.environ['PATH']}"}
-    dist = home / "dist"
-    dist.mkdir()
-    for f in FUNCTIONS:
-        (dist / f"{f}.zip").write_bytes(placeholder_zip(f))
+    aws_cli = AwsCli(emulator, home)
     emulator.client("s3").create_bucket(Bucket=ARTIFACTS)
     parameters = home / "parameters.json"
     shutil.copy(ROOT / "infra" / "parameters.example.json", parameters)  # README: copy it, change what you decide
 
     def make(*args: str) -> subprocess.CompletedProcess:
-        out = subprocess.run(["make", "--no-print-directory", *args, f"ARTIFACT_BUCKET={ARTIFACTS}", f"DIST={dist}",
-                              "PACKAGED=1", f"PARAMETERS_FILE={parameters}"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-        print(f"$ make {' '.join(args)}\n{out.stdout}{out.stderr}")
-        if out.returncode != 0:  # what the CLI's message points to
-            for stack in (STACK, IAM_STACK):
-                try:
-                    events = emulator.client("cloudformation").describe_stack_events(StackName=stack)["StackEvents"]
-                except Exception:  # noqa: BLE001 - no such stack
-                    continue
-                for e in events[:15]:
-                    print(f"  {stack}: {e['LogicalResourceId']} {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}")
+        out = aws_cli.make(*args, f"ARTIFACT_BUCKET={ARTIFACTS}", f"PARAMETERS_FILE={parameters}")
+        if out.returncode != 0:
+            aws_cli.failure_events(STACK, IAM_STACK)
         return out
 
-    return SimpleNamespace(make=make, env=env, parameters=parameters, aws=emulator,
+    return SimpleNamespace(make=make, env=aws_cli.env, parameters=parameters, aws=emulator,
                            cfn=emulator.client("cloudformation"), sm=emulator.client("sagemaker"))
 
 

@@ -1,4 +1,5 @@
-"""Organisation rollout (issue 18, item 6): infra/stackset.yaml deployed, as `make deploy-org` deploys it, into an
+"""Organisation rollout (issue 18, item 6): infra/stackset.yaml deployed by `make deploy-org` itself (the real AWS
+CLI, harness/aws_cli.py: packages to every region's bucket, the templates to S3, the StackSets through a change set) into an
 emulated AWS Organization of 3 member accounts in 2 OUs, for 2 regions — and a 4th account that joins an OU later.
 
 What is shown, per account and region: the StackSet instance's status, the bootstrap stack it made in that account
@@ -15,14 +16,14 @@ from AWS (instances are created all at once; failure tolerance is not applied).
 """
 from __future__ import annotations
 
+import json
 import time
 from types import SimpleNamespace
 
 import pytest
 
-from harness import stack
-from harness.functions import ROOT
-from harness.stack import placeholder_zip
+from harness import aws_cli, stack
+from harness.aws_cli import AwsCli
 
 REGIONS = ("us-east-1", "eu-west-1")
 HOME = "us-east-1"
@@ -35,6 +36,10 @@ LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
 TRUST = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": '
          '"sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
+
+
+pytestmark = pytest.mark.skipif(not aws_cli.installed(),
+                                reason="the AWS CLI venv is missing (make tools installs .venv-awscli)")
 
 
 def client_in(emulator, service: str, account: str, region: str = HOME):
@@ -87,7 +92,7 @@ def report(title: str, found: dict[tuple[str, str], dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def org(emulator):
+def org(emulator, tmp_path_factory):
     emulator.reset()
     missing = stack.missing_binaries()
     assert not missing, f"not built: {missing}"
@@ -100,24 +105,24 @@ def org(emulator):
                new_member(orgs, "ml-team", root, ou_b): ou_b}
     domains = {(a, r): domain_in(emulator, a, r, f"d-{r}") for a in members for r in REGIONS}
 
-    # what `make deploy-org` needs first: the templates at an S3 URL, the packages in <ArtifactBucket>-<region>
+    # what `make deploy-org` needs: a bucket for the two templates, <ArtifactBucket>-<region> for the packages
     s3 = emulator.client("s3")
     s3.create_bucket(Bucket=TEMPLATES)
-    for path in ("infra/bootstrap.yaml", "iam/roles.yaml"):
-        s3.put_object(Bucket=TEMPLATES, Key=path, Body=(ROOT / path).read_bytes())
     for region in REGIONS:
-        bucket = f"{ARTIFACTS}-{region}"
-        s3_region = emulator.client("s3", region_name=region)
-        s3_region.create_bucket(Bucket=bucket, **({} if region == "us-east-1" else
-                                                  {"CreateBucketConfiguration": {"LocationConstraint": region}}))
-        for binary in stack.BINARIES:
-            s3_region.put_object(Bucket=bucket, Key=f"functions/{binary}.zip", Body=placeholder_zip(binary))
-    url = f"https://{TEMPLATES}.s3.amazonaws.com/"  # the form `make deploy-org` passes
-    stack.create_stack(emulator, ORG_STACK, ROOT / "infra" / "stackset.yaml", {
-        "OrganizationalUnitIds": [ou_a, ou_b], "Regions": list(REGIONS),
-        "BootstrapTemplateUrl": url + "infra/bootstrap.yaml", "IamTemplateUrl": url + "iam/roles.yaml",
-        "IamHomeRegion": HOME, "ArtifactBucket": ARTIFACTS, "ArtifactPrefix": "functions/",
-        "ResourceTagKey": "CostCenter", "ResourceTagValue": "ml-42", "AlarmEmail": ALARM_EMAIL})
+        emulator.client("s3", region_name=region).create_bucket(
+            Bucket=f"{ARTIFACTS}-{region}",
+            **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+    # ... then the target itself, as infra/README.md says, with the real AWS CLI
+    home = tmp_path_factory.mktemp("org")
+    parameters = home / "org-parameters.json"
+    parameters.write_text(json.dumps([
+        {"ParameterKey": k, "ParameterValue": v} for k, v in {
+            "OrganizationalUnitIds": f"{ou_a},{ou_b}", "IamHomeRegion": HOME, "ResourceTagKey": "CostCenter",
+            "ResourceTagValue": "ml-42", "AlarmEmail": ALARM_EMAIL}.items()]))
+    out = AwsCli(emulator, home).make("deploy-org", f"ORG_PARAMETERS_FILE={parameters}",
+                                      f"ORG_TEMPLATE_BUCKET={TEMPLATES}", f"ARTIFACT_BUCKET={ARTIFACTS}",
+                                      f"ORG_REGIONS={','.join(REGIONS)}")
+    assert out.returncode == 0, out.stderr
     cfn = emulator.client("cloudformation")
     return SimpleNamespace(aws=emulator, orgs=orgs, cfn=cfn, root=root, ou_a=ou_a, ou_b=ou_b, members=members,
                            domains=domains, management=orgs.describe_organization()["Organization"]["MasterAccountId"])
