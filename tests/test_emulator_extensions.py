@@ -277,16 +277,17 @@ def test_describe_unknown_project(aws):
 def test_list_projects_filters_sorts_and_pages(aws):
     sm = aws.client("sagemaker")
     put_template(aws)
-    for name in ("beta", "alpha", "gamma-x", "delta-x"):
+    for name in ("beta", "alpha", "gamma-xy", "delta-xy"):
         create(aws, name)
     listed = sm.list_projects()["ProjectSummaryList"]
-    assert [p["ProjectName"] for p in listed] == ["beta", "alpha", "gamma-x", "delta-x"]  # CreationTime, Ascending
+    assert [p["ProjectName"] for p in listed] == ["beta", "alpha", "gamma-xy", "delta-xy"]  # CreationTime, Ascending
     assert all(p["ProjectStatus"] == "CreateCompleted" and p["ProjectId"].startswith("p-") for p in listed)
 
     by_name = sm.list_projects(SortBy="Name", SortOrder="Descending")["ProjectSummaryList"]
-    assert [p["ProjectName"] for p in by_name] == ["gamma-x", "delta-x", "beta", "alpha"]
-    assert [p["ProjectName"] for p in sm.list_projects(NameContains="-x")["ProjectSummaryList"]] == [
-        "gamma-x", "delta-x"]
+    assert [p["ProjectName"] for p in by_name] == ["gamma-xy", "delta-xy", "beta", "alpha"]
+    # NameContains takes a name's pattern (`-x` is refused as on AWS, ext_strict)
+    assert [p["ProjectName"] for p in sm.list_projects(NameContains="xy")["ProjectSummaryList"]] == [
+        "gamma-xy", "delta-xy"]
 
     first = sm.list_projects(MaxResults=3)
     second = sm.list_projects(MaxResults=3, NextToken=first["NextToken"])
@@ -881,3 +882,45 @@ def test_extensions_that_require_each_other_or_a_missing_one_are_refused():
         emu.install_order({"ext_a": ("ext_b",), "ext_b": ("ext_a",)})
     with pytest.raises(RuntimeError, match="no harness extension"):
         emu.install_order({"ext_a": ("ext_gone",)})
+
+
+# ------------------------------------------------------------------------------------------------- strict requests
+
+
+def refused(call, **kwargs) -> dict:
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    return e.value.response["Error"]
+
+
+def test_a_json_request_breaking_the_service_model_is_refused_as_sagemaker_refuses_it(aws):
+    sm = aws.client("sagemaker")
+    arn = sm.create_domain(DomainName="strict", AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
+                           DefaultUserSettings={"ExecutionRole": f"arn:aws:iam::{ACCOUNT}:role/x"})["DomainArn"]
+    # a tag value SageMaker refuses: "(" is outside [\p{L}\p{Z}\p{N}_.:/=+\-@]*
+    error = refused(sm.add_tags, ResourceArn=arn, Tags=[{"Key": "sagemaker:projectS3TemplatesLocation",
+                                                          "Value": "s3://bucket/templates(prod)/"}])
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith("1 validation error detected: Value 's3://bucket/templates(prod)/' at "
+                                       "'tags.1.member.value' failed to satisfy constraint: Member must satisfy "
+                                       "regular expression pattern"), error
+    # and one over 256 characters, with a description holding a newline in the same breath: both reported
+    error = refused(sm.add_tags, ResourceArn=arn, Tags=[{"Key": "k", "Value": "v" * 257}])
+    assert "Member must have length less than or equal to 256" in error["Message"], error
+    assert "sagemaker:projectS3TemplatesLocation" not in {t["Key"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+
+
+def test_a_query_request_breaking_the_service_model_is_refused_as_iam_refuses_it(aws):
+    error = refused(aws.client("iam").create_role, RoleName="r" * 65, AssumeRolePolicyDocument=LAUNCH_ROLE_TRUST)
+    assert (error["Code"], error["Message"]) == ("ValidationError", (
+        f"1 validation error detected: Value '{'r' * 65}' at 'roleName' failed to satisfy constraint: Member must "
+        "have length less than or equal to 64"))
+
+
+def test_s3_refuses_what_its_documented_limits_refuse(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="strict-limits")
+    assert refused(s3.put_object, Bucket="strict-limits", Key="k" * 1025, Body=b"x")["Code"] == "KeyTooLongError"
+    assert refused(s3.put_object, Bucket="strict-limits", Key="t.yaml", Body=b"x",
+                   Tagging="reason=bad(chars)")["Code"] == "InvalidTag"
+    assert s3.list_objects_v2(Bucket="strict-limits")["KeyCount"] == 0

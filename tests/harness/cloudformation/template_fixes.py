@@ -10,10 +10,11 @@
 3. `!Ref AWS::NoValue` as a list element (e.g. `- !If [Cond, X, !Ref AWS::NoValue]` in ManagedPolicyArns or a
    policy's Statement list): CloudFormation removes the element; moto's `parsing.clean_json` drops such keys from
    mappings but keeps `None` in lists. Here lists lose it too.
-4. Generated queue names: moto builds `<stack>-<logical id>-<suffix>` and SQS cuts it at 80 characters, so two
-   queues of a long-named stack (a StackSet instance's `StackSet-<name>-<uuid>`) get the same name and the second
-   fails. CloudFormation shortens the stack and logical-id parts to keep the unique suffix; so does
-   `parsing.generate_resource_name` here, for queues (other types keep moto's names, which no test outgrows).
+4. Generated names: moto builds `<stack>-<logical id>-<suffix>` whatever its length, so a role of the stack
+   `sagemaker-projects-bootstrap` gets a 67-character name IAM would refuse (64 at most), and SQS cuts a queue's at
+   80 characters, so two queues of a long-named stack (a StackSet instance's `StackSet-<name>-<uuid>`) get the same
+   name. CloudFormation shortens the stack and logical-id parts to keep the unique suffix within the service's
+   limit; so does `parsing.generate_resource_name` here (NAME_LIMITS).
 5. A function's environment: moto keeps a Number parameter's value as a number (GetFunction then answers
    `"RECHECK_DELAY_SECONDS": 10`); Lambda's variables are strings, and CloudFormation passes them so.
 """
@@ -152,7 +153,10 @@ def _install_no_value_in_lists() -> None:
 
 
 #: resource type -> the longest name its service takes
-NAME_LIMITS = {"AWS::SQS::Queue": 80}
+#: the longest name each service takes, which CloudFormation's generated names respect (IAM: role names 64, managed
+#: policy names 128; Lambda function names 64; EventBridge rule names 64; SQS queue names 80; SNS topics 256)
+NAME_LIMITS = {"AWS::SQS::Queue": 80, "AWS::IAM::Role": 64, "AWS::IAM::ManagedPolicy": 128,
+               "AWS::Lambda::Function": 64, "AWS::Events::Rule": 64, "AWS::SNS::Topic": 256}
 
 
 def _install_generated_names() -> None:
