@@ -393,6 +393,32 @@ def test_a_failed_rollback_answer_ends_update_rollback_failed(aws, function):
     assert stack["StackStatus"] == "UPDATE_ROLLBACK_FAILED"
     assert "Thing" in stack["StackStatusReason"]
     function.quiet()
+    with pytest.raises(ClientError, match="UPDATE_ROLLBACK_FAILED state and can not be updated"):
+        cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, V=3)))
+
+    # ContinueUpdateRollback: the Update back again, and this time it is answered
+    cf.continue_update_rollback(StackName=stack_id)
+    [again] = function.next()
+    assert (again["RequestType"], again["ResourceProperties"]["V"], again["OldResourceProperties"]["V"]) == (
+        "Update", "1", "2")
+    function.answer(again)
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+    with pytest.raises(ClientError, match="only a stack in UPDATE_ROLLBACK_FAILED can"):
+        cf.continue_update_rollback(StackName=stack_id)
+
+
+def test_continue_update_rollback_can_skip_a_resource_whose_rollback_keeps_failing(aws, function):
+    token = service_token(aws)
+    cf, stack_id = created(aws, function, Thing=custom(token, V=1))
+    cf.update_stack(StackName=stack_id, TemplateBody=template(Thing=custom(token, V=2)))
+    function.answer(function.next()[0], "FAILED", reason="refused")
+    function.answer(function.next()[0], "FAILED", reason="refused again")
+    with pytest.raises(ClientError, match="are not resources whose rollback failed"):
+        cf.continue_update_rollback(StackName=stack_id, ResourcesToSkip=["Other"])
+    cf.continue_update_rollback(StackName=stack_id, ResourcesToSkip=["Thing"])
+    assert status(cf, stack_id) == "UPDATE_ROLLBACK_COMPLETE"
+    function.quiet()  # skipped: no request
+    assert resource_statuses(cf, stack_id, "Thing")[-1] == ("UPDATE_COMPLETE", "Thing-1")
 
 
 def test_a_resource_moto_fails_during_an_update_rolls_back_and_deletes_what_the_update_created(aws, function):

@@ -16,6 +16,7 @@ from harness.cloudformation.update import (
     _stack_update,
     _update_answered,
     _update_custom_resource,
+    continue_update_rollback,
 )
 
 
@@ -220,6 +221,16 @@ def _install_lifecycle() -> None:
         return update_resource(logical_id, resource_json, resources_map, account_id, region_name)
 
     parsing.parse_and_update_resource = parse_and_update_resource
+
+    # ContinueUpdateRollback (moto has none)
+    def continue_update_rollback_response(self):
+        from moto.core.responses import EmptyResult
+
+        continue_update_rollback(self.cloudformation_backend, self._get_param("StackName"),
+                                 self._get_param("ResourcesToSkip", []))
+        return EmptyResult()
+
+    CloudFormationResponse.continue_update_rollback = continue_update_rollback_response
 
     # which resources an update changes: moto compares a parameter's value only when both requests named it, and
     # sees a parameter through `Ref` only; CloudFormation compares every resolved property, so a parameter that

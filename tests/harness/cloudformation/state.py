@@ -90,6 +90,8 @@ class _Update:
     submitted_template: Any = None
     rollback_failures: list[str] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)  # sent their Update back
+    #: the properties each resource was rolled back from (the failed update's), for a ContinueUpdateRollback
+    rollback_from: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,6 +123,8 @@ class _Store:
     pending_deletes: dict[str, set[str]] = field(default_factory=dict)
     #: stack id → its UpdateStack in progress
     updates: dict[str, _Update] = field(default_factory=dict)
+    #: updates whose rollback failed (UPDATE_ROLLBACK_FAILED), for ContinueUpdateRollback
+    failed_rollbacks: dict[str, _Update] = field(default_factory=dict)
     #: stack id → its DeleteStack in progress
     deletions: dict[str, _Deletion] = field(default_factory=dict)
     #: request id → the timer failing it after its resource's ServiceTimeout
@@ -137,6 +141,7 @@ class _Store:
             self.requests.clear()
             self.pending_deletes.clear()
             self.updates.clear()
+            self.failed_rollbacks.clear()
             self.deletions.clear()
             self.violations.clear()
 

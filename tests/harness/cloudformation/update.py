@@ -25,7 +25,7 @@ def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) ->
     on a failure, rollback."""
     from moto.cloudformation.exceptions import ValidationError
 
-    if stack.status.endswith("_IN_PROGRESS") or stack.status == "ROLLBACK_COMPLETE":
+    if stack.status.endswith("_IN_PROGRESS") or stack.status in ("ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"):
         raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
     if _changes_nothing(stack, template, role_arn, parameters, tags):
         # CloudFormation's answer to an update whose template, parameter values, tags and role are all as they are
@@ -122,6 +122,7 @@ def _update_custom_resource(logical_id, resource_json, resources_map, account_id
                 and logical_id not in update.rolled_back:
             update.rolled_back.append(logical_id)
             old, cr.properties = cr.properties, update.before[logical_id].properties
+            update.rollback_from[logical_id] = old
             cr.service_token = cr.properties.get("ServiceToken", cr.service_token)
         else:
             return resource
@@ -218,7 +219,7 @@ def _advance(stack, update: _Update) -> None:
             stack.status = "UPDATE_ROLLBACK_FAILED"
             stack.status_reason = f"The following resource(s) failed to update: [{', '.join(update.rollback_failures)}]. "
             stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=stack.status_reason)
-            _store.updates.pop(stack.stack_id, None)
+            _store.failed_rollbacks[stack.stack_id] = _store.updates.pop(stack.stack_id)
         else:
             _start_cleanup(stack, update)
     else:
@@ -344,3 +345,37 @@ def _start_rollback(stack, update: _Update) -> None:
     stack.parameters, stack.role_arn, stack.tags = update.parameters, update.role_arn, update.tags
     stack.submitted_template = update.submitted_template
     _advance(stack, update)
+
+
+def continue_update_rollback(backend, stack_name: str, skip: list[str]) -> None:
+    """ContinueUpdateRollback of a stack in UPDATE_ROLLBACK_FAILED: the resources whose rollback failed are sent
+    their Update back again, except those `skip` names (ResourcesToSkip: CloudFormation marks them rolled back
+    without a request), then the rollback goes on (cleanup, UPDATE_ROLLBACK_COMPLETE)."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    stack = backend.get_stack(stack_name)
+    with _store.lock:
+        update = _store.failed_rollbacks.get(stack.stack_id)
+        if stack.status != "UPDATE_ROLLBACK_FAILED" or update is None:
+            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be "
+                                          "continued to roll back: only a stack in UPDATE_ROLLBACK_FAILED can")
+        unknown = sorted(set(skip) - set(update.rollback_failures))
+        if unknown:
+            raise ValidationError(message=f"ResourcesToSkip {unknown} are not resources whose rollback failed "
+                                          f"({update.rollback_failures})")
+        del _store.failed_rollbacks[stack.stack_id]
+        _store.updates[stack.stack_id] = update
+        update.phase = "rollback"
+        stack.status, stack.status_reason = "UPDATE_ROLLBACK_IN_PROGRESS", None
+        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason="User Initiated")
+        retry, update.rollback_failures = [l for l in update.rollback_failures if l not in skip], []
+        for logical_id in skip:
+            cr = _store.resources[(stack.stack_id, logical_id)]
+            _resource_event(stack, logical_id, stack.custom_resources[logical_id].resource_name, cr.resource_type,
+                            "UPDATE_COMPLETE", "Resource skipped during UpdateRollback")
+        for logical_id in retry:
+            cr = _store.resources[(stack.stack_id, logical_id)]
+            physical_id = stack.custom_resources[logical_id].resource_name
+            _resource_event(stack, logical_id, physical_id, cr.resource_type, "UPDATE_IN_PROGRESS", None)
+            _send(cr, "Update", physical_id, old_properties=update.rollback_from[logical_id], update=update)
+        _advance(stack, update)
