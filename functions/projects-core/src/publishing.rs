@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, Delete, ObjectIdentifier};
 use aws_sdk_s3::Client as S3;
@@ -159,14 +160,23 @@ async fn published_by(s3: &S3, loc: &Location, key: &str) -> Result<Option<Strin
         .map(|t| t.value))
 }
 
-/// S3's SHA-256 checksum of the object (base64), if it was written with one. One HeadObject.
-async fn stored_sha256(s3: &S3, loc: &Location, key: &str) -> Result<Option<String>, PublishError> {
-    let out = s3
-        .head_object()
+/// HeadObject asking for S3's stored checksum (S3 leaves it out otherwise).
+async fn head(
+    s3: &S3,
+    loc: &Location,
+    key: &str,
+) -> Result<HeadObjectOutput, AwsSdkError<HeadObjectError>> {
+    s3.head_object()
         .bucket(&loc.bucket)
         .key(key)
         .checksum_mode(ChecksumMode::Enabled)
         .send()
+        .await
+}
+
+/// S3's SHA-256 checksum of the object (base64), if it was written with one. One HeadObject.
+async fn stored_sha256(s3: &S3, loc: &Location, key: &str) -> Result<Option<String>, PublishError> {
+    let out = head(s3, loc, key)
         .await
         .map_err(|e| s3_error("HeadObject", loc, key, e))?;
     Ok(out.checksum_sha256)
@@ -189,14 +199,7 @@ pub async fn served(
     key: &str,
     content: &[u8],
 ) -> Result<Served, PublishError> {
-    let out = match s3
-        .head_object()
-        .bucket(&loc.bucket)
-        .key(key)
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await
-    {
+    let out = match head(s3, loc, key).await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
             return Ok(Served::Other)
