@@ -345,6 +345,36 @@ def test_a_changed_service_token_is_refused_before_either_function_hears_of_it(a
     assert update["OldResourceProperties"] == {"ServiceToken": token, "V": "1"}, "the old properties stayed"
 
 
+def test_within_one_update_a_custom_resource_is_updated_after_those_it_depends_on(aws, function):
+    """Second reads First's answer: it is sent nothing until First answered its Update, then its Update with the
+    value First answered (resolved again, as CloudFormation resolves a resource when it reaches it)."""
+    token = service_token(aws)
+    first, second = custom(token, V=1), custom(token, Seen={"Fn::GetAtt": ["First", "Value"]})
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="lifecycle", TemplateBody=template(First=first, Second=second))["StackId"]
+    [create] = function.next()
+    function.answer(create, data={"Value": "a"})
+    function.answer(function.next()[0])
+    assert status(cf, stack_id) == "CREATE_COMPLETE"
+
+    cf.update_stack(StackName=stack_id, TemplateBody=template(First=custom(token, V=2), Second=second))
+    [update] = function.next()
+    assert update["LogicalResourceId"] == "First"
+    function.quiet()  # Second waits for First's answer
+    function.answer(update, data={"Value": "b"})
+    [then] = function.next()
+    assert (then["LogicalResourceId"], then["OldResourceProperties"]["Seen"], then["ResourceProperties"]["Seen"]) == (
+        "Second", "a", "b")
+    function.answer(then)
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+
+    # an answer that changes nothing Second reads: Second is sent nothing at all
+    cf.update_stack(StackName=stack_id, TemplateBody=template(First=custom(token, V=3), Second=second))
+    function.answer(function.next()[0], data={"Value": "b"})
+    assert status(cf, stack_id) == "UPDATE_COMPLETE"
+    function.quiet()
+
+
 def test_an_update_that_changes_nothing_is_refused_as_cloudformation_refuses_it(aws, function):
     """UpdateStack with the same template, parameter values (given or by default), tags and role: CloudFormation's
     ValidationError "No updates are to be performed.", whatever the request leaves out."""

@@ -90,6 +90,9 @@ class _Update:
     submitted_template: Any = None
     rollback_failures: list[str] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)  # sent their Update back
+    #: custom resources whose properties changed, and those depending on one: each is sent its Update (or nothing,
+    #: if its properties turn out unchanged) once the custom resources it depends on have answered theirs
+    waiting: set[str] = field(default_factory=set)
     #: the properties each resource was rolled back from (the failed update's), for a ContinueUpdateRollback
     rollback_from: dict[str, dict] = field(default_factory=dict)
 

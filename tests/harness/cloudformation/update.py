@@ -115,9 +115,10 @@ def _update_custom_resource(logical_id, resource_json, resources_map, account_id
                                 SERVICE_TOKEN_CHANGE)
                 update.failures.append(("update", logical_id))
                 return resource
-            old, cr.properties = cr.properties, properties
-            cr.service_token = properties.get("ServiceToken", cr.service_token)
-            update.updated.append(logical_id)
+            # sent in dependency order, with what the custom resources it depends on answered (_send_ready_updates)
+            if logical_id not in update.updated:
+                update.waiting.add(logical_id)
+            return resource
         elif update.phase == "rollback" and logical_id in update.updated and logical_id not in update.replaced \
                 and logical_id not in update.rolled_back:
             update.rolled_back.append(logical_id)
@@ -137,6 +138,42 @@ def _update_changed_custom_resources(stack, update: _Update) -> None:
         resource_json = resource_map._resource_json_map.get(logical_id)
         if resource_json is not None and str(resource_json.get("Type", "")).startswith("Custom::"):
             _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
+    # what depends on a changed custom resource may change with its answer: it waits for it too
+    resources = resource_map._resource_json_map
+    graph = cfn_graph.dependencies(resources)
+    for logical_id in update.before:
+        if logical_id in resources and logical_id not in update.waiting and logical_id not in update.removed \
+                and cfn_graph.transitive(graph, logical_id) & update.waiting:
+            update.waiting.add(logical_id)
+    _send_ready_updates(stack, update)
+
+
+def _send_ready_updates(stack, update: _Update) -> None:
+    """Sends Update to each waiting custom resource none of whose custom dependencies is still waiting or
+    unanswered, its properties resolved now (CloudFormation updates a resource after what it depends on); one whose
+    properties are unchanged after all is sent nothing."""
+    from moto.cloudformation.parsing import parse_resource_and_generate_name
+
+    resource_map = stack.resource_map
+    graph = cfn_graph.dependencies(resource_map._resource_json_map)
+    unanswered = {_store.requests[r].logical_id for r in update.pending if r in _store.requests}
+    for logical_id in sorted(update.waiting):
+        if cfn_graph.transitive(graph, logical_id) & (update.waiting | unanswered):
+            continue
+        update.waiting.discard(logical_id)
+        cr = _store.resources[(stack.stack_id, logical_id)]
+        resource = resource_map._parsed_resources.get(logical_id)
+        parsed = parse_resource_and_generate_name(logical_id, resource_map._resource_json_map[logical_id],
+                                                  resource_map)
+        properties = _stringify(parsed[1].get("Properties", {}))
+        if properties == cr.properties:
+            continue
+        old, cr.properties = cr.properties, properties
+        cr.service_token = properties.get("ServiceToken", cr.service_token)
+        update.updated.append(logical_id)
+        unanswered.add(logical_id)  # what depends on it waits for its answer
+        _resource_event(stack, logical_id, resource.resource_name, cr.resource_type, "UPDATE_IN_PROGRESS", None)
+        _send(cr, "Update", resource.resource_name, old_properties=old, update=update)
 
 
 def _remove_during_update(stack_id: str, logical_id: str) -> bool:
@@ -185,6 +222,8 @@ def _update_answered(stack, update: _Update, request_id: str, request: _Request,
             else:
                 resource.set_data(update.before[logical].data)
             _resource_event(stack, logical, resource.resource_name, cr.resource_type, "UPDATE_COMPLETE", None)
+            if not rolling_back:
+                _send_ready_updates(stack, update)  # what waited for this one
         else:
             _resource_event(stack, logical, resource.resource_name, cr.resource_type, "UPDATE_FAILED", reason)
             if rolling_back:
