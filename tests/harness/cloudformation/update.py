@@ -121,15 +121,8 @@ def _update_custom_resource(logical_id, resource_json, resources_map, account_id
             return resource
         elif update.phase == "rollback" and logical_id in update.updated and logical_id not in update.replaced \
                 and logical_id not in update.rolled_back:
-            update.rolled_back.append(logical_id)
-            old, cr.properties = cr.properties, update.before[logical_id].properties
-            update.rollback_from[logical_id] = old
-            cr.service_token = cr.properties.get("ServiceToken", cr.service_token)
-        else:
-            return resource
-        _resource_event(stack, logical_id, resource.resource_name, cr.resource_type, "UPDATE_IN_PROGRESS", None)
-        _send(cr, "Update", resource.resource_name, old_properties=old, update=update)
-    return resource
+            update.waiting.add(logical_id)  # sent back in dependency order too (_send_ready_updates)
+        return resource
 
 
 def _update_changed_custom_resources(stack, update: _Update) -> None:
@@ -163,14 +156,19 @@ def _send_ready_updates(stack, update: _Update) -> None:
         update.waiting.discard(logical_id)
         cr = _store.resources[(stack.stack_id, logical_id)]
         resource = resource_map._parsed_resources.get(logical_id)
-        parsed = parse_resource_and_generate_name(logical_id, resource_map._resource_json_map[logical_id],
-                                                  resource_map)
-        properties = _stringify(parsed[1].get("Properties", {}))
-        if properties == cr.properties:
-            continue
-        old, cr.properties = cr.properties, properties
-        cr.service_token = properties.get("ServiceToken", cr.service_token)
-        update.updated.append(logical_id)
+        if update.phase == "rollback":  # back to the properties before the update
+            update.rolled_back.append(logical_id)
+            old, cr.properties = cr.properties, update.before[logical_id].properties
+            update.rollback_from[logical_id] = old
+        else:
+            parsed = parse_resource_and_generate_name(logical_id, resource_map._resource_json_map[logical_id],
+                                                      resource_map)
+            properties = _stringify(parsed[1].get("Properties", {}))
+            if properties == cr.properties:
+                continue
+            old, cr.properties = cr.properties, properties
+            update.updated.append(logical_id)
+        cr.service_token = cr.properties.get("ServiceToken", cr.service_token)
         unanswered.add(logical_id)  # what depends on it waits for its answer
         _resource_event(stack, logical_id, resource.resource_name, cr.resource_type, "UPDATE_IN_PROGRESS", None)
         _send(cr, "Update", resource.resource_name, old_properties=old, update=update)
@@ -222,8 +220,7 @@ def _update_answered(stack, update: _Update, request_id: str, request: _Request,
             else:
                 resource.set_data(update.before[logical].data)
             _resource_event(stack, logical, resource.resource_name, cr.resource_type, "UPDATE_COMPLETE", None)
-            if not rolling_back:
-                _send_ready_updates(stack, update)  # what waited for this one
+            _send_ready_updates(stack, update)  # what waited for this one
         else:
             _resource_event(stack, logical, resource.resource_name, cr.resource_type, "UPDATE_FAILED", reason)
             if rolling_back:
@@ -354,6 +351,7 @@ def _finish_update(stack, update: _Update) -> None:
 def _start_rollback(stack, update: _Update) -> None:
     """UPDATE_ROLLBACK_IN_PROGRESS: back to the template and parameters before the update (moto restores its own
     resources); each custom resource updated in place is sent Update back to its old properties."""
+    update.waiting.clear()  # never sent: nothing of theirs to roll back
     update.phase = "rollback"
     stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
     stack.status_reason = _failure_summary(update)
@@ -380,6 +378,7 @@ def _start_rollback(stack, update: _Update) -> None:
         resource_json = resource_map._resource_json_map.get(logical_id)
         if resource_json is not None:
             _update_custom_resource(logical_id, resource_json, resource_map, stack.account_id, stack.region_name)
+    _send_ready_updates(stack, update)
     stack.output_map = stack._create_output_map()
     stack.parameters, stack.role_arn, stack.tags = update.parameters, update.role_arn, update.tags
     stack.submitted_template = update.submitted_template
