@@ -456,6 +456,7 @@ mod tests {
                 name: "team".into(),
                 url: url("team"),
                 versions: vec![],
+                withdrawn: false,
             },
             digest: Some("1111111111111111".into()),
         }

@@ -96,11 +96,17 @@ pub struct TemplateVersions {
     /// The template's URL, unpinned.
     pub url: String,
     pub versions: Vec<Version>,
+    /// A delete marker is the latest entry: the template was withdrawn, none is published now.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
 }
 
 impl TemplateVersions {
-    /// The version S3 serves without a version id: the one published now.
+    /// The version S3 serves without a version id: the one published now (none once withdrawn).
     pub fn current(&self) -> Option<&Version> {
+        if self.withdrawn {
+            return None;
+        }
         self.versions.first()
     }
 
@@ -196,6 +202,7 @@ pub async fn template_versions(
 ) -> Result<TemplateVersions, LaunchError> {
     let object = parse_s3_url(url).map_err(LaunchError::Invalid)?;
     let mut versions = Vec::new();
+    let mut withdrawn = false;
     let mut markers: (Option<String>, Option<String>) = (None, None);
     loop {
         let request = s3
@@ -224,6 +231,7 @@ pub async fn template_versions(
             .delete_markers()
             .iter()
             .any(|m| m.key() == Some(object.key.as_str()) && m.is_latest() == Some(true));
+        withdrawn |= deleted_now;
         for v in page.versions() {
             if v.key() != Some(object.key.as_str()) {
                 continue;
@@ -241,8 +249,20 @@ pub async fn template_versions(
                 page.next_key_marker().map(str::to_owned),
                 page.next_version_id_marker().map(str::to_owned),
             );
-            if markers.0.as_deref().is_some_and(|k| k != object.key) {
-                break;
+            match markers.0.as_deref() {
+                // without a marker the next request would start again from the first page, and so on forever
+                None => {
+                    return Err(LaunchError::TemplateBody {
+                        name: name.to_owned(),
+                        reason: format!(
+                            "S3 ListObjectVersions of s3://{}/{} answered a truncated page without NextKeyMarker; \
+                             stopped rather than list again from the start",
+                            object.bucket, object.key
+                        ),
+                    })
+                }
+                Some(k) if k != object.key => break,
+                Some(_) => {}
             }
         } else {
             break;
@@ -252,6 +272,7 @@ pub async fn template_versions(
         name: name.to_owned(),
         url: unpinned(url).to_owned(),
         versions,
+        withdrawn,
     })
 }
 
@@ -315,6 +336,7 @@ mod tests {
                 version("aaaaaa222222", "2"),
                 version("aaaaaa111111", "1"),
             ],
+            withdrawn: false,
         };
         assert_eq!(t.current().unwrap().version_id.as_deref(), Some("3"));
         assert_eq!(t.find("AAAAAA2").unwrap().version_id.as_deref(), Some("2"));
@@ -361,6 +383,64 @@ mod tests {
             .unwrap();
         assert_eq!(t.url, "https://b.s3.amazonaws.com/t/x.yaml");
         assert_eq!(t.versions, [version("new", "2"), version("old", "1")]);
+        assert_eq!(list.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_template_whose_latest_entry_is_a_delete_marker_has_no_current_version() {
+        use aws_sdk_s3::types::DeleteMarkerEntry;
+        let list = mock!(aws_sdk_s3::Client::list_object_versions).then_output(|| {
+            ListObjectVersionsOutput::builder()
+                .delete_markers(
+                    DeleteMarkerEntry::builder()
+                        .key("t/x.yaml")
+                        .version_id("3")
+                        .is_latest(true)
+                        .build(),
+                )
+                .versions(
+                    ObjectVersion::builder()
+                        .key("t/x.yaml")
+                        .e_tag("\"old\"")
+                        .version_id("2")
+                        .is_latest(false)
+                        .build(),
+                )
+                .build()
+        });
+        let s3 = mock_client!(aws_sdk_s3, [&list]);
+        let t = template_versions(&s3, "x", "https://b.s3.amazonaws.com/t/x.yaml")
+            .await
+            .unwrap();
+        assert!(t.withdrawn);
+        assert_eq!(t.current(), None, "withdrawn: no project is rolled onto it");
+        assert_eq!(
+            t.find("old").ok(),
+            None,
+            "a prefix this short is refused anyway"
+        );
+        assert!(t.knows("old"), "its stored versions stay known");
+    }
+
+    #[tokio::test]
+    async fn a_truncated_page_without_a_marker_stops_instead_of_listing_forever() {
+        let list = mock!(aws_sdk_s3::Client::list_object_versions).then_output(|| {
+            ListObjectVersionsOutput::builder()
+                .is_truncated(true)
+                .build()
+        });
+        let s3 = mock_client!(aws_sdk_s3, aws_smithy_mocks::RuleMode::MatchAny, [&list]);
+        // (bounded: before the fix this request was repeated forever)
+        let listed = template_versions(&s3, "x", "https://b.s3.amazonaws.com/t/x.yaml");
+        let e = tokio::time::timeout(std::time::Duration::from_secs(10), listed)
+            .await
+            .expect("the listing stops")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("truncated page without NextKeyMarker"),
+            "{e}"
+        );
         assert_eq!(list.num_calls(), 1);
     }
 }
