@@ -120,6 +120,13 @@ def test_projects_templates_reads_the_deployed_stack(cli):
         assert name in out.stdout
 
 
+def test_a_closed_pipe_ends_projects_quietly_with_success(cli):
+    """`projects templates | true`: the reader is gone before the first line; the CLI ends with 0, not a panic."""
+    out = subprocess.run(["bash", "-c", f"'{binary_path('projects')}' templates | true; echo \"status=${{PIPESTATUS[0]}}\""],
+                         env={**cli.env, "PROJECTS_STACK": STACK}, capture_output=True, text=True, timeout=120)
+    assert "status=0" in out.stdout and "panicked" not in out.stderr, (out.stdout, out.stderr)
+
+
 def test_update_dry_run_and_update_agree_on_a_project_whose_template_resolves_ssm(cli):
     """The project's stack template names its seed-code function as `{{resolve:ssm:…}}`: GetTemplate answers it so
     (not resolved), so the dry run sees what `update` sees: nothing to change."""

@@ -16,6 +16,27 @@ use projects_core::projects::{
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+/// Writes to stdout. A closed pipe (`projects list | head -1`) ends the program quietly with success, as
+/// ripgrep does, instead of `print!`'s panic (exit 101); any other failure to write is an error (exit 74).
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(74);
+    }
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*)) };
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Text,
@@ -139,7 +160,7 @@ impl Printer {
                 example.concat()
             ));
         }
-        print!("{out}");
+        out!("{out}");
         for (t, spec) in catalog.templates.iter().zip(specs) {
             if let Err(e) = spec {
                 eprintln!("error: template {}: {e}", t.name);
@@ -151,7 +172,7 @@ impl Printer {
         if self.format == Format::Json {
             self.json(&json!(project));
         } else {
-            print!("{}", status_text(project));
+            out!("{}", status_text(project));
         }
     }
 
@@ -175,11 +196,12 @@ impl Printer {
             return;
         }
         match created {
-            Some(c) => println!(
+            Some(c) => outln!(
                 "Project {name} accepted (id {}, arn {}).\nFollow it with: projects status {name}",
-                c.id, c.arn
+                c.id,
+                c.arn
             ),
-            None => println!(
+            None => outln!(
                 "Deletion of project {name} accepted.\nFollow it with: projects status {name}"
             ),
         }
@@ -235,15 +257,15 @@ impl Printer {
         } else {
             match (goal, settled.outcome) {
                 (Goal::Created | Goal::Updated, FollowOutcome::Completed) => {
-                    println!("Project {name} is {status} ({took}).");
+                    outln!("Project {name} is {status} ({took}).");
                 }
                 (Goal::Deleted, FollowOutcome::Completed) => {
-                    println!("Project {name} is deleted ({took}).")
+                    outln!("Project {name} is deleted ({took}).")
                 }
                 _ => {}
             }
             if let (Some(p), Goal::Created | Goal::Updated) = (project, goal) {
-                print!("{}", status_text(p));
+                out!("{}", status_text(p));
             }
         }
         if let Some(problem) = problem {
@@ -294,7 +316,7 @@ impl Printer {
                 out.push_str(&format!("  {mark} {id}\n"));
             }
         }
-        print!("{out}");
+        out!("{out}");
         eprintln!("dry run: nothing was changed");
     }
 
@@ -310,7 +332,7 @@ impl Printer {
             self.json(&json!({ "name": plan.project, "action": "update", "outcome": "Unchanged", "plan": plan }));
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     }
 
@@ -319,9 +341,10 @@ impl Printer {
         if self.format == Format::Json {
             self.json(&json!({ "name": plan.project, "action": "update", "outcome": "Started", "plan": plan }));
         } else {
-            println!(
+            outln!(
                 "Update of project {} accepted.\nFollow it with: projects status {}",
-                plan.project, plan.project
+                plan.project,
+                plan.project
             );
         }
     }
@@ -376,7 +399,7 @@ impl Printer {
                 ]
             })
             .collect();
-        print!(
+        out!(
             "{}",
             table(
                 [
@@ -412,7 +435,7 @@ impl Printer {
                 out.push_str(&format!("       fix: {fix}\n"));
             }
         }
-        print!("{out}");
+        out!("{out}");
         let failed = report
             .checks
             .iter()
@@ -472,7 +495,7 @@ impl Printer {
                 ]
             })
             .collect();
-        print!("{}", table(LIST_HEADER, &rows));
+        out!("{}", table(LIST_HEADER, &rows));
         eprintln!("{summary}");
     }
 
