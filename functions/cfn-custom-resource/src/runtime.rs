@@ -176,7 +176,8 @@ pub enum InvocationError {
 }
 
 /// Handles one event. Returns a summary of what was answered; `Ok` with `Rejected` when no response could
-/// be sent at all (no or disallowed ResponseURL) — a retry could not change that, so Lambda should not retry.
+/// be sent at all (no or disallowed ResponseURL) or the ResponseURL refused it with a 4xx — a retry could not
+/// change that, so Lambda should not retry. `Err` when delivery failed for a passing reason (transport, 5xx).
 ///
 /// [`run`] calls it for every event; call it yourself in a function that takes other events too:
 ///
@@ -290,10 +291,20 @@ pub async fn handle<H: CustomResource>(
         }
         let summary =
             json!({"Status": body.status, "PhysicalResourceId": body.physical_resource_id});
-        let delivered = settings
+        let delivered = match settings
             .sender
             .send(&url, body.into_bytes_within_limit(), deadline)
-            .await?;
+            .await
+        {
+            Ok(delivered) => delivered,
+            // final by S3's word (an expired or foreign presigned URL): a retry of the whole handler would do its
+            // work again only to be refused the same way
+            Err(e @ crate::sender::SendError::Rejected { .. }) => {
+                tracing::error!(error = %e, "rejected: the response URL refused the answer");
+                return Ok(json!({"Rejected": e.to_string(), "Answered": summary}));
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(json!({"Answered": summary, "Attempts": delivered.attempts}))
     }
     .instrument(span)

@@ -424,15 +424,16 @@ async fn server_errors_are_retried_until_delivered() {
 }
 
 #[tokio::test]
-async fn a_client_error_is_final_and_fails_the_invocation() {
+async fn a_client_error_is_final_and_rejected_without_a_retry() {
     let sink = Sink::start(&[403]).await;
     let h = Arc::new(Scripted::default());
     let ev = event(&sink, "Create", props("ok"));
-    let err = invoke(&h, ev.clone(), Duration::from_secs(10))
+    // not an Err: Lambda would run the handler (a seed build…) again, only to be refused the same way
+    let out = invoke(&h, ev.clone(), Duration::from_secs(10))
         .await
-        .unwrap_err();
+        .unwrap();
     assert_eq!(
-        err,
+        out["Rejected"],
         "the response URL answered HTTP 403 (final, not retried)"
     );
     assert_eq!(sink.puts().len(), 1);
