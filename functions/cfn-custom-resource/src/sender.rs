@@ -22,7 +22,8 @@ use crate::response_url::ResponseUrl;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Sender {
-    client: reqwest::Client,
+    /// The HTTP client, or why it could not be built (reported by every send, instead of a panic at start).
+    client: Result<reqwest::Client, String>,
     /// PUT attempts at most (default 6).
     pub max_attempts: u32,
     /// The first retry waits up to this long (default 200 ms); each further one up to twice as long.
@@ -43,6 +44,9 @@ pub enum SendError {
         /// The HTTP status.
         status: u16,
     },
+    /// The HTTP client could not be built (no TLS roots, no crypto provider…): nothing can be sent.
+    #[error("no response can be sent: the HTTP client could not be built: {0}")]
+    NoClient(String),
     /// Transport errors or 5xx until the attempts or the time ran out.
     #[error("the response was not delivered after {attempts} attempts: {last}")]
     GaveUp {
@@ -73,10 +77,11 @@ impl Default for Sender {
     fn default() -> Self {
         ensure_crypto_provider();
         Self {
+            // `Client::default()` as a fallback would panic on the same failure and hide its cause
             client: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .build()
-                .unwrap_or_default(),
+                .map_err(|e| format!("{e} ({:?})", std::error::Error::source(&e))),
             max_attempts: 6,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
@@ -92,6 +97,10 @@ impl Sender {
         body: Vec<u8>,
         deadline: Instant,
     ) -> Result<Delivered, SendError> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| SendError::NoClient(e.clone()))?;
         let mut last = String::from("no attempt fitted before the deadline");
         let mut attempts = 0;
         while attempts < self.max_attempts {
@@ -100,8 +109,7 @@ impl Sender {
                 break;
             }
             attempts += 1;
-            let put = self
-                .client
+            let put = client
                 .put(url.as_str())
                 .header(CONTENT_TYPE, "")
                 .header(CONTENT_LENGTH, body.len())
