@@ -155,6 +155,27 @@ impl Sender {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_client_that_could_not_be_built_says_why_on_every_send() {
+        let sender = Sender {
+            client: Err("no native root CA certificates found".to_owned()),
+            ..Sender::default()
+        };
+        let url = ResponseUrl::parse("http://127.0.0.1:9/x", true).unwrap();
+        let e = sender
+            .send(
+                &url,
+                b"{}".to_vec(),
+                Instant::now() + Duration::from_secs(1),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no response can be sent: the HTTP client could not be built: no native root CA certificates found"
+        );
+    }
+
     #[test]
     fn backoff_is_bounded_and_grows() {
         let s = Sender::default();
