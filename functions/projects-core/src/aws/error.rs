@@ -12,10 +12,21 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::ProvideErrorKind;
 
 /// An operation's error type, as every SDK client generates it (`PutRolePolicyError`, `GetObjectError`, …).
-pub trait OperationError: ProvideErrorMetadata + StdError + Send + Sync + 'static {}
-impl<E: ProvideErrorMetadata + StdError + Send + Sync + 'static> OperationError for E {}
+pub trait OperationError:
+    ProvideErrorMetadata + ProvideErrorKind + StdError + Send + Sync + 'static
+{
+}
+impl<E: ProvideErrorMetadata + ProvideErrorKind + StdError + Send + Sync + 'static> OperationError
+    for E
+{
+}
+
+/// The statuses smithy-rs's `HttpStatusCodeClassifier` retries by default: not every 5xx (501 Not Implemented and
+/// 505 HTTP Version Not Supported fail the same way every time).
+const RETRYABLE_STATUSES: [u16; 4] = [500, 502, 503, 504];
 
 /// What every SDK client's `send()` fails with.
 pub type AwsSdkError<E> = SdkError<E, HttpResponse>;
@@ -109,12 +120,15 @@ fn classify<E: OperationError>(error: &AwsSdkError<E>) -> (String, String, bool)
     let context = || one_line(&DisplayErrorContext(error).to_string());
     let (code, retryable) = match error {
         SdkError::ServiceError(se) => {
-            let code = se.err().code().unwrap_or("Unknown");
+            let code = ProvideErrorMetadata::code(se.err()).unwrap_or("Unknown");
             let status = se.raw().status().as_u16();
+            // as the SDK classifies: its lists of throttling and transient codes, the errors the service models
+            // as retryable, 429, and the server errors of RETRYABLE_STATUSES
             let retryable = THROTTLING_ERRORS.contains(&code)
                 || TRANSIENT_ERRORS.contains(&code)
+                || ProvideErrorKind::retryable_error_kind(se.err()).is_some()
                 || status == 429
-                || (500..600).contains(&status);
+                || RETRYABLE_STATUSES.contains(&status);
             let message = se.err().message().map(one_line).unwrap_or_default();
             let message = if message.is_empty() {
                 context()
@@ -124,8 +138,9 @@ fn classify<E: OperationError>(error: &AwsSdkError<E>) -> (String, String, bool)
             return (code.to_owned(), message, retryable);
         }
         SdkError::TimeoutError(_) => ("Timeout", true),
-        // a user error (a bad endpoint, say) fails the same way every time
-        SdkError::DispatchFailure(d) => ("DispatchFailure", !d.is_user()),
+        // as smithy-rs retries a transport failure: an io error or a timeout; a user error (a bad endpoint) or
+        // another failure fails the same way every time
+        SdkError::DispatchFailure(d) => ("DispatchFailure", d.is_io() || d.is_timeout()),
         SdkError::ResponseError(_) => ("ResponseError", true),
         SdkError::ConstructionFailure(_) => ("ConstructionFailure", false),
         _ => ("Unknown", false),
@@ -207,9 +222,23 @@ mod tests {
             (400, "ValidationException"),
             (404, "NoSuchEntity"),
             (400, "MalformedPolicyDocument"),
+            // not every 5xx: the SDK retries 500, 502, 503 and 504 only
+            (501, "NotImplemented"),
+            (505, ""),
         ] {
-            assert!(!call(answered(status, code, "no")).retryable, "{code}");
+            assert!(
+                !call(answered(status, code, "no")).retryable,
+                "{status} {code}"
+            );
         }
+        let other = call(SdkError::dispatch_failure(ConnectorError::other(
+            "a broken TLS configuration".into(),
+            None,
+        )));
+        assert!(
+            !other.retryable,
+            "a failure that is neither io nor a timeout"
+        );
     }
 
     #[test]
