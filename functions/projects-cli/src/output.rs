@@ -468,8 +468,23 @@ impl Printer {
             summary.push_str(&format!(" + {} GetObject", listing.requests.get_object));
         }
         summary.push_str(" requests)");
+        // a template that could not be read: its projects' versions are unknown; said once per template
+        let mut unreadable: Vec<(&str, &str)> = listing
+            .projects
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.template.as_deref().unwrap_or("?"),
+                    p.template_error.as_deref()?,
+                ))
+            })
+            .collect();
+        unreadable.dedup();
         if self.format == Format::Json {
             self.json(&json!(listing));
+            for (template, error) in &unreadable {
+                eprintln!("warning: template {template}: {error}");
+            }
             eprintln!("{summary}");
             return;
         }
@@ -487,6 +502,7 @@ impl Printer {
                         Some(true) => {
                             format!("no ({})", p.current_digest.as_deref().map_or("?", short))
                         }
+                        None if p.template_error.is_some() => "unreadable".to_owned(),
                         None => "?".to_owned(),
                     },
                     p.status.clone(),
@@ -496,6 +512,9 @@ impl Printer {
             })
             .collect();
         out!("{}", table(LIST_HEADER, &rows));
+        for (template, error) in &unreadable {
+            eprintln!("warning: template {template}: {error}");
+        }
         eprintln!("{summary}");
     }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::primitives::DateTimeFormat;
 use aws_sdk_sagemaker::types::{Project, ResourceType};
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::error::LaunchError;
@@ -53,6 +53,10 @@ pub struct FleetProject {
     pub created: Option<String>,
     pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// Why its template's versions could not be read (AccessDenied on the bucket, a deleted object): its version
+    /// is then unknown, and the other projects are judged all the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_error: Option<String>,
 }
 
 impl FleetProject {
@@ -97,6 +101,7 @@ impl FleetProject {
                 .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
             parameters: provider_parameters(cfn),
             tags,
+            template_error: None,
         }
     }
 
@@ -188,22 +193,43 @@ pub async fn search_projects(
     Ok((projects, pages))
 }
 
-/// The versions of every template the projects use: one ListObjectVersions per template URL.
+/// The versions of every template the projects use: one ListObjectVersions per template URL. A template that
+/// cannot be read is reported on its projects (`template_error`), not as the whole listing's failure.
 pub async fn versions_of(
     s3: &aws_sdk_s3::Client,
-    projects: &[FleetProject],
-) -> Result<Vec<TemplateVersions>, LaunchError> {
-    let mut wanted: BTreeMap<&str, &str> = BTreeMap::new();
-    for p in projects {
+    projects: &mut [FleetProject],
+) -> Vec<TemplateVersions> {
+    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+    for p in projects.iter() {
         if let (Some(url), Some(name)) = (p.base_url(), p.template.as_deref()) {
-            wanted.entry(url).or_insert(name);
+            wanted
+                .entry(url.to_owned())
+                .or_insert_with(|| name.to_owned());
         }
     }
-    stream::iter(wanted)
-        .map(|(url, name)| template_versions(s3, name, url))
+    let read: Vec<(String, Result<TemplateVersions, LaunchError>)> = stream::iter(wanted)
+        .map(|(url, name)| async move {
+            let versions = template_versions(s3, &name, &url).await;
+            (url, versions)
+        })
         .buffer_unordered(CONCURRENCY)
-        .try_collect()
-        .await
+        .collect()
+        .await;
+    let mut templates = Vec::new();
+    for (url, versions) in read {
+        match versions {
+            Ok(v) => templates.push(v),
+            Err(e) => {
+                for p in projects
+                    .iter_mut()
+                    .filter(|p| p.base_url() == Some(url.as_str()))
+                {
+                    p.template_error = Some(e.to_string());
+                }
+            }
+        }
+    }
+    templates
 }
 
 /// Under SSE-KMS the listed ETags are not content digests: a template whose projects carry a digest no listed
@@ -269,7 +295,7 @@ pub async fn list(
         }
         .keeps(p)
     });
-    let mut templates = versions_of(s3, &projects).await?;
+    let mut templates = versions_of(s3, &mut projects).await;
     let get_object = read_digests_if_needed(s3, &mut templates, &projects).await?;
     judge(&mut projects, &templates);
     projects.retain(|p| filter.keeps(p));
@@ -322,6 +348,61 @@ mod tests {
             .set_results(Some(records))
             .set_next_token(next.map(str::to_owned))
             .build()
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_template_is_reported_on_its_projects_and_the_others_are_judged() {
+        const DENIED: &str = "https://locked.s3.us-east-1.amazonaws.com/t/other.yaml";
+        let search = mock!(aws_sdk_sagemaker::Client::search).then_output(|| {
+            page(
+                vec![
+                    project("ok", URL, &[(TEMPLATE_TAG, "deploy"), (DIGEST_TAG, "bbb")]),
+                    project(
+                        "locked",
+                        DENIED,
+                        &[(TEMPLATE_TAG, "other"), (DIGEST_TAG, "ccc")],
+                    ),
+                ],
+                None,
+            )
+        });
+        let readable = mock!(aws_sdk_s3::Client::list_object_versions)
+            .match_requests(|r| r.bucket() == Some("b"))
+            .then_output(|| {
+                ListObjectVersionsOutput::builder()
+                    .versions(
+                        ObjectVersion::builder()
+                            .key("t/deploy.yaml")
+                            .e_tag("\"bbb\"")
+                            .version_id("2")
+                            .is_latest(true)
+                            .build(),
+                    )
+                    .build()
+            });
+        let (status, body) = crate::aws::answers::s3_error(403, "AccessDenied", "Access Denied");
+        let denied = mock!(aws_sdk_s3::Client::list_object_versions)
+            .match_requests(|r| r.bucket() == Some("locked"))
+            .sequence()
+            .http_status(status, body)
+            .build();
+        let sm = mock_client!(aws_sdk_sagemaker, [&search]);
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&readable, &denied]);
+        let all = list(&sm, &s3, &Filter::default()).await.unwrap();
+        let ok = all.projects.iter().find(|p| p.name == "ok").unwrap();
+        assert_eq!(
+            (ok.outdated, ok.template_error.as_deref()),
+            (Some(false), None)
+        );
+        let locked = all.projects.iter().find(|p| p.name == "locked").unwrap();
+        assert_eq!(locked.outdated, None);
+        assert!(
+            locked
+                .template_error
+                .as_deref()
+                .is_some_and(|e| e.contains("AccessDenied")),
+            "{locked:?}"
+        );
     }
 
     #[tokio::test]
