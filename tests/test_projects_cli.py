@@ -749,6 +749,31 @@ def test_doctor_finds_what_a_broken_domain_lacks_and_fix_repairs_it(world):
     assert healthy.json()["passed"] and {c["state"] for c in healthy.json()["checks"]} == {"Ok"}
 
 
+def test_doctor_reports_a_role_it_cannot_grant_as_one_failed_check_and_goes_on(world):
+    """A role of another account, or one out of the product's reach, fails its own line with the reason, even
+    with --fix; the other checks still run and the report ends as usual (exit 1, not 2: nothing was invalid)."""
+    bootstrap_stack(world)
+    logging_trail(world)
+    foreign = "arn:aws:iam::999999999999:role/TheirRole"
+    world.sm.create_domain(DomainName="team", AuthMode="IAM", SubnetIds=["subnet-1"], VpcId="vpc-1",
+                           DefaultUserSettings={"ExecutionRole": foreign},
+                           DefaultSpaceSettings={"ExecutionRole": LAUNCH_ROLE_ARN})
+    domain = world.sm.list_domains()["Domains"][0]["DomainId"]
+
+    r = world.cli("doctor", "--domain", domain, "--fix")
+    assert r.code == 1, r
+    lines = doctor_lines(r)
+    assert lines[5].startswith(f"FIXED  domain {domain}: tag sagemaker:projectS3TemplatesLocation: missing"), r
+    assert lines[7] == (f"FAIL   domain {domain}: default user role {foreign}: ExecutionRole: role {foreign} is in "
+                        f"account 999999999999; this stack can only manage roles of account {ACCOUNT}"), r
+    assert lines[8].startswith(f"FAIL   domain {domain}: default space role {LAUNCH_ROLE_NAME}: lacks "), r
+    assert lines[8].endswith("not granted: role AmazonSageMakerProjectsLaunchRole is out of this product's reach "
+                             "(the projects' launch role): its policies and tags are never changed"), r
+    assert f"       fix: grant it in its own account, or give the domain a role of account {ACCOUNT}\n" in r.out
+    assert r.err == "2 of 9 checks failed\n", r
+    assert world.iam.list_role_policies(RoleName=LAUNCH_ROLE_NAME)["PolicyNames"] == [], "the launch role is untouched"
+
+
 def test_doctor_names_hidden_templates_missing_cors_a_trail_not_logging_and_hidden_projects(world):
     bootstrap_stack(world)
     logging_trail(world, logging=False)

@@ -492,7 +492,14 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                     }
                 })?,
                 // the onboarder's POLICY_OWNER: the stack id's last part
-                owner: stack_id.and_then(|id| id.split('/').nth(2).map(str::to_owned)),
+                owner: stack_id
+                    .as_deref()
+                    .and_then(|id| id.split('/').nth(2))
+                    .map(str::to_owned)
+                    .ok_or_else(|| LaunchError::NotBootstrapStack {
+                        stack: args.stack.clone(),
+                        problem: " has no stack id to own the grants".to_owned(),
+                    })?,
                 template_key: outputs
                     .iter()
                     .find(|(k, _)| k == "TemplateBucketKmsKeyArn")

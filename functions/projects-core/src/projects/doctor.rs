@@ -27,7 +27,7 @@ pub struct Setup {
     /// `s3://bucket/prefix/`
     pub location: String,
     /// The onboarder's policy owner (the bootstrap stack id's last part): `--fix` grants under it.
-    pub owner: Option<String>,
+    pub owner: String,
     /// The template bucket's SSE-KMS key, when it has one: execution roles then need a fourth policy.
     pub template_key: Option<String>,
 }
@@ -132,23 +132,28 @@ pub async fn doctor(c: &Clients<'_>, setup: &Setup, scope: &Scope) -> Result<Rep
     trail(c, &mut report).await?;
     let domains = match &scope.domain {
         Some(d) => vec![d.clone()],
-        None => {
-            let out = c
-                .sagemaker
-                .list_domains()
-                .send()
-                .await
-                .map_err(|e| CallError::new("SageMaker", "ListDomains", "", e))?;
-            out.domains()
-                .iter()
-                .filter_map(|d| d.domain_id().map(str::to_owned))
-                .collect()
-        }
+        None => domain_ids(c.sagemaker).await?,
     };
     for d in &domains {
         domain(c, setup, scope, d, &mut report).await?;
     }
     Ok(report)
+}
+
+/// Every domain of the region, all pages: a domain left unlisted would be a domain left unchecked.
+async fn domain_ids(sagemaker: &aws_sdk_sagemaker::Client) -> Result<Vec<String>, LaunchError> {
+    let mut ids = Vec::new();
+    let mut pages = sagemaker.list_domains().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| CallError::new("SageMaker", "ListDomains", "", e))?;
+        ids.extend(
+            page.domains
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|d| d.domain_id),
+        );
+    }
+    Ok(ids)
 }
 
 async fn templates(c: &Clients<'_>, setup: &Setup, r: &mut Report) -> Result<(), LaunchError> {
@@ -551,8 +556,21 @@ async fn role(
     arn: &str,
     r: &mut Report,
 ) -> Result<(), LaunchError> {
-    let name = names::role_name("ExecutionRole", arn, &setup.launch_role.account)
-        .map_err(|e| LaunchError::Invalid(e.to_string()))?;
+    let name = match names::role_name("ExecutionRole", arn, &setup.launch_role.account) {
+        Ok(name) => name,
+        // one role this installation cannot reach is one failed check, not the end of the report
+        Err(e) => {
+            r.failed(
+                format!("domain {domain}: {label} {arn}"),
+                e.to_string(),
+                format!(
+                    "grant it in its own account, or give the domain a role of account {}",
+                    setup.launch_role.account
+                ),
+            );
+            return Ok(());
+        }
+    };
     let what = format!("domain {domain}: {label} {name}");
     let (bucket, prefix) = setup.bucket_and_prefix();
     let (missing, untagged) = match policies::inspect(
@@ -594,24 +612,60 @@ async fn role(
         );
         return Ok(());
     }
-    match (&setup.owner, scope.fix) {
-        (Some(owner), true) => {
-            let set = PolicySet::render(
-                &setup.launch_role,
-                &bucket,
-                &prefix,
-                setup.template_key.as_deref(),
-                owner,
-            )
-            .map_err(policy)?;
-            policies::grant(c.iam, &name, &set).await.map_err(policy)?;
-            r.fixed(what, format!("lacked {}: granted", lacks.join(", ")));
+    if scope.fix {
+        let set = PolicySet::render(
+            &setup.launch_role,
+            &bucket,
+            &prefix,
+            setup.template_key.as_deref(),
+            &setup.owner,
+        )
+        .map_err(policy)?;
+        match policies::grant(c.iam, &name, &set).await {
+            Ok(()) => r.fixed(what, format!("lacked {}: granted", lacks.join(", "))),
+            // a role the grant refuses (out of reach, over quota) stays one failed check with the reason
+            Err(e @ (PolicyError::OutOfReach { .. } | PolicyError::Quota { .. })) => r.failed(
+                what,
+                format!("lacks {}; not granted: {e}", lacks.join(", ")),
+                "give the domain a role of its own for SageMaker".into(),
+            ),
+            Err(e) => return Err(policy(e)),
         }
-        _ => r.failed(
+    } else {
+        r.failed(
             what,
             format!("lacks {}", lacks.join(", ")),
             format!("projects doctor --domain {domain} --fix (the onboarder's grant)"),
-        ),
+        );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use aws_sdk_sagemaker::operation::list_domains::{ListDomainsInput, ListDomainsOutput};
+    use aws_sdk_sagemaker::types::DomainDetails;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn page(id: &str, next: Option<&str>) -> ListDomainsOutput {
+        ListDomainsOutput::builder()
+            .domains(DomainDetails::builder().domain_id(id).build())
+            .set_next_token(next.map(str::to_owned))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn every_page_of_domains_is_checked() {
+        let first = mock!(aws_sdk_sagemaker::Client::list_domains)
+            .match_requests(|r: &ListDomainsInput| r.next_token().is_none())
+            .then_output(|| page("d-1", Some("t-2")));
+        let second = mock!(aws_sdk_sagemaker::Client::list_domains)
+            .match_requests(|r: &ListDomainsInput| r.next_token() == Some("t-2"))
+            .then_output(|| page("d-2", None));
+        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&first, &second]);
+        assert_eq!(domain_ids(&sm).await.unwrap(), ["d-1", "d-2"]);
+    }
 }
