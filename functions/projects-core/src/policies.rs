@@ -210,18 +210,8 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
     for name in stale {
         delete_inline(iam, role, name).await?;
     }
-    // TagRole is idempotent: one write is cheaper than a read to decide whether to write
-    let tag = Tag::builder()
-        .key(LAUNCH_ACCESS_TAG)
-        .value(LAUNCH_ACCESS_VALUE)
-        .build()
-        .expect("a tag with a key and a value builds");
-    iam.tag_role()
-        .role_name(role)
-        .tags(tag)
-        .send()
-        .await
-        .map_err(|e| PolicyError::iam("TagRole", role, e))?;
+    // after the policies: `revoke` relies on this order to see a grant whose tag it may have removed
+    tag_for_launch(iam, role).await?;
     if written {
         lambda_glue::metrics::count(lambda_glue::metrics::ROLES_GRANTED, 1);
     }
@@ -345,23 +335,53 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
     for name in existing.iter().filter(|n| ours.contains(n)) {
         delete_inline(iam, role, name).await?;
     }
-    let pass_prefix = policy_name("PassLaunchRole", "");
-    let still_granted = existing
-        .iter()
-        .any(|n| n.starts_with(&pass_prefix) && !ours.contains(n));
-    if !still_granted {
-        match iam
-            .untag_role()
-            .role_name(role)
-            .tag_keys(LAUNCH_ACCESS_TAG)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if iam_no_such_entity(&e) => {}
-            Err(e) => return Err(PolicyError::iam("UntagRole", role, e)),
-        }
+    // Whether another owner still grants is read after our deletes, not from the listing before them: two owners
+    // revoking at once would each see the other and leave the tag on a role nobody grants any more.
+    if granted_by_another(iam, role).await? {
+        return Ok(());
     }
+    match iam
+        .untag_role()
+        .role_name(role)
+        .tag_keys(LAUNCH_ACCESS_TAG)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if iam_no_such_entity(&e) => return Ok(()),
+        Err(e) => return Err(PolicyError::iam("UntagRole", role, e)),
+    }
+    // A grant that wrote its policy after our read may have tagged before our untag: `grant` writes its policies
+    // before its tag, so a second read sees any grant whose tag we could have removed, and puts the tag back.
+    if granted_by_another(iam, role).await? {
+        tag_for_launch(iam, role).await?;
+    }
+    Ok(())
+}
+
+/// Some owner's PassLaunchRole policy is on `role` (ours are gone by the time this is asked).
+async fn granted_by_another(iam: &Iam, role: &str) -> Result<bool, PolicyError> {
+    let pass_prefix = policy_name("PassLaunchRole", "");
+    match list_inline(iam, role).await {
+        Ok(names) => Ok(names.iter().any(|n| n.starts_with(&pass_prefix))),
+        Err(PolicyError::NoSuchRole { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// TagRole is idempotent: one write is cheaper than a read to decide whether to write.
+async fn tag_for_launch(iam: &Iam, role: &str) -> Result<(), PolicyError> {
+    let tag = Tag::builder()
+        .key(LAUNCH_ACCESS_TAG)
+        .value(LAUNCH_ACCESS_VALUE)
+        .build()
+        .expect("a tag with a key and a value builds");
+    iam.tag_role()
+        .role_name(role)
+        .tags(tag)
+        .send()
+        .await
+        .map_err(|e| PolicyError::iam("TagRole", role, e))?;
     Ok(())
 }
 
@@ -462,6 +482,86 @@ mod tests {
         .await;
         assert!(result.is_ok(), "{result:?}");
         assert_eq!(calls, 1);
+    }
+
+    /// Revokes owner A's grant from a role whose inline policies IAM lists as `listings`, one per read in turn;
+    /// the UntagRole and TagRole calls IAM got.
+    async fn revoke_seeing(listings: &[&'static [&'static str]]) -> (usize, usize) {
+        use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyOutput;
+        use aws_sdk_iam::operation::list_role_policies::ListRolePoliciesOutput;
+        use aws_sdk_iam::operation::tag_role::TagRoleOutput;
+        use aws_sdk_iam::operation::untag_role::UntagRoleOutput;
+        let mut reads = mock!(aws_sdk_iam::Client::list_role_policies).sequence();
+        for names in listings {
+            let names: Vec<String> = names
+                .iter()
+                .map(|n| format!("{POLICY_PREFIX}{n}"))
+                .collect();
+            reads = reads.output(move || {
+                ListRolePoliciesOutput::builder()
+                    .set_policy_names(Some(names.clone()))
+                    .is_truncated(false)
+                    .build()
+                    .unwrap()
+            });
+        }
+        let reads = reads.build();
+        let delete = mock!(aws_sdk_iam::Client::delete_role_policy)
+            .then_output(|| DeleteRolePolicyOutput::builder().build());
+        let untag = mock!(aws_sdk_iam::Client::untag_role)
+            .then_output(|| UntagRoleOutput::builder().build());
+        let tag =
+            mock!(aws_sdk_iam::Client::tag_role).then_output(|| TagRoleOutput::builder().build());
+        let iam = mock_client!(
+            aws_sdk_iam,
+            RuleMode::MatchAny,
+            [&reads, &delete, &untag, &tag]
+        );
+        revoke(&iam, "TeamRole", "A").await.unwrap();
+        assert_eq!(
+            reads.num_calls(),
+            listings.len(),
+            "IAM was read once per listing"
+        );
+        (untag.num_calls(), tag.num_calls())
+    }
+
+    #[tokio::test]
+    async fn revoking_the_last_grant_untags_the_role() {
+        assert_eq!(
+            revoke_seeing(&[&["PassLaunchRole-A"], &[], &[]]).await,
+            (1, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_grant_by_another_owner_keeps_the_tag() {
+        assert_eq!(
+            revoke_seeing(&[
+                &["PassLaunchRole-A", "PassLaunchRole-B"],
+                &["PassLaunchRole-B"]
+            ])
+            .await,
+            (0, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn another_owner_revoking_at_the_same_time_does_not_leave_the_tag_behind() {
+        // B was there when we read, and gone by the time our deletes were done
+        assert_eq!(
+            revoke_seeing(&[&["PassLaunchRole-A", "PassLaunchRole-B"], &[], &[]]).await,
+            (1, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_grant_landing_while_we_untag_gets_its_tag_back() {
+        // B's policy was written after our second read, and its tag before our untag
+        assert_eq!(
+            revoke_seeing(&[&["PassLaunchRole-A"], &[], &["PassLaunchRole-B"]]).await,
+            (1, 1)
+        );
     }
 
     fn launch() -> RoleArn {
