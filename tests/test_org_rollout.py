@@ -164,7 +164,11 @@ def test_every_account_and_region_of_the_ous_gets_a_completed_bootstrap_stack_th
 
 
 def test_the_management_account_gets_no_instance(org):
-    targeted = {a for a, _ in instances(org.cfn, BOOTSTRAP_SET)} | {a for a, _ in instances(org.cfn, IAM_SET)}
+    # settled first: over no instances at all, "the management account has none" would say nothing
+    roles = settled(org.cfn, IAM_SET, expected=len(org.members))
+    found = settled(org.cfn, BOOTSTRAP_SET, expected=len(org.members) * len(REGIONS))
+    targeted = {a for a, _ in found} | {a for a, _ in roles}
+    assert set(org.members) <= targeted
     assert org.management not in targeted
 
 
@@ -181,7 +185,9 @@ def test_an_account_that_joins_an_ou_gets_the_roles_and_every_regions_bootstrap_
 
 
 def test_the_stack_instances_carry_the_stacksets_parameters_and_tags(org):
-    for (account, region), instance in instances(org.cfn, BOOTSTRAP_SET).items():
+    found = settled(org.cfn, BOOTSTRAP_SET, expected=len(org.members) * len(REGIONS))
+    assert {(a, r) for a in org.members for r in REGIONS} <= set(found)
+    for (account, region), instance in found.items():
         cfn = client_in(org.aws, "cloudformation", account, region)
         described, = cfn.describe_stacks(StackName=instance["StackId"])["Stacks"]
         params = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}

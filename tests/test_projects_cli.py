@@ -278,13 +278,16 @@ def test_on_a_terminal_the_progress_line_is_redrawn_in_place_and_cleared_at_the_
 
 def test_every_command_speaks_json_for_scripts(world):
     world.upload("team-queue", TEAM_QUEUE)
+    started = time.monotonic()
     created = world.cli("create", "scripted", "-t", "team-queue", "-p", "Purpose=inference", "--output", "json",
                         *FAST, *world.flags())
+    wall = time.monotonic() - started
     assert created.code == 0, created
     doc = created.json()
     assert (doc["name"], doc["action"], doc["outcome"]) == ("scripted", "create", "Completed")
     assert doc["id"].startswith("p-") and doc["arn"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:project/scripted"
-    assert isinstance(doc["elapsed_seconds"], (int, float))
+    # seconds the command followed the project: a part of the command's own run, not milliseconds or a timestamp
+    assert isinstance(doc["elapsed_seconds"], (int, float)) and 0 <= doc["elapsed_seconds"] <= wall, (doc, wall)
     project = doc["project"]
     assert project["status"] == "CreateCompleted" and project["stack_name"] == f"SP-{doc['id']}"
     assert project["parameters"] == {"Purpose": "inference"} and project["template_url"] == pinned(world.s3, "team-queue")

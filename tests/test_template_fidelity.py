@@ -463,10 +463,19 @@ def _function_timeouts(path: Path) -> dict:
 SEED_FUNCTION_TIMEOUT = _function_timeouts(ROOT / "infra" / "bootstrap.yaml")["SeedCodeFunction"]
 
 
-@pytest.mark.parametrize("path", sorted(TEMPLATE_DIR.glob("*.yaml")) + sorted((ROOT / "infra").glob("*.yaml")),
-                         ids=lambda p: p.name)
+# every template of ours that declares a custom resource (a template without one would pass having checked nothing)
+WITH_CUSTOM_RESOURCES = [p for p in sorted(TEMPLATE_DIR.glob("*.yaml")) + sorted((ROOT / "infra").glob("*.yaml"))
+                         if _custom_resources(p)]
+
+
+def test_the_templates_with_custom_resources_are_the_project_templates_and_the_bootstrap_stack():
+    assert [p.name for p in WITH_CUSTOM_RESOURCES] == [*sorted(FACTS), "bootstrap.yaml"]
+
+
+@pytest.mark.parametrize("path", WITH_CUSTOM_RESOURCES, ids=lambda p: p.name)
 def test_every_custom_resource_has_a_service_timeout_sized_to_its_function(path):
     timeouts = _function_timeouts(path)
+    assert _custom_resources(path), path
     for logical, res in _custom_resources(path).items():
         props = res["Properties"]
         assert "ServiceTimeout" in props, logical
