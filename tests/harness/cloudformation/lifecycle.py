@@ -116,6 +116,7 @@ def _install_lifecycle() -> None:
     from moto.cloudformation.parsing import ResourceMap
     from moto.cloudformation.responses import CloudFormationResponse
 
+    _store.on_response = _on_response
     CustomModel.create_from_cloudformation_json = classmethod(_create_custom_resource)
     CloudFormationResponse.process_cfn_response = _process_cfn_response
 

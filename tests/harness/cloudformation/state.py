@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from harness.ext_lambda import Invocation, invoke_async, run_later
 
@@ -133,6 +133,8 @@ class _Store:
     #: request id → the timer failing it after its resource's ServiceTimeout
     timers: dict[str, threading.Timer] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
+    #: where a response goes (lifecycle._on_response, set by _install_lifecycle)
+    on_response: Callable[..., None] | None = None
 
     def reset(self) -> None:
         with self.lock:
@@ -277,8 +279,6 @@ def _send(cr: _CustomResource, request_type: str, physical_id: str | None = None
 
 
 def _answer(*args, **kwargs):
-    """Hands a response to the operation waiting for it (lifecycle.py, which imports this module: so imported here,
-    when the first response arrives)."""
-    from harness.cloudformation.lifecycle import _on_response
-
-    return _on_response(*args, **kwargs)
+    """Hands a response to the operation waiting for it, through the dispatcher lifecycle.py registers when it
+    installs (lifecycle.py imports this module; this one does not import it back)."""
+    return _store.on_response(*args, **kwargs)

@@ -6,39 +6,13 @@ use std::collections::BTreeMap;
 use aws_sdk_sagemaker::types::{
     CfnCreateTemplateProvider, CfnStackCreateParameter, CreateTemplateProvider, Tag,
 };
-use sha2::{Digest, Sha256};
 
 use super::config::check_template_name;
 use super::{OnboardError, Onboarder};
-use crate::projects::version::{pinned_url, Version, DIGEST_TAG, TEMPLATE_TAG};
+use crate::labels::{project_name, template_label, DIGEST_TAG, DOMAIN_TAG, TEMPLATE_TAG};
+use crate::projects::s3_url::pinned_url;
 use crate::publishing::{self, Served};
 use crate::templates::{self, EMBEDDED};
-
-/// Tag on projects this product created, naming their domain.
-pub const DOMAIN_TAG: &str = "sagemaker-projects-bootstrap:domain";
-
-/// `mlops-<domain id>`; a project name is at most 32 of `[a-zA-Z0-9-]` and must not end in `-`.
-pub fn project_name(domain_id: &str) -> String {
-    let name = format!("mlops-{domain_id}");
-    if name.len() <= 32 {
-        return name;
-    }
-    format!(
-        "mlops-{}",
-        &hex::encode(Sha256::digest(domain_id.as_bytes()))[..26]
-    )
-}
-
-/// CreateProject's TemplateName is at most 32 characters.
-pub fn template_label(template: &str) -> String {
-    let short = template.strip_suffix("-codepipeline").unwrap_or(template);
-    short
-        .chars()
-        .take(32)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_owned()
-}
 
 /// `Key=Value Key2=Value2` (S3/SageMaker tag values allow no commas or quotes).
 pub fn parse_parameters(text: &str) -> Result<BTreeMap<String, String>, String> {
@@ -140,10 +114,7 @@ pub(super) async fn ensure_project(
     };
     let url = pinned_url(
         &location.https_url(&o.config.region, &file),
-        &Version {
-            digest: templates::content_digest(content.as_bytes()),
-            version_id,
-        },
+        version_id.as_deref(),
     );
 
     // no DescribeProject first: the name is deterministic, so CreateProject itself says whether it exists
@@ -199,30 +170,6 @@ pub(super) async fn ensure_project(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn valid_name(n: &str) -> bool {
-        !n.is_empty()
-            && n.len() <= 32
-            && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && n.as_bytes()[0].is_ascii_alphanumeric()
-            && !n.ends_with('-')
-    }
-
-    #[test]
-    fn project_names_are_deterministic_and_valid() {
-        assert_eq!(project_name("d-abc123def456"), "mlops-d-abc123def456");
-        let long = project_name(&format!("d-{}", "a".repeat(61)));
-        assert!(valid_name(&long) && long == project_name(&format!("d-{}", "a".repeat(61))));
-        assert!(valid_name(&project_name("d-abc123def456")));
-    }
-
-    #[test]
-    fn template_labels_fit_32_characters() {
-        for (file, _) in EMBEDDED {
-            let label = template_label(file.trim_end_matches(".yaml"));
-            assert!(!label.is_empty() && label.len() <= 32, "{label}");
-        }
-    }
 
     #[test]
     fn onboarded_projects_are_tagged_with_the_embedded_templates_name_and_digest() {

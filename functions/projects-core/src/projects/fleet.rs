@@ -15,12 +15,10 @@ use serde::Serialize;
 
 use super::error::LaunchError;
 use super::launch::provider_parameters;
-use super::s3_url::{parse_s3_url, template_stem};
-use super::version::{
-    short, template_versions, unpinned, url_version_id, TemplateVersions, DIGEST_TAG, TEMPLATE_TAG,
-};
+use super::s3_url::{parse_s3_url, template_stem, unpinned, url_version_id};
+use super::version::{short, template_versions, TemplateVersions};
 use crate::aws::CallError;
-use crate::onboarding::projects::DOMAIN_TAG;
+use crate::labels::{DIGEST_TAG, DOMAIN_TAG, TEMPLATE_TAG};
 
 /// Search's largest page.
 pub const PAGE_SIZE: i32 = 100;

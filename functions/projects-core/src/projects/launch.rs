@@ -13,10 +13,10 @@ use serde::Serialize;
 use super::catalog::Catalog;
 use super::error::{sagemaker, LaunchError};
 use super::input::{check_description, check_project_name};
-use super::s3_url::template_name;
+use super::s3_url::{pinned_url, template_name};
 use super::template_spec::TemplateSpec;
-use super::version::{pinned_url, DIGEST_TAG, TEMPLATE_TAG};
 use crate::aws::sagemaker_not_found;
+use crate::labels::{DIGEST_TAG, TEMPLATE_TAG};
 
 /// What CreateProject is sent: checked already.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ impl LaunchPlan {
     /// The TemplateURL: pinned to the version read, so the project runs exactly the version it is tagged with.
     pub fn template_url(&self) -> String {
         match &self.template.version {
-            Some(v) => pinned_url(&self.template.url, v),
+            Some(v) => pinned_url(&self.template.url, v.version_id.as_deref()),
             None => self.template.url.clone(),
         }
     }

@@ -39,6 +39,6 @@ pub use input::{
 pub use launch::{
     create_project, delete_project, describe_project, Created, LaunchPlan, ProjectView,
 };
-pub use s3_url::{parse_s3_url, template_name, template_stem, S3Object};
+pub use s3_url::{parse_s3_url, pinned_url, template_name, template_stem, S3Object};
 pub use template_spec::{load_template, load_template_version, ParameterSpec, TemplateSpec};
-pub use version::{pinned_url, TemplateVersions, Version, DIGEST_TAG, TEMPLATE_TAG};
+pub use version::{TemplateVersions, Version};

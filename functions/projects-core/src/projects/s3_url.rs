@@ -1,11 +1,42 @@
-//! S3 object URLs as CreateProject takes them, and the template names derived from them.
+//! S3 object URLs as CreateProject takes them, pinned to one object version or not, and the template names
+//! derived from them.
 
 use aws_sdk_s3::client::customize::CustomizableOperation;
 use aws_sdk_s3::config::Region;
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::labels::template_label;
 use crate::names;
-use crate::onboarding::projects::template_label;
+
+/// A query value: everything but RFC 3986's unreserved characters is percent-encoded.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `url` without its query (a version pin) or fragment.
+pub fn unpinned(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// `url` pinned to one object version (`…/x.yaml?versionId=…`); unchanged without a version id.
+pub fn pinned_url(url: &str, version_id: Option<&str>) -> String {
+    let base = unpinned(url);
+    match version_id {
+        Some(id) => format!("{base}?versionId={}", utf8_percent_encode(id, QUERY_VALUE)),
+        None => base.to_owned(),
+    }
+}
+
+/// The version id a TemplateURL is pinned to, if any.
+pub fn url_version_id(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1.split('#').next()?;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == "versionId").then(|| percent_decode_str(v).decode_utf8_lossy().into_owned())
+    })
+}
 
 /// The object an https S3 URL points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +163,20 @@ pub fn template_name(stem: &str) -> String {
 mod tests {
     use super::*;
     use crate::templates;
+
+    #[test]
+    fn a_pinned_url_names_the_version_and_reads_back() {
+        let url = "https://b.s3.us-east-1.amazonaws.com/t/x.yaml";
+        let pinned = pinned_url(url, Some("a+b/c=.-_"));
+        assert_eq!(pinned, format!("{url}?versionId=a%2Bb%2Fc%3D.-_"));
+        assert_eq!(url_version_id(&pinned).as_deref(), Some("a+b/c=.-_"));
+        assert_eq!(
+            pinned_url(&pinned, Some("v2")),
+            format!("{url}?versionId=v2")
+        );
+        assert_eq!(url_version_id(url), None);
+        assert_eq!(pinned_url(&pinned, None), url);
+    }
 
     // ----------------------------------------------------------------------------------------- URLs
 

@@ -16,13 +16,11 @@ use super::catalog::TemplateRef;
 use super::error::{sagemaker, LaunchError};
 use super::follow::{follow_from, Before, FollowOutcome, FollowSettings, Goal, Progress, Settled};
 use super::launch::{describe_project, version_tags, ProjectView};
-use super::s3_url::{parse_s3_url, template_stem};
+use super::s3_url::{parse_s3_url, pinned_url, template_stem, unpinned, url_version_id};
 use super::template_spec::{read_version, TemplateSpec};
-use super::version::{
-    pinned_url, short, template_versions, unpinned, url_version_id, TemplateVersions, Version,
-    DIGEST_TAG, TEMPLATE_TAG,
-};
+use super::version::{short, template_versions, TemplateVersions, Version};
 use crate::aws::CallError;
+use crate::labels::{DIGEST_TAG, TEMPLATE_TAG};
 use crate::templates::REQUIRED_PARAMETERS;
 
 /// Which version to move to.
@@ -255,7 +253,7 @@ pub fn plan(
             .unwrap_or_else(|| super::s3_url::template_name(&target.name)),
         from: subject.digest.clone(),
         to: version.digest.clone(),
-        template_url: pinned_url(&subject.template.url, &version),
+        template_url: pinned_url(&subject.template.url, version.version_id.as_deref()),
         parameters,
         parameter_changes,
         before: Before::of(p),

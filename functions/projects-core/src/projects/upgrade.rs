@@ -18,9 +18,10 @@ use super::error::LaunchError;
 use super::fleet::{self, Filter, FleetProject};
 use super::follow::{FollowOutcome, FollowSettings, Progress};
 use super::launch::describe_project;
+use super::s3_url::unpinned;
 use super::template_spec::{read_version, TemplateSpec};
 use super::update::{self, Request, Subject};
-use super::version::{short, unpinned, TemplateVersions, Version};
+use super::version::{short, TemplateVersions, Version};
 
 /// Which projects, and how carefully.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,30 +6,18 @@
 //! SSE-KMS the ETag is not the MD5: a listing whose ETags name no project's digest reads each version once
 //! ([`TemplateVersions::read_digests`]). The template bucket is versioned: a version stays readable after a newer one
 //! replaces it, at `<url>?versionId=<id>` (a version-pinned TemplateURL, which CloudFormation and SageMaker read
-//! as that exact object version). Projects carry two tags: [`TEMPLATE_TAG`] (the template's name, its file stem)
-//! and [`DIGEST_TAG`].
+//! as that exact object version). Projects carry two tags: [`TEMPLATE_TAG`](crate::labels::TEMPLATE_TAG) (the template's name, its file stem)
+//! and [`DIGEST_TAG`](crate::labels::DIGEST_TAG).
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
 use super::error::LaunchError;
-use super::s3_url::{in_region, parse_s3_url};
+use super::s3_url::{in_region, parse_s3_url, unpinned};
 use crate::aws::CallError;
 
-/// Tag on a project: the name of the template it was created from (`deploy-codepipeline`).
-pub const TEMPLATE_TAG: &str = "sagemaker-projects-bootstrap:template";
-/// Tag on a project: the digest of the template version it runs.
-pub const DIGEST_TAG: &str = "sagemaker-projects-bootstrap:template-digest";
 /// How many digest characters are shown; any unique prefix of at least [`MIN_DIGEST_PREFIX`] names a version.
 pub const SHORT_DIGEST: usize = 12;
 pub const MIN_DIGEST_PREFIX: usize = 6;
-
-/// A query value: everything but RFC 3986's unreserved characters is percent-encoded.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// One stored version of a template object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,33 +48,6 @@ impl Version {
 /// The first [`SHORT_DIGEST`] characters of a digest.
 pub fn short(digest: &str) -> &str {
     digest.get(..SHORT_DIGEST).unwrap_or(digest)
-}
-
-/// `url` without its query (a version pin) or fragment.
-pub fn unpinned(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
-}
-
-/// `url` pinned to one object version (`…/x.yaml?versionId=…`); unchanged without a version id.
-pub fn pinned_url(url: &str, version: &Version) -> String {
-    let base = unpinned(url);
-    match &version.version_id {
-        Some(id) => format!("{base}?versionId={}", utf8_percent_encode(id, QUERY_VALUE)),
-        None => base.to_owned(),
-    }
-}
-
-/// The version id a TemplateURL is pinned to, if any.
-pub fn url_version_id(url: &str) -> Option<String> {
-    let query = url.split_once('?')?.1.split('#').next()?;
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == "versionId").then(|| {
-            percent_encoding::percent_decode_str(v)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-    })
 }
 
 /// Every stored version of one template, newest first.
@@ -306,24 +267,6 @@ mod tests {
             None
         );
         assert_eq!(Version::from_s3(None, Some("x")), None);
-    }
-
-    #[test]
-    fn a_pinned_url_names_the_version_and_reads_back() {
-        let url = "https://b.s3.us-east-1.amazonaws.com/t/x.yaml";
-        let pinned = pinned_url(url, &version("ab", "a+b/c=.-_"));
-        assert_eq!(pinned, format!("{url}?versionId=a%2Bb%2Fc%3D.-_"));
-        assert_eq!(url_version_id(&pinned).as_deref(), Some("a+b/c=.-_"));
-        assert_eq!(
-            pinned_url(&pinned, &version("ab", "v2")),
-            format!("{url}?versionId=v2")
-        );
-        assert_eq!(url_version_id(url), None);
-        let unversioned = Version {
-            digest: "ab".into(),
-            version_id: None,
-        };
-        assert_eq!(pinned_url(&pinned, &unversioned), url);
     }
 
     #[test]
