@@ -1,4 +1,4 @@
-"""cfn-custom-resource's example (`functions/cfn-custom-resource/examples/greeting.rs`, `Custom::Greeting`) behind
+"""cloudformation-custom-resource's example (`functions/cloudformation-custom-resource/examples/greeting.rs`, `Custom::Greeting`) behind
 cargo-lambda's runtime API (`harness.functions.Example`): the crate works for a resource that is not the product's,
 each response contract-checked by the sink."""
 import pytest

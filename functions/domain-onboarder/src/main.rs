@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cfn_custom_resource::{deadline_of, Settings};
+use cloudformation_custom_resource::{deadline_of, Settings};
 use projects_core::aws::Clients;
 use projects_core::onboarding::handler::OnboarderFunction;
 use projects_core::onboarding::{Config, Onboarder};
@@ -31,8 +31,8 @@ async fn main() -> Result<(), lambda_glue::Error> {
     lambda_glue::run(move |event, context| {
         let reconcile = reconcile.clone();
         async move {
-            if cfn_custom_resource::is_request(&event) {
-                Ok(cfn_custom_resource::handle(
+            if cloudformation_custom_resource::is_request(&event) {
+                Ok(cloudformation_custom_resource::handle(
                     reconcile,
                     event,
                     deadline_of(context.deadline),

@@ -4,13 +4,13 @@
 pub mod metrics;
 pub mod telemetry;
 
-/// Events taken as raw JSON: the layer lives in `cfn-custom-resource`, whose runtime needs it on its own.
-pub use cfn_custom_resource::raw_event;
+/// Events taken as raw JSON: the layer lives in `cloudformation-custom-resource`, whose runtime needs it on its own.
+pub use cloudformation_custom_resource::raw_event;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use cfn_custom_resource::{deadline_of, CustomResource, Settings};
+use cloudformation_custom_resource::{deadline_of, CustomResource, Settings};
 
 use lambda_runtime::{layers::TracingLayer, service_fn, LambdaEvent, Runtime};
 use serde_json::Value;
@@ -26,7 +26,7 @@ where
     Fut: Future<Output = Result<Value, Error>>,
 {
     telemetry::init();
-    cfn_custom_resource::on_answer(|succeeded| {
+    cloudformation_custom_resource::on_answer(|succeeded| {
         let name = if succeeded {
             metrics::CUSTOM_RESOURCE_SUCCEEDED
         } else {
@@ -47,14 +47,17 @@ where
         .await
 }
 
-/// Runs a function that is only a custom resource: [`run`] (logs, metrics) around [`cfn_custom_resource::handle`].
+/// Runs a function that is only a custom resource: [`run`] (logs, metrics) around [`cloudformation_custom_resource::handle`].
 pub async fn run_custom_resource<H: CustomResource>(resource: H) -> Result<(), Error> {
     let (resource, settings) = (Arc::new(resource), Arc::new(Settings::from_env()));
     run(move |event, context| {
         let (resource, settings) = (resource.clone(), settings.clone());
         async move {
             let deadline = deadline_of(context.deadline);
-            Ok(cfn_custom_resource::handle(resource, event, deadline, &settings).await?)
+            Ok(
+                cloudformation_custom_resource::handle(resource, event, deadline, &settings)
+                    .await?,
+            )
         }
     })
     .await

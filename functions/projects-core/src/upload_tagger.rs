@@ -110,7 +110,7 @@ async fn judge(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerEr
     if let Some(text) = lambda_glue::raw_event::unparseable_text(&event) {
         return Ok(ignored(&format!(
             "event is not JSON: {}",
-            cfn_custom_resource::shorten(text, 80)
+            cloudformation_custom_resource::shorten(text, 80)
         )));
     }
     let event: Event = match serde_json::from_value(event) {

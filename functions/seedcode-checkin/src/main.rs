@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use cfn_custom_resource::{deadline_of, Settings};
+use cloudformation_custom_resource::{deadline_of, Settings};
 use projects_core::aws::Clients;
 use projects_core::resources::bounds::Bounds;
 use projects_core::resources::seed_code::SeedCode;
@@ -29,9 +29,15 @@ async fn main() -> Result<(), lambda_glue::Error> {
             let deadline = deadline_of(context.deadline);
             // anything else, a malformed event included, is the seed-code resource's to answer
             if event.get("ResourceType").and_then(|t| t.as_str()) == Some(GUARD_TYPE) {
-                Ok(cfn_custom_resource::handle(guard, event, deadline, &settings).await?)
+                Ok(
+                    cloudformation_custom_resource::handle(guard, event, deadline, &settings)
+                        .await?,
+                )
             } else {
-                Ok(cfn_custom_resource::handle(seed_code, event, deadline, &settings).await?)
+                Ok(
+                    cloudformation_custom_resource::handle(seed_code, event, deadline, &settings)
+                        .await?,
+                )
             }
         }
     })

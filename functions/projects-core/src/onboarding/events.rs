@@ -175,7 +175,7 @@ fn is_profile_name(name: &str) -> bool {
 }
 
 fn clip(s: &str) -> String {
-    cfn_custom_resource::shorten(s, 80)
+    cloudformation_custom_resource::shorten(s, 80)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cfn_custom_resource::Request;
+use cloudformation_custom_resource::Request;
 
 /// The environment variable that names the stack allowed to send requests (`!Ref AWS::StackId`).
 pub const STACK_ID: &str = "STACK_ID";

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use cfn_custom_resource::{CustomResource, Outcome, Request};
+use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
@@ -33,7 +33,7 @@ const CONCURRENCY: usize = 4;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Properties {
-    #[serde(deserialize_with = "cfn_custom_resource::properties::list_from_string")]
+    #[serde(deserialize_with = "cloudformation_custom_resource::properties::list_from_string")]
     pub execution_roles: Vec<String>,
     pub launch_role_arn: String,
     pub template_bucket: String,

@@ -1,4 +1,4 @@
-//! The product's custom resources: each a [`cfn_custom_resource::CustomResource`] on typed properties.
+//! The product's custom resources: each a [`cloudformation_custom_resource::CustomResource`] on typed properties.
 
 pub mod bounds;
 pub mod execution_role_policies;

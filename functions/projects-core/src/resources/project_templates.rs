@@ -6,7 +6,7 @@
 //! Bounded by the stack ([`super::bounds`]): requests from the stack that deployed the function only, and only
 //! for its template bucket (`TEMPLATE_BUCKET`).
 
-use cfn_custom_resource::{CustomResource, Outcome, Request};
+use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
 
 use super::bounds::{Bounds, BoundsError};
@@ -28,7 +28,7 @@ pub struct Properties {
     pub digest: String,
     #[serde(
         default,
-        deserialize_with = "cfn_custom_resource::properties::bool_from_string"
+        deserialize_with = "cloudformation_custom_resource::properties::bool_from_string"
     )]
     pub retain: bool,
 }

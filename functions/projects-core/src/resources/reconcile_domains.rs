@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use cfn_custom_resource::{CustomResource, Outcome, Request};
+use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
 
 use super::bounds::{Bounds, BoundsError};

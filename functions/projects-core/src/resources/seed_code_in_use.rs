@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_cloudformation::types::ResourceStatus;
 use aws_sdk_sagemaker::types::ProjectStatus;
-use cfn_custom_resource::{CustomResource, Outcome, Request};
+use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
 

@@ -2,7 +2,7 @@
 //! build with backoff, stopping it before the function's deadline, and what a build's end means.
 
 use aws_sdk_codebuild::types::{Build, StatusType};
-use cfn_custom_resource::Request;
+use cloudformation_custom_resource::Request;
 use sha2::{Digest, Sha256};
 use tokio::time::{timeout_at, Instant};
 

@@ -32,7 +32,7 @@ use std::time::Duration;
 use aws_sdk_codebuild::types::{
     EnvironmentVariable, EnvironmentVariableType, ProjectSource, SourceType,
 };
-use cfn_custom_resource::{CustomResource, Outcome, Request};
+use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
 
 use super::bounds::{Bounds, BoundsError};

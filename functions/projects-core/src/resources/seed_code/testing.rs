@@ -4,7 +4,7 @@ pub(crate) use std::time::Duration;
 
 pub(crate) use tokio::time::Instant;
 
-use cfn_custom_resource::Request;
+use cloudformation_custom_resource::Request;
 
 pub(super) use super::build::idempotency_token;
 pub(crate) use super::*;

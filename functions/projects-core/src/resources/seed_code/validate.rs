@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn properties_are_typed_strictly() {
-        use cfn_custom_resource::properties::parse;
+        use cloudformation_custom_resource::properties::parse;
         let mut raw = serde_json::json!({
             "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:sagemaker-projects-seedcode",
             "BuildProject": PROJECT, "SeedCodeBucket": "b-b-b", "SeedCodeKey": KEY, "ConnectionArn": CONNECTION,

@@ -13,7 +13,7 @@ use crate::response_url::ResponseUrl;
 ///
 /// ```
 /// use std::time::Duration;
-/// use cfn_custom_resource::{Sender, Settings};
+/// use cloudformation_custom_resource::{Sender, Settings};
 ///
 /// let mut settings = Settings::default();
 /// settings.sender.max_attempts = 3;

@@ -8,7 +8,7 @@
 //! Install it yourself when a function takes other events besides custom-resource requests:
 //!
 //! ```no_run
-//! use cfn_custom_resource::raw_event::{unparseable_text, KeepUnparseableLayer};
+//! use cloudformation_custom_resource::raw_event::{unparseable_text, KeepUnparseableLayer};
 //! use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
 //! use serde_json::Value;
 //!
@@ -36,7 +36,7 @@ pub const UNPARSEABLE: &str = "$unparseable";
 /// The raw text of an event that arrived as invalid JSON, if this one did.
 ///
 /// ```
-/// use cfn_custom_resource::raw_event::{unparseable_text, UNPARSEABLE};
+/// use cloudformation_custom_resource::raw_event::{unparseable_text, UNPARSEABLE};
 /// use serde_json::json;
 ///
 /// assert_eq!(unparseable_text(&json!({ UNPARSEABLE: "{\"Req" })), Some("{\"Req"));
@@ -53,7 +53,7 @@ pub fn unparseable_text(event: &serde_json::Value) -> Option<&str> {
 /// Why `text` is not JSON, e.g. "EOF while parsing an object at line 1 column 40".
 ///
 /// ```
-/// assert!(cfn_custom_resource::raw_event::json_error("{\"a\":").starts_with("EOF while parsing"));
+/// assert!(cloudformation_custom_resource::raw_event::json_error("{\"a\":").starts_with("EOF while parsing"));
 /// ```
 pub fn json_error(text: &str) -> String {
     match serde_json::from_str::<IgnoredAny>(text) {

@@ -22,7 +22,7 @@ pub struct PropertyError(
 /// for handlers' own tests.
 ///
 /// ```
-/// use cfn_custom_resource::properties::parse;
+/// use cloudformation_custom_resource::properties::parse;
 /// use serde_json::json;
 ///
 /// #[derive(serde::Deserialize)]
@@ -55,7 +55,7 @@ pub fn parse<P: DeserializeOwned>(
 /// `#[serde(deserialize_with = "…")]`:
 ///
 /// ```
-/// use cfn_custom_resource::properties::{bool_from_string, parse};
+/// use cloudformation_custom_resource::properties::{bool_from_string, parse};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Props {
@@ -81,7 +81,7 @@ pub fn bool_from_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Erro
 /// parameters passed through `!Join` arrive like that). Blank items are dropped.
 ///
 /// ```
-/// use cfn_custom_resource::properties::{list_from_string, parse};
+/// use cloudformation_custom_resource::properties::{list_from_string, parse};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Props {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 /// Plain data, so a handler can be unit-tested without Lambda:
 ///
 /// ```
-/// let request = cfn_custom_resource::Request {
+/// let request = cloudformation_custom_resource::Request {
 ///     stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1111".into(),
 ///     request_id: "req-1".into(),
 ///     logical_resource_id: "Greeting".into(),
@@ -40,7 +40,7 @@ impl Request {
     /// stacks (or two resources of one stack) never overwrite each other's things.
     ///
     /// ```
-    /// # let request = cfn_custom_resource::Request { stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1".into(),
+    /// # let request = cloudformation_custom_resource::Request { stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1".into(),
     /// #     request_id: "r".into(), logical_resource_id: "Bucket".into(), physical_resource_id: None,
     /// #     work_deadline: tokio::time::Instant::now() };
     /// let scope = request.owner_scope();
@@ -61,7 +61,7 @@ impl Request {
 /// What a handler returns on success: `Data` for `!GetAtt`, and whether to replace the resource.
 ///
 /// ```
-/// use cfn_custom_resource::Outcome;
+/// use cloudformation_custom_resource::Outcome;
 ///
 /// let outcome = Outcome::default().with("Url", "https://example.com").with("Count", 5);
 /// assert_eq!(outcome.data["Count"], 5);
@@ -98,7 +98,7 @@ impl Outcome {
 /// likewise. The README has a complete example.
 ///
 /// ```
-/// use cfn_custom_resource::{CustomResource, Outcome, Request};
+/// use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 ///
 /// struct Noop;
 ///

@@ -87,9 +87,9 @@ impl ResponseBody {
 /// (UTF-8 safe). The runtime cuts a long Reason this way; handlers can use it for their own Data or logs.
 ///
 /// ```
-/// let cut = cfn_custom_resource::shorten(&"x".repeat(1000), 60);
+/// let cut = cloudformation_custom_resource::shorten(&"x".repeat(1000), 60);
 /// assert!(cut.len() <= 60 && cut.contains("bytes cut"));
-/// assert_eq!(cfn_custom_resource::shorten("short", 60), "short");
+/// assert_eq!(cloudformation_custom_resource::shorten("short", 60), "short");
 /// ```
 pub fn shorten(text: &str, max: usize) -> String {
     if text.len() <= max {

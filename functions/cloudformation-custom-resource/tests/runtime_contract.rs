@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cfn_custom_resource::{CustomResource, Outcome, Request, Settings, handle, physical_id};
+use cloudformation_custom_resource::{
+    CustomResource, Outcome, Request, Settings, handle, physical_id,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -540,7 +542,7 @@ async fn an_event_that_is_not_json_is_still_answered_when_its_coordinates_can_be
         sink.url
     );
     let truncated = &full[..full.find("\"ResourceType\"").unwrap() + 10];
-    let wrapped = json!({ cfn_custom_resource::raw_event::UNPARSEABLE: truncated });
+    let wrapped = json!({ cloudformation_custom_resource::raw_event::UNPARSEABLE: truncated });
     invoke(&h, wrapped, Duration::from_secs(10)).await.unwrap();
     let ev = event(&sink, "Create", props("ok"));
     let r = sink.only_response(&ev);
@@ -646,7 +648,9 @@ fn deadlines_are_read_as_epoch_millis_or_as_the_emulators_relative_timeout() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    let left = |ms| cfn_custom_resource::deadline_of(ms).saturating_duration_since(Instant::now());
+    let left = |ms| {
+        cloudformation_custom_resource::deadline_of(ms).saturating_duration_since(Instant::now())
+    };
     assert!(
         left(now_ms + 30_000) > Duration::from_secs(29)
             && left(now_ms + 30_000) <= Duration::from_secs(30)

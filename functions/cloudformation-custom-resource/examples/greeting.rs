@@ -14,8 +14,8 @@
 //! function with (`AWS_LAMBDA_RUNTIME_API=… cargo run --example greeting`); then
 //! `cargo lambda invoke --data-file event.json` sends it a request.
 
-use cfn_custom_resource::properties::bool_from_string;
-use cfn_custom_resource::{CustomResource, Outcome, Request};
+use cloudformation_custom_resource::properties::bool_from_string;
+use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 
 struct Greeting;
 
@@ -70,7 +70,7 @@ impl CustomResource for Greeting {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), cfn_custom_resource::Error> {
+async fn main() -> Result<(), cloudformation_custom_resource::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    cfn_custom_resource::run(Greeting).await
+    cloudformation_custom_resource::run(Greeting).await
 }

@@ -121,8 +121,8 @@ pub fn json_kind(v: &Value) -> &'static str {
 /// ```
 /// use serde_json::json;
 /// let request = json!({"RequestType": "Create", "ResponseURL": "https://…", "StackId": "arn:…"});
-/// assert!(cfn_custom_resource::is_request(&request));
-/// assert!(!cfn_custom_resource::is_request(&json!({"source": "aws.events"})));
+/// assert!(cloudformation_custom_resource::is_request(&request));
+/// assert!(!cloudformation_custom_resource::is_request(&json!({"source": "aws.events"})));
 /// ```
 pub fn is_request(event: &Value) -> bool {
     match crate::raw_event::unparseable_text(event) {

@@ -26,7 +26,7 @@ use crate::sender::Sender;
 ///
 /// ```
 /// use std::time::Duration;
-/// use cfn_custom_resource::Settings;
+/// use cloudformation_custom_resource::Settings;
 ///
 /// let settings = Settings { headroom: Duration::from_secs(10), ..Settings::default() };
 /// assert!(!settings.allow_loopback);
@@ -93,7 +93,7 @@ impl Settings {
 /// `lambda_runtime::tracing::init_default_subscriber()`.
 ///
 /// ```no_run
-/// # use cfn_custom_resource::{CustomResource, Outcome, Request};
+/// # use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 /// # struct Noop;
 /// # impl CustomResource for Noop {
 /// #     type Properties = serde_json::Value;
@@ -103,8 +103,8 @@ impl Settings {
 /// #     async fn delete(&self, _: &Request, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
 /// # }
 /// #[tokio::main]
-/// async fn main() -> Result<(), cfn_custom_resource::Error> {
-///     cfn_custom_resource::run(Noop).await
+/// async fn main() -> Result<(), cloudformation_custom_resource::Error> {
+///     cloudformation_custom_resource::run(Noop).await
 /// }
 /// ```
 pub async fn run<H: CustomResource>(handler: H) -> Result<(), lambda_runtime::Error> {
@@ -132,7 +132,7 @@ static ON_ANSWER: std::sync::OnceLock<fn(bool)> = std::sync::OnceLock::new();
 /// sent: e.g. to count answers as metrics. One hook per process; a second call is ignored.
 ///
 /// ```
-/// cfn_custom_resource::on_answer(|succeeded| println!("answered {}", if succeeded { "SUCCESS" } else { "FAILED" }));
+/// cloudformation_custom_resource::on_answer(|succeeded| println!("answered {}", if succeeded { "SUCCESS" } else { "FAILED" }));
 /// ```
 pub fn on_answer(hook: fn(bool)) {
     let _ = ON_ANSWER.set(hook);
@@ -151,7 +151,7 @@ fn notify_answer(succeeded: bool) {
 ///
 /// ```
 /// use std::time::Duration;
-/// let deadline = cfn_custom_resource::deadline_of(600_000); // cargo-lambda: 10 minutes from now
+/// let deadline = cloudformation_custom_resource::deadline_of(600_000); // cargo-lambda: 10 minutes from now
 /// assert!(deadline > tokio::time::Instant::now() + Duration::from_secs(590));
 /// ```
 pub fn deadline_of(deadline_ms: u64) -> Instant {
@@ -183,7 +183,7 @@ pub enum InvocationError {
 ///
 /// ```no_run
 /// # use std::sync::Arc;
-/// # use cfn_custom_resource::{CustomResource, Outcome, Request};
+/// # use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 /// # struct Noop;
 /// # impl CustomResource for Noop {
 /// #     type Properties = serde_json::Value;
@@ -192,7 +192,7 @@ pub enum InvocationError {
 /// #     async fn update(&self, _: &Request, _: &Self::Properties, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
 /// #     async fn delete(&self, _: &Request, _: &Self::Properties) -> Result<Outcome, Self::Error> { Ok(Outcome::default()) }
 /// # }
-/// use cfn_custom_resource::{deadline_of, handle, is_request, raw_event::KeepUnparseableLayer, Settings};
+/// use cloudformation_custom_resource::{deadline_of, handle, is_request, raw_event::KeepUnparseableLayer, Settings};
 /// use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
 /// use serde_json::{json, Value};
 ///

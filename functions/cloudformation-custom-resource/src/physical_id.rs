@@ -5,7 +5,7 @@
 //! Update asks for replacement. A failed Create answers `create-failed:<LogicalId>:<check>` (the sentinel).
 //!
 //! ```
-//! use cfn_custom_resource::physical_id::{is_ours, is_sentinel, on_create, on_replace, sentinel};
+//! use cloudformation_custom_resource::physical_id::{is_ours, is_sentinel, on_create, on_replace, sentinel};
 //!
 //! let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1111";
 //! let id = on_create(stack, "Greeting");
