@@ -11,16 +11,19 @@ use sha2::{Digest, Sha256};
 /// Plain data, so a handler can be unit-tested without Lambda:
 ///
 /// ```
-/// let request = cloudformation_custom_resource::Request {
-///     stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1111".into(),
-///     request_id: "req-1".into(),
-///     logical_resource_id: "Greeting".into(),
-///     physical_resource_id: None,
-///     work_deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(60),
-/// };
+/// use cloudformation_custom_resource::Request;
+/// use std::time::Duration;
+///
+/// let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+/// let request = Request::new("arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1111", "req-1", "Greeting", deadline)
+///     .with_physical_resource_id("greeting-1");
 /// assert_eq!(request.stack_name(), "demo");
+/// assert_eq!(request.physical_resource_id.as_deref(), Some("greeting-1"));
 /// ```
+///
+/// Non-exhaustive: the runtime may tell handlers more in a later version; build one with [`Request::new`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Request {
     /// The stack's ARN, `arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>`.
     pub stack_id: String,
@@ -36,13 +39,34 @@ pub struct Request {
 }
 
 impl Request {
+    /// A Create request (no physical id yet); the handler is stopped at `work_deadline`.
+    pub fn new(
+        stack_id: impl Into<String>,
+        request_id: impl Into<String>,
+        logical_resource_id: impl Into<String>,
+        work_deadline: tokio::time::Instant,
+    ) -> Self {
+        Self {
+            stack_id: stack_id.into(),
+            request_id: request_id.into(),
+            logical_resource_id: logical_resource_id.into(),
+            physical_resource_id: None,
+            work_deadline,
+        }
+    }
+
+    /// The same request for an existing resource (Update, Delete).
+    pub fn with_physical_resource_id(mut self, id: impl Into<String>) -> Self {
+        self.physical_resource_id = Some(id.into());
+        self
+    }
+
     /// A short stable token for this stack + logical resource: handlers name what they create with it, so two
     /// stacks (or two resources of one stack) never overwrite each other's things.
     ///
     /// ```
-    /// # let request = cloudformation_custom_resource::Request { stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1".into(),
-    /// #     request_id: "r".into(), logical_resource_id: "Bucket".into(), physical_resource_id: None,
-    /// #     work_deadline: tokio::time::Instant::now() };
+    /// # let request = cloudformation_custom_resource::Request::new("arn:aws:cloudformation:us-east-1:1:stack/s/1",
+    /// #     "r", "Bucket", tokio::time::Instant::now());
     /// let scope = request.owner_scope();
     /// assert_eq!(scope.len(), 10);
     /// assert_eq!(scope, request.clone().owner_scope());

@@ -25,6 +25,6 @@ pub use envelope::is_request;
 pub use handler::{CustomResource, Outcome, Request};
 pub use lambda_runtime::Error;
 pub use properties::PropertyError;
-pub use response::{MAX_BODY, shorten};
+pub use response::shorten;
 pub use runtime::{InvocationError, Settings, deadline_of, handle, on_answer, run};
 pub use sender::{SendError, Sender};

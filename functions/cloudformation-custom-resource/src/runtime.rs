@@ -28,10 +28,14 @@ use crate::sender::Sender;
 /// use std::time::Duration;
 /// use cloudformation_custom_resource::Settings;
 ///
-/// let settings = Settings { headroom: Duration::from_secs(10), ..Settings::default() };
+/// let settings = Settings::default().with_headroom(Duration::from_secs(10));
 /// assert!(!settings.allow_loopback);
+/// assert!(Settings::default().allowing_loopback(true).allow_loopback);
 /// ```
+///
+/// Non-exhaustive: start from [`Settings::default`] or [`Settings::from_env`] and change what you need.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Settings {
     /// How long before the Lambda deadline the watchdog stops the handler and answers FAILED (at most half
     /// the time left). Default 5 s.
@@ -54,6 +58,24 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// These settings with another [`headroom`](Self::headroom).
+    pub fn with_headroom(mut self, headroom: Duration) -> Self {
+        self.headroom = headroom;
+        self
+    }
+
+    /// These settings accepting (or not) loopback http ResponseURLs ([`allow_loopback`](Self::allow_loopback)).
+    pub fn allowing_loopback(mut self, allow: bool) -> Self {
+        self.allow_loopback = allow;
+        self
+    }
+
+    /// These settings delivering with `sender`.
+    pub fn with_sender(mut self, sender: Sender) -> Self {
+        self.sender = sender;
+        self
+    }
+
     /// The defaults, with `CFN_DEADLINE_HEADROOM_MS`, `CFN_RESPONSE_ATTEMPT_TIMEOUT_MS` (each PUT of the
     /// response) and `CFN_RESPONSE_ALLOW_LOOPBACK` applied.
     pub fn from_env() -> Self {

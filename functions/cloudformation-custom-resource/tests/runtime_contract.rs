@@ -225,11 +225,9 @@ fn event(sink: &Sink, request_type: &str, props: Value) -> Value {
 }
 
 fn settings() -> Settings {
-    let mut s = Settings {
-        allow_loopback: true,
-        headroom: Duration::from_millis(300),
-        ..Settings::default()
-    };
+    let mut s = Settings::default()
+        .allowing_loopback(true)
+        .with_headroom(Duration::from_millis(300));
     s.sender.base_delay = Duration::from_millis(5);
     s
 }
@@ -566,10 +564,7 @@ async fn events_that_cannot_be_answered_are_rejected_without_a_request() {
         json!({"RequestType": "Create", "ResponseURL": "https://attacker.example.com/x?sig=1"}),
         json!({"RequestType": "Create", "ResponseURL": "http://127.0.0.1:1/x"}),
     ] {
-        let s = Settings {
-            allow_loopback: false,
-            ..settings()
-        };
+        let s = settings().allowing_loopback(false);
         let out = handle(
             h.clone(),
             ev.clone(),

@@ -186,13 +186,7 @@ mod tests {
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/boot/1";
 
     fn request(stack: &str) -> Request {
-        Request {
-            stack_id: stack.into(),
-            request_id: "r".into(),
-            logical_resource_id: "R".into(),
-            physical_resource_id: None,
-            work_deadline: tokio::time::Instant::now(),
-        }
+        Request::new(stack, "r", "R", tokio::time::Instant::now())
     }
 
     fn bounds(pairs: &[(&str, &str)]) -> Bounds {

@@ -221,13 +221,13 @@ mod tests {
     use tokio::time::Instant;
 
     fn request() -> Request {
-        Request {
-            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/boot/1".into(),
-            request_id: "r-1".into(),
-            logical_resource_id: "Reconcile".into(),
-            physical_resource_id: Some("p".into()),
-            work_deadline: Instant::now() + std::time::Duration::from_secs(60),
-        }
+        Request::new(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/boot/1",
+            "r-1",
+            "Reconcile",
+            Instant::now() + std::time::Duration::from_secs(60),
+        )
+        .with_physical_resource_id("p")
     }
 
     fn props(location: &str) -> Properties {

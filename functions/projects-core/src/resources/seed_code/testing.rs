@@ -54,13 +54,12 @@ pub(crate) fn jenkins_props() -> Properties {
 }
 
 pub(crate) fn request(request_id: &str, left: Duration) -> Request {
-    Request {
-        stack_id: STACK.into(),
-        request_id: request_id.into(),
-        logical_resource_id: "ModelBuildSeedCode".into(),
-        physical_resource_id: None,
-        work_deadline: Instant::now() + left,
-    }
+    Request::new(
+        STACK,
+        request_id,
+        "ModelBuildSeedCode",
+        Instant::now() + left,
+    )
 }
 
 pub(crate) fn fast() -> Timing {
