@@ -11,6 +11,7 @@
 //!
 //! Everything else (the envelope, the response body, the ResponseURL allow-list) is internal.
 
+mod answer;
 mod envelope;
 mod handler;
 pub mod physical_id;
@@ -21,10 +22,11 @@ mod response_url;
 mod runtime;
 mod sender;
 
+pub use answer::{Answer, Decided};
 pub use envelope::is_request;
 pub use handler::{CustomResource, Outcome, Request};
 pub use lambda_runtime::Error;
 pub use properties::PropertyError;
 pub use response::shorten;
-pub use runtime::{InvocationError, Settings, deadline_of, handle, on_answer, run};
+pub use runtime::{InvocationError, Settings, deadline_of, handle, run};
 pub use sender::{SendError, Sender};

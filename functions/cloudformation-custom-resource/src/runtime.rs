@@ -6,10 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::{LambdaEvent, Runtime, service_fn};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::answer::{Answer, Decided};
 use crate::envelope::{self, Coordinates, EnvelopeError, RequestType};
 use crate::handler::{CustomResource, Outcome, Request, error_chain};
 use crate::physical_id;
@@ -148,24 +149,6 @@ pub async fn run<H: CustomResource>(handler: H) -> Result<(), lambda_runtime::Er
         .await
 }
 
-static ON_ANSWER: std::sync::OnceLock<fn(bool)> = std::sync::OnceLock::new();
-
-/// Registers `hook`, called with `true` (SUCCESS) or `false` (FAILED) as each response is decided, before it is
-/// sent: e.g. to count answers as metrics. One hook per process; a second call is ignored.
-///
-/// ```
-/// cloudformation_custom_resource::on_answer(|succeeded| println!("answered {}", if succeeded { "SUCCESS" } else { "FAILED" }));
-/// ```
-pub fn on_answer(hook: fn(bool)) {
-    let _ = ON_ANSWER.set(hook);
-}
-
-fn notify_answer(succeeded: bool) {
-    if let Some(hook) = ON_ANSWER.get() {
-        hook(succeeded);
-    }
-}
-
 /// The deadline of an invocation as an [`Instant`], from [`lambda_runtime::Context::deadline`].
 ///
 /// Lambda sends the deadline as epoch milliseconds. cargo-lambda's local emulator sends the timeout itself
@@ -193,13 +176,29 @@ pub fn deadline_of(deadline_ms: u64) -> Instant {
 #[non_exhaustive]
 pub enum InvocationError {
     /// Delivery failed after retries: the invocation fails, so Lambda's own retry (idempotent) tries again.
-    #[error(transparent)]
-    Send(#[from] crate::sender::SendError),
+    #[error("{source}")]
+    Send {
+        /// Why the last attempt failed.
+        #[source]
+        source: crate::sender::SendError,
+        /// The response that was not delivered.
+        response: Decided,
+    },
 }
 
-/// Handles one event. Returns a summary of what was answered; `Ok` with `Rejected` when no response could
-/// be sent at all (no or disallowed ResponseURL) or the ResponseURL refused it with a 4xx — a retry could not
-/// change that, so Lambda should not retry. `Err` when delivery failed for a passing reason (transport, 5xx).
+impl InvocationError {
+    /// The response decided before delivery failed.
+    pub fn decided(&self) -> Option<&Decided> {
+        match self {
+            Self::Send { response, .. } => Some(response),
+        }
+    }
+}
+
+/// Handles one event. Returns what was answered ([`Answer`], the invocation's result as JSON);
+/// [`Answer::Rejected`] when no response could be sent at all (no or disallowed ResponseURL) or the ResponseURL
+/// refused it with a 4xx — a retry could not change that, so Lambda should not retry. `Err` when delivery
+/// failed for a passing reason (transport, 5xx).
 ///
 /// [`run`] calls it for every event; call it yourself in a function that takes other events too:
 ///
@@ -228,7 +227,8 @@ pub enum InvocationError {
 ///                 return Ok::<Value, Error>(json!({"handled": "elsewhere"}));
 ///             }
 ///             let deadline = deadline_of(event.context.deadline);
-///             Ok(handle(resource, event.payload, deadline, &settings).await?)
+///             let answer = handle(resource, event.payload, deadline, &settings).await?;
+///             Ok(serde_json::to_value(answer)?)
 ///         }
 ///     });
 ///     Runtime::new(service).layer(KeepUnparseableLayer).run().await
@@ -239,7 +239,7 @@ pub async fn handle<H: CustomResource>(
     event: Value,
     deadline: Instant,
     settings: &Settings,
-) -> Result<Value, InvocationError> {
+) -> Result<Answer, InvocationError> {
     let unparseable = raw_event::unparseable_text(&event).map(str::to_owned);
     let coordinates = match &unparseable {
         Some(text) => Coordinates::scan(text),
@@ -250,14 +250,20 @@ pub async fn handle<H: CustomResource>(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "rejected: cannot answer this event");
-            return Ok(json!({"Rejected": e.to_string()}));
+            return Ok(Answer::Rejected {
+                reason: e.to_string(),
+                response: None,
+            });
         }
     };
     let url = match ResponseUrl::parse(&coordinates.response_url, settings.allow_loopback) {
         Ok(url) => url,
         Err(e) => {
             tracing::error!(error = %e, "rejected: ResponseURL not allowed");
-            return Ok(json!({"Rejected": e.to_string()}));
+            return Ok(Answer::Rejected {
+                reason: e.to_string(),
+                response: None,
+            });
         }
     };
     let request_type = event
@@ -292,7 +298,6 @@ pub async fn handle<H: CustomResource>(
         let no_echo = body.no_echo;
         match body.status {
             Status::Success => {
-                notify_answer(true);
                 tracing::info!(
                     status = "SUCCESS",
                     physical_id = %body.physical_resource_id,
@@ -302,7 +307,6 @@ pub async fn handle<H: CustomResource>(
                 )
             }
             Status::Failed => {
-                notify_answer(false);
                 tracing::error!(
                     status = "FAILED",
                     physical_id = %body.physical_resource_id,
@@ -311,8 +315,10 @@ pub async fn handle<H: CustomResource>(
                 )
             }
         }
-        let summary =
-            json!({"Status": body.status, "PhysicalResourceId": body.physical_resource_id});
+        let response = Decided {
+            succeeded: body.status == Status::Success,
+            physical_resource_id: body.physical_resource_id.clone(),
+        };
         let delivered = match settings
             .sender
             .send(&url, body.into_bytes_within_limit(), deadline)
@@ -323,11 +329,17 @@ pub async fn handle<H: CustomResource>(
             // work again only to be refused the same way
             Err(e @ crate::sender::SendError::Rejected { .. }) => {
                 tracing::error!(error = %e, "rejected: the response URL refused the answer");
-                return Ok(json!({"Rejected": e.to_string(), "Answered": summary}));
+                return Ok(Answer::Rejected {
+                    reason: e.to_string(),
+                    response: Some(response),
+                });
             }
-            Err(e) => return Err(e.into()),
+            Err(source) => return Err(InvocationError::Send { source, response }),
         };
-        Ok(json!({"Answered": summary, "Attempts": delivered.attempts}))
+        Ok(Answer::Delivered {
+            response,
+            attempts: delivered.attempts,
+        })
     }
     .instrument(span)
     .await

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cloudformation_custom_resource::{deadline_of, Settings};
+use cloudformation_custom_resource::Settings;
 use projects_core::aws::Clients;
 use projects_core::onboarding::handler::OnboarderFunction;
 use projects_core::onboarding::{Config, Onboarder};
@@ -32,13 +32,7 @@ async fn main() -> Result<(), lambda_glue::Error> {
         let reconcile = reconcile.clone();
         async move {
             if cloudformation_custom_resource::is_request(&event) {
-                Ok(cloudformation_custom_resource::handle(
-                    reconcile,
-                    event,
-                    deadline_of(context.deadline),
-                    settings,
-                )
-                .await?)
+                lambda_glue::answer(reconcile, event, &context, settings).await
             } else {
                 Ok(function.handle(event).await?)
             }

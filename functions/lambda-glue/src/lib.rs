@@ -10,7 +10,7 @@ pub use cloudformation_custom_resource::raw_event;
 use std::future::Future;
 use std::sync::Arc;
 
-use cloudformation_custom_resource::{deadline_of, CustomResource, Settings};
+use cloudformation_custom_resource::{deadline_of, CustomResource, InvocationError, Settings};
 
 use lambda_runtime::{layers::TracingLayer, service_fn, LambdaEvent, Runtime};
 use serde_json::Value;
@@ -26,14 +26,6 @@ where
     Fut: Future<Output = Result<Value, Error>>,
 {
     telemetry::init();
-    cloudformation_custom_resource::on_answer(|succeeded| {
-        let name = if succeeded {
-            metrics::CUSTOM_RESOURCE_SUCCEEDED
-        } else {
-            metrics::CUSTOM_RESOURCE_FAILED
-        };
-        metrics::count(name, 1);
-    });
     let handler = &handler;
     let service = service_fn(|event: LambdaEvent<Value>| async move {
         let answer = handler(event.payload, event.context).await;
@@ -47,18 +39,37 @@ where
         .await
 }
 
-/// Runs a function that is only a custom resource: [`run`] (logs, metrics) around [`cloudformation_custom_resource::handle`].
+/// Runs a function that is only a custom resource: [`run`] (logs, metrics) around [`answer`].
 pub async fn run_custom_resource<H: CustomResource>(resource: H) -> Result<(), Error> {
     let (resource, settings) = (Arc::new(resource), Arc::new(Settings::from_env()));
     run(move |event, context| {
         let (resource, settings) = (resource.clone(), settings.clone());
-        async move {
-            let deadline = deadline_of(context.deadline);
-            Ok(
-                cloudformation_custom_resource::handle(resource, event, deadline, &settings)
-                    .await?,
-            )
-        }
+        async move { answer(resource, event, &context, &settings).await }
     })
     .await
+}
+
+/// One custom-resource request, answered by [`cloudformation_custom_resource::handle`] within the invocation's
+/// deadline; the response it decided is counted (SUCCESS or FAILED), whether or not its delivery then failed.
+pub async fn answer<H: CustomResource>(
+    resource: Arc<H>,
+    event: Value,
+    context: &Context,
+    settings: &Settings,
+) -> Result<Value, Error> {
+    let deadline = deadline_of(context.deadline);
+    let result = cloudformation_custom_resource::handle(resource, event, deadline, settings).await;
+    let decided = match &result {
+        Ok(answer) => answer.decided(),
+        Err(e) => InvocationError::decided(e),
+    };
+    if let Some(decided) = decided {
+        let name = if decided.succeeded {
+            metrics::CUSTOM_RESOURCE_SUCCEEDED
+        } else {
+            metrics::CUSTOM_RESOURCE_FAILED
+        };
+        metrics::count(name, 1);
+    }
+    Ok(serde_json::to_value(result?)?)
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use cloudformation_custom_resource::{deadline_of, Settings};
+use cloudformation_custom_resource::Settings;
 use projects_core::aws::Clients;
 use projects_core::resources::bounds::Bounds;
 use projects_core::resources::seed_code::SeedCode;
@@ -26,18 +26,11 @@ async fn main() -> Result<(), lambda_glue::Error> {
     lambda_glue::run(move |event, context| {
         let (seed_code, guard, settings) = (seed_code.clone(), guard.clone(), settings.clone());
         async move {
-            let deadline = deadline_of(context.deadline);
             // anything else, a malformed event included, is the seed-code resource's to answer
             if event.get("ResourceType").and_then(|t| t.as_str()) == Some(GUARD_TYPE) {
-                Ok(
-                    cloudformation_custom_resource::handle(guard, event, deadline, &settings)
-                        .await?,
-                )
+                lambda_glue::answer(guard, event, &context, &settings).await
             } else {
-                Ok(
-                    cloudformation_custom_resource::handle(seed_code, event, deadline, &settings)
-                        .await?,
-                )
+                lambda_glue::answer(seed_code, event, &context, &settings).await
             }
         }
     })
