@@ -130,7 +130,7 @@ impl Settings {
 ///     cloudformation_custom_resource::run(Noop).await
 /// }
 /// ```
-pub async fn run<H: CustomResource>(handler: H) -> Result<(), lambda_runtime::Error> {
+pub async fn run<H: CustomResource>(handler: H) -> Result<(), Error> {
     let handler = Arc::new(handler);
     let settings = Arc::new(Settings::from_env());
     let service = service_fn(move |event: LambdaEvent<Value>| {
@@ -147,6 +147,7 @@ pub async fn run<H: CustomResource>(handler: H) -> Result<(), lambda_runtime::Er
         .layer(KeepUnparseableLayer)
         .run()
         .await
+        .map_err(Error)
 }
 
 /// The deadline of an invocation as an [`Instant`], from [`lambda_runtime::Context::deadline`].
@@ -170,6 +171,12 @@ pub fn deadline_of(deadline_ms: u64) -> Instant {
     };
     Instant::now() + left
 }
+
+/// Why [`run`] stopped: the Lambda runtime loop ended (it could not reach the Runtime API, or Lambda's
+/// environment was incomplete). Events never end the loop: each one is answered.
+#[derive(Debug, thiserror::Error)]
+#[error("the Lambda runtime stopped: {0}")]
+pub struct Error(#[source] lambda_runtime::Error);
 
 /// Why an invocation failed after deciding its response.
 #[derive(Debug, thiserror::Error)]
