@@ -50,12 +50,9 @@ pub fn unparseable_text(event: &serde_json::Value) -> Option<&str> {
     object.get(UNPARSEABLE)?.as_str()
 }
 
-/// Why `text` is not JSON, e.g. "EOF while parsing an object at line 1 column 40".
-///
-/// ```
-/// assert!(cloudformation_custom_resource::raw_event::json_error("{\"a\":").starts_with("EOF while parsing"));
-/// ```
-pub fn json_error(text: &str) -> String {
+/// Why `text` is not JSON, e.g. "EOF while parsing an object at line 1 column 40" (the reason a FAILED
+/// response gives for an event that is not JSON).
+pub(crate) fn json_error(text: &str) -> String {
     match serde_json::from_str::<IgnoredAny>(text) {
         Ok(_) => "valid JSON".to_owned(),
         Err(e) => e.to_string(),
