@@ -17,11 +17,12 @@ LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
 
 
-def env(queue_url="", default_template="deploy-codepipeline"):
+def env(queue_url="", default_template="deploy-codepipeline", studio_visibility=None):
     return {
         "LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": PREFIX,
         "DEFAULT_TEMPLATE": default_template, "DEFAULT_TEMPLATE_PARAMETERS": json.dumps(DEPLOY_PARAMS),
         "RECHECK_QUEUE_URL": queue_url, "RECHECK_DELAY_SECONDS": "1", "POLICY_OWNER": "onboarder-test",
+        **({"PROJECT_STUDIO_VISIBILITY": studio_visibility} if studio_visibility is not None else {}),
     }
 
 
@@ -113,11 +114,22 @@ def test_a_new_domain_in_service_is_onboarded_and_gets_its_project(world):
     assert provider["TemplateURL"] == (f"https://{BUCKET}.s3.us-east-1.amazonaws.com/{PREFIX}deploy-codepipeline.yaml"
                                        f"?versionId={current}")
     assert provider["RoleARN"] == LAUNCH_ROLE_ARN
-    # the project names its domain, its template and the version it runs: the digest of what was published
+    # the project names its domain, its template and the version it runs: the digest of what was published;
+    # and carries the tag Studio lists API-created projects by
     published = world.s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}deploy-codepipeline.yaml")["ETag"].strip('"')
     tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
     assert tags == {"sagemaker-projects-bootstrap:domain": domain, "sagemaker-projects-bootstrap:template":
-                    "deploy-codepipeline", "sagemaker-projects-bootstrap:template-digest": published}
+                    "deploy-codepipeline", "sagemaker-projects-bootstrap:template-digest": published,
+                    "sagemaker:studio-visibility": "true"}
+
+
+def test_with_studio_visibility_off_the_project_has_no_visibility_tag(world):
+    arn, domain = world.domain("team-hidden", world.role("HiddenRole"))
+    out = world.onboard(create_domain_event(arn), studio_visibility="false")
+    assert out["Outcome"] == "Onboarded", out
+    project = world.sm.describe_project(ProjectName=f"mlops-{domain}")
+    tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
+    assert "sagemaker:studio-visibility" not in tags and tags["sagemaker-projects-bootstrap:domain"] == domain
 
 
 def test_a_pending_domain_is_rechecked_through_the_queue_until_in_service(world):

@@ -205,6 +205,14 @@ def test_a_missing_stack_is_one_clear_line(world):
 # ------------------------------------------------------------------------------------------------- create and follow
 
 
+def test_create_without_studio_visibility_leaves_the_visibility_tag_off(world):
+    world.upload("team-queue", TEAM_QUEUE)
+    r = world.cli("create", "hidden", "-t", "team-queue", "-p", "Purpose=training", "--no-studio-visibility",
+                  *FAST, *world.flags())
+    assert r.code == 0, r
+    assert tags_of(world, "hidden") == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: digest(world.s3, "team-queue")}
+
+
 def test_create_follows_the_project_until_it_is_created_then_status_and_delete(world):
     world.upload("team-queue", TEAM_QUEUE)
     r = world.cli("create", "churn-train", "-t", "team-queue", "-p", "Purpose=training", "-d", "Churn model queue",
@@ -224,7 +232,8 @@ def test_create_follows_the_project_until_it_is_created_then_status_and_delete(w
         "team-queue", pinned(world.s3, "team-queue"), LAUNCH_ROLE_ARN)
     # the project names the template and the version it runs
     tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
-    assert tags == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: digest(world.s3, "team-queue")}
+    assert tags == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: digest(world.s3, "team-queue"),
+                    "sagemaker:studio-visibility": "true"}
     assert provider["Parameters"] == [{"Key": "Purpose", "Value": "training"}]
     stack = provider["StackDetail"]["Name"]
     assert stack == f"SP-{project['ProjectId']}"
@@ -521,7 +530,8 @@ def test_update_moves_a_project_to_the_published_version_keeping_its_parameters(
     assert provider["TemplateURL"] == pinned(world.s3, "team-queue")
     assert provider["Parameters"] == [{"Key": "Purpose", "Value": "training"}, {"Key": "RetentionSeconds", "Value": "600"}]
     assert resources_of(world, "alpha") == ["Dlq", "Queue"]
-    assert tags_of(world, "alpha") == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: new}
+    # the version tags follow the update; the visibility tag the creation set stays
+    assert tags_of(world, "alpha") == {TEMPLATE_TAG: "team-queue", DIGEST_TAG: new, "sagemaker:studio-visibility": "true"}
     assert world.cli("list", "--outdated", "--output", "json").json()["projects"] == []
 
     again = world.cli("update", "alpha", *FAST)

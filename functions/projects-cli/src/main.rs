@@ -246,6 +246,10 @@ struct CreateArgs {
     #[arg(long, short = 'd')]
     description: Option<String>,
 
+    /// Do not tag the project sagemaker:studio-visibility=true (the tag Studio lists projects by).
+    #[arg(long)]
+    no_studio_visibility: bool,
+
     /// Return once SageMaker has accepted the project, without following it.
     #[arg(long)]
     no_wait: bool,
@@ -357,13 +361,14 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             let catalog = catalog(&aws, &args.source).await?;
             let chosen = catalog.choose(&args.template)?;
             let template = launch::load_template(&aws.clients.s3, &catalog, &chosen).await?;
-            let plan = LaunchPlan::new(
+            let mut plan = LaunchPlan::new(
                 &args.name,
                 args.description.as_deref(),
                 template,
                 parameters,
                 &catalog,
             )?;
+            plan.visible_in_studio = !args.no_studio_visibility;
             let created = launch::create_project(&aws.clients.sagemaker, &plan).await?;
             if args.no_wait {
                 printer.started(&plan.project, Some(&created));

@@ -6,6 +6,18 @@ use sha2::{Digest, Sha256};
 /// Tag on projects this product created, naming their domain.
 pub const DOMAIN_TAG: &str = "sagemaker-projects-bootstrap:domain";
 
+/// Tag on a project (and on a template object) that SageMaker Studio lists it by: `true` shows it. Studio lists
+/// a project created through the API only with it (as the Terraform and Pulumi providers document).
+pub const STUDIO_VISIBILITY_TAG: &str = "sagemaker:studio-visibility";
+
+/// [`STUDIO_VISIBILITY_TAG`]`=true`, as CreateProject takes it.
+pub fn studio_visibility_tag() -> aws_sdk_sagemaker::types::Tag {
+    aws_sdk_sagemaker::types::Tag::builder()
+        .key(STUDIO_VISIBILITY_TAG)
+        .value("true")
+        .build()
+}
+
 /// Tag on a project: the name of the template it was created from (`deploy-codepipeline`).
 pub const TEMPLATE_TAG: &str = "sagemaker-projects-bootstrap:template";
 /// Tag on a project: the digest of the template version it runs.

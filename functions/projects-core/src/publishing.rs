@@ -20,8 +20,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::aws::{AwsSdkError, CallError, OperationError};
 use crate::templates;
 
-/// Tag Studio looks for on each template object.
-pub const VISIBILITY_TAG: &str = "sagemaker:studio-visibility";
+/// Tag Studio looks for on each template object (the same key it lists projects by).
+pub const VISIBILITY_TAG: &str = crate::labels::STUDIO_VISIBILITY_TAG;
 /// Tag naming who published an object (an owner scope); only that owner ever rewrites or removes it.
 pub const PUBLISHED_BY_TAG: &str = "sagemaker-projects-bootstrap:published-by";
 /// How many PutObject requests run at once.

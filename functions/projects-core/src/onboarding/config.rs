@@ -32,6 +32,9 @@ pub struct Config {
     /// How long after a domain was first seen re-checks go on (then the scheduled sweep takes over).
     pub recheck_for: Duration,
     pub sweep_concurrency: usize,
+    /// `PROJECT_STUDIO_VISIBILITY` (`true`, the default, or `false`): tag the projects it creates
+    /// `sagemaker:studio-visibility=true`, so Studio lists them.
+    pub studio_visibility: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +44,8 @@ pub struct ConfigError(pub String);
 impl Config {
     /// Reads `LAUNCH_ROLE_ARN`, `TEMPLATE_BUCKET`, `TEMPLATE_PREFIX`, `AWS_REGION`, `DEFAULT_TEMPLATE`,
     /// `DEFAULT_TEMPLATE_PARAMETERS` (a JSON object), `OPT_IN_TAG`, `PARAMETERS_TAG`, `OPT_OUT_TAG`,
-    /// `POLICY_OWNER`, `RECHECK_QUEUE_URL`, `RECHECK_DELAY_SECONDS`, `RECHECK_MAX_MINUTES`, `SWEEP_CONCURRENCY`.
+    /// `POLICY_OWNER`, `RECHECK_QUEUE_URL`, `RECHECK_DELAY_SECONDS`, `RECHECK_MAX_MINUTES`, `SWEEP_CONCURRENCY`,
+    /// `PROJECT_STUDIO_VISIBILITY`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
     }
@@ -82,7 +86,17 @@ impl Config {
                     .map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}")))
             })
         };
+        let studio_visibility = match get("PROJECT_STUDIO_VISIBILITY").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "PROJECT_STUDIO_VISIBILITY must be true or false, got {other:?}"
+                )))
+            }
+        };
         Ok(Self {
+            studio_visibility,
             launch_role,
             location,
             template_key,
@@ -151,6 +165,22 @@ mod tests {
         assert_eq!(c.sweep_concurrency, 8);
         assert_eq!(c.recheck_delay, Duration::from_secs(30));
         assert_eq!(c.recheck_for, Duration::from_secs(3600));
+        assert!(c.studio_visibility);
+    }
+
+    #[test]
+    fn studio_visibility_is_true_or_false() {
+        let with = |v: &'static str| {
+            let mut vars = BASE.to_vec();
+            vars.push(("PROJECT_STUDIO_VISIBILITY", v));
+            Config::from_lookup(env(&vars)).map(|c| c.studio_visibility)
+        };
+        assert!(with("true").unwrap());
+        assert!(!with("false").unwrap());
+        assert_eq!(
+            with("yes").unwrap_err().to_string(),
+            "onboarder configuration: PROJECT_STUDIO_VISIBILITY must be true or false, got \"yes\""
+        );
     }
 
     #[test]

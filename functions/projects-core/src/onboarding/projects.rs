@@ -9,7 +9,9 @@ use aws_sdk_sagemaker::types::{
 
 use super::config::check_template_name;
 use super::{OnboardError, Onboarder};
-use crate::labels::{project_name, template_label, DIGEST_TAG, DOMAIN_TAG, TEMPLATE_TAG};
+use crate::labels::{
+    project_name, studio_visibility_tag, template_label, DIGEST_TAG, DOMAIN_TAG, TEMPLATE_TAG,
+};
 use crate::projects::s3_url::pinned_url;
 use crate::publishing::{self, Served};
 use crate::templates::{self, EMBEDDED};
@@ -140,6 +142,7 @@ pub(super) async fn ensure_project(
         .set_tags(Some(
             std::iter::once(Tag::builder().key(DOMAIN_TAG).value(domain).build())
                 .chain(version_tags(&template))
+                .chain(o.config.studio_visibility.then(studio_visibility_tag))
                 .collect(),
         ))
         .send()

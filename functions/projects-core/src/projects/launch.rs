@@ -16,7 +16,7 @@ use super::input::{check_description, check_project_name};
 use super::s3_url::{pinned_url, template_name};
 use super::template_spec::TemplateSpec;
 use crate::aws::sagemaker_not_found;
-use crate::labels::{DIGEST_TAG, TEMPLATE_TAG};
+use crate::labels::{studio_visibility_tag, DIGEST_TAG, TEMPLATE_TAG};
 
 /// What CreateProject is sent: checked already.
 #[derive(Debug, Clone)]
@@ -26,6 +26,9 @@ pub struct LaunchPlan {
     pub template: TemplateSpec,
     pub parameters: BTreeMap<String, String>,
     pub role_arn: String,
+    /// Tag the project [`STUDIO_VISIBILITY_TAG`](crate::labels::STUDIO_VISIBILITY_TAG)`=true` (default), so Studio
+    /// lists it.
+    pub visible_in_studio: bool,
 }
 
 impl LaunchPlan {
@@ -49,6 +52,7 @@ impl LaunchPlan {
             role_arn: catalog.launch_role()?.to_owned(),
             template,
             parameters,
+            visible_in_studio: true,
         })
     }
 
@@ -68,6 +72,16 @@ impl LaunchPlan {
     /// The tags naming the template and the version the project runs.
     pub fn version_tags(&self) -> Vec<Tag> {
         version_tags(&self.template)
+    }
+
+    /// What CreateProject tags the project with: [`Self::version_tags`], and Studio's visibility tag unless
+    /// turned off.
+    pub fn tags(&self) -> Vec<Tag> {
+        let mut tags = self.version_tags();
+        if self.visible_in_studio {
+            tags.push(studio_visibility_tag());
+        }
+        tags
     }
 }
 
@@ -95,7 +109,7 @@ pub async fn create_project(
         .create_project()
         .project_name(&plan.project)
         .set_project_description(plan.description.clone())
-        .set_tags(Some(plan.version_tags()))
+        .set_tags(Some(plan.tags()))
         .template_providers(
             CreateTemplateProvider::builder()
                 .cfn_template_provider(cfn.build())
@@ -212,6 +226,7 @@ pub async fn delete_project(sm: &aws_sdk_sagemaker::Client, name: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::STUDIO_VISIBILITY_TAG;
     use crate::projects::testing::*;
     use aws_sdk_sagemaker::operation::create_project::CreateProjectOutput;
     use aws_smithy_mocks::{mock, mock_client};
@@ -263,6 +278,7 @@ mod tests {
                         == [
                             (Some(TEMPLATE_TAG), Some("deploy-codepipeline")),
                             (Some(DIGEST_TAG), Some("0cc175b9c0f1b6a831c399e269772661")),
+                            (Some(STUDIO_VISIBILITY_TAG), Some("true")),
                         ]
                     && sent.len() == 3
                     && sent["SourceModelPackageGroupName"] == "models"
