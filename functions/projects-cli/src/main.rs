@@ -1,6 +1,7 @@
 //! `projects` — parsing and wiring only; the behaviour is in projects_core::projects, the rendering in
 //! `output`.
 
+mod exit;
 mod output;
 
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use projects_core::projects::{
     LaunchPlan, DEFAULT_STACK,
 };
 
+use exit::ExitStatus;
 use output::{Format, Printer};
 
 /// Launch, inspect and delete SageMaker AI projects from the S3 project templates that the
@@ -322,15 +324,15 @@ async fn main() -> ExitCode {
         OutputFormat::Json => Format::Json,
     });
     match run(cli.command, &printer).await {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(e) => {
             printer.error(&e);
-            ExitCode::from(e.exit_code())
+            ExitStatus::of_error(&e).into()
         }
     }
 }
 
-async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchError> {
+async fn run(command: Command, printer: &Printer) -> Result<ExitStatus, LaunchError> {
     match command {
         Command::Templates { source } => {
             let aws = aws().await?;
@@ -344,11 +346,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                 specs.push(launch::load_template(&aws.clients.s3, &catalog, &chosen).await);
             }
             printer.templates(&catalog, &specs);
-            Ok(if specs.iter().all(Result::is_ok) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(ExitStatus::passed(specs.iter().all(Result::is_ok)))
         }
         Command::Create(args) => {
             // everything that needs no AWS call first
@@ -372,7 +370,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             let created = launch::create_project(&aws.clients.sagemaker, &plan).await?;
             if args.no_wait {
                 printer.started(&plan.project, Some(&created));
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitStatus::Success);
             }
             printer.note(&format!(
                 "creating project {} ({}) from template {}",
@@ -386,7 +384,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             match launch::describe_project(&aws.clients.sagemaker, &name).await? {
                 Some(project) => {
                     printer.status(&project);
-                    Ok(ExitCode::SUCCESS)
+                    Ok(ExitStatus::Success)
                 }
                 None => Err(LaunchError::NoSuchProject(name)),
             }
@@ -397,7 +395,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             launch::delete_project(&aws.clients.sagemaker, &args.name).await?;
             if args.no_wait {
                 printer.started(&args.name, None);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitStatus::Success);
             }
             printer.note(&format!("deleting project {}", args.name));
             follow(&aws, &args.name, Goal::Deleted, &args.wait, printer).await
@@ -416,7 +414,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             if args.dry_run {
                 let diff = update::dry_run(&aws.cloudformation, &subject, &plan).await?;
                 printer.update_plan(&plan, &diff);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitStatus::Success);
             }
             if update::runs_target_already(&aws.cloudformation, &subject, &plan).await? {
                 if plan.from.is_none() {
@@ -424,7 +422,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                     update::retag(sm, &plan).await?;
                 }
                 printer.update_noop(&plan);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitStatus::Success);
             }
             printer.note(&format!(
                 "updating project {}: template {} {} -> {}",
@@ -436,17 +434,15 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             if args.no_wait {
                 update::update_project(sm, &plan).await?;
                 printer.started_update(&plan);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitStatus::Success);
             }
             let mut progress = printer.progress(&plan.project);
             let settled =
                 update::apply(sm, &plan, args.wait.settings(), |p| progress.observe(p)).await;
             progress.finish();
-            Ok(ExitCode::from(printer.settled(
-                &plan.project,
-                Goal::Updated,
-                &settled?,
-            )))
+            let settled = settled?;
+            printer.settled(&plan.project, Goal::Updated, &settled);
+            Ok(ExitStatus::of_follow(settled.outcome))
         }
         Command::Upgrade(args) => {
             if !args.all && args.domain.is_none() {
@@ -477,7 +473,8 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
                 &output::upgrade_event,
             )
             .await?;
-            Ok(ExitCode::from(printer.upgrade(&report, &settings)))
+            printer.upgrade(&report, &settings);
+            Ok(ExitStatus::of_upgrade(&report))
         }
         Command::Doctor(args) => {
             let aws = aws().await?;
@@ -524,11 +521,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             };
             let report = doctor::doctor(&clients, &setup, &scope).await?;
             printer.doctor(&report);
-            Ok(if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(ExitStatus::passed(report.passed()))
         }
         Command::List(args) => {
             let aws = aws().await?;
@@ -541,7 +534,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitCode, LaunchErro
             };
             let listing = fleet::list(&aws.clients.sagemaker, &aws.clients.s3, &filter).await?;
             printer.list(&listing);
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
     }
 }
@@ -552,7 +545,7 @@ async fn follow(
     goal: Goal,
     wait: &Wait,
     printer: &Printer,
-) -> Result<ExitCode, LaunchError> {
+) -> Result<ExitStatus, LaunchError> {
     let mut progress = printer.progress(name);
     let settled = launch::follow(&aws.clients.sagemaker, name, goal, wait.settings(), |p| {
         progress.observe(p)
@@ -560,7 +553,8 @@ async fn follow(
     .await;
     progress.finish();
     let settled = settled?;
-    Ok(ExitCode::from(printer.settled(name, goal, &settled)))
+    printer.settled(name, goal, &settled);
+    Ok(ExitStatus::of_follow(settled.outcome))
 }
 
 /// The SDK clients, built once the input has been checked.

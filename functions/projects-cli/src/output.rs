@@ -14,6 +14,8 @@ use projects_core::projects::{
     ProjectView, Settled, TemplateSpec,
 };
 use serde_json::{json, Value};
+
+use crate::exit::ExitStatus;
 use tokio::time::Instant;
 
 /// Writes to stdout. A closed pipe (`projects list | head -1`) ends the program quietly with success, as
@@ -63,7 +65,8 @@ impl Printer {
     pub fn error(&self, e: &LaunchError) {
         eprintln!("error: {e}");
         if self.format == Format::Json {
-            let mut error = json!({ "message": e.to_string(), "exit_code": e.exit_code() });
+            let mut error =
+                json!({ "message": e.to_string(), "exit_code": ExitStatus::of_error(e).code() });
             if let Some(call) = e.call() {
                 error["operation"] = json!(call.operation);
                 error["code"] = json!(call.code);
@@ -207,13 +210,13 @@ impl Printer {
         }
     }
 
-    /// The end of a follow; returns the exit code.
-    pub fn settled(&self, name: &str, goal: Goal, settled: &Settled) -> u8 {
+    /// The end of a follow.
+    pub fn settled(&self, name: &str, goal: Goal, settled: &Settled) {
         let project = settled.project.as_ref();
         let status = project.map_or("(no such project)", |p| p.status.as_str());
         let took = format_elapsed(settled.elapsed);
-        let (code, problem) = match settled.outcome {
-            FollowOutcome::Completed => (0, None),
+        let problem = match settled.outcome {
+            FollowOutcome::Completed => None,
             FollowOutcome::Failed => {
                 let why = project
                     .and_then(|p| p.stack_status_message.as_deref())
@@ -224,21 +227,15 @@ impl Printer {
                     }
                     Goal::Updated | Goal::Deleted => String::new(),
                 };
-                (1, Some(format!("project {name} is {status}: {why}{hint}")))
+                Some(format!("project {name} is {status}: {why}{hint}"))
             }
-            FollowOutcome::TimedOut => (
-                3,
-                Some(format!(
-                    "project {name} is still {status} after {took}; it carries on: follow it with \
-                     `projects status {name}`"
-                )),
-            ),
-            FollowOutcome::Vanished => (
-                1,
-                Some(format!(
-                    "SageMaker accepted project {name} but does not find it after {took}"
-                )),
-            ),
+            FollowOutcome::TimedOut => Some(format!(
+                "project {name} is still {status} after {took}; it carries on: follow it with \
+                 `projects status {name}`"
+            )),
+            FollowOutcome::Vanished => Some(format!(
+                "SageMaker accepted project {name} but does not find it after {took}"
+            )),
         };
         if self.format == Format::Json {
             self.json(&json!({
@@ -269,10 +266,14 @@ impl Printer {
             }
         }
         if let Some(problem) = problem {
-            let prefix = if code == 3 { "" } else { "error: " };
+            // still running is no error: it carries on
+            let prefix = if settled.outcome == FollowOutcome::TimedOut {
+                ""
+            } else {
+                "error: "
+            };
             eprintln!("{prefix}{problem}");
         }
-        code
     }
 
     /// `update --dry-run`: the versions, the parameter changes and the resources by logical id.
@@ -349,8 +350,8 @@ impl Printer {
         }
     }
 
-    /// `projects upgrade`: the table, then a summary on stderr; returns the exit code.
-    pub fn upgrade(&self, report: &Report, settings: &upgrade::Settings) -> u8 {
+    /// `projects upgrade`: the table, then a summary on stderr.
+    pub fn upgrade(&self, report: &Report, settings: &upgrade::Settings) {
         let count = |o: Outcome| report.rows.iter().filter(|r| r.outcome == o).count();
         let mut summary = format!(
             "{} upgraded, {} failed, {} refused, {} timed out, {} not started, {} skipped",
@@ -374,11 +375,10 @@ impl Printer {
                 settings.max_failures
             ));
         }
-        let code = u8::from(report.halted || report.failures() > 0);
         if self.format == Format::Json {
             self.json(&json!(report));
             eprintln!("{summary}");
-            return code;
+            return;
         }
         let rows: Vec<[String; 6]> = report
             .rows
@@ -414,7 +414,6 @@ impl Printer {
             )
         );
         eprintln!("{summary}");
-        code
     }
 
     /// `projects doctor`: one line per check, OK / FAIL (with what to do) / FIXED.

@@ -115,21 +115,21 @@ fn noun(names: &[String]) -> &'static str {
 }
 
 impl LaunchError {
-    /// 2 for the caller's input (as for a usage error), 1 for everything else.
-    pub fn exit_code(&self) -> u8 {
-        match self {
+    /// The caller's input was wrong (as for a usage error): nothing was done, the same command fails again.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
             LaunchError::Invalid(_)
-            | LaunchError::UnknownParameters { .. }
-            | LaunchError::RemovedParameters { .. }
-            | LaunchError::MissingParameters { .. }
-            | LaunchError::ReservedParameter(_)
-            | LaunchError::BadValue { .. }
-            | LaunchError::ProjectNameRule { .. }
-            | LaunchError::NoLaunchRole
-            | LaunchError::NoSuchVersion { .. }
-            | LaunchError::UnknownTemplate { .. } => 2,
-            _ => 1,
-        }
+                | LaunchError::UnknownParameters { .. }
+                | LaunchError::RemovedParameters { .. }
+                | LaunchError::MissingParameters { .. }
+                | LaunchError::ReservedParameter(_)
+                | LaunchError::BadValue { .. }
+                | LaunchError::ProjectNameRule { .. }
+                | LaunchError::NoLaunchRole
+                | LaunchError::NoSuchVersion { .. }
+                | LaunchError::UnknownTemplate { .. }
+        )
     }
 
     /// The failed AWS call, when there was one.

@@ -320,6 +320,6 @@ mod tests {
             e.to_string(),
             "CreateProject: ValidationException: The template is not visible to SageMaker. Tag it."
         );
-        assert_eq!(e.exit_code(), 1);
+        assert!(!e.is_invalid_input());
     }
 }

@@ -468,7 +468,7 @@ mod tests {
             b"Resources: {Q: {Type: AWS::SQS::Queue}}\n",
         )
         .unwrap_err();
-        assert_eq!(e.exit_code(), 1);
+        assert!(!e.is_invalid_input());
         assert!(e.to_string().ends_with("is not a SageMaker project template: parameter SageMakerProjectName is not declared"), "{e}");
     }
 

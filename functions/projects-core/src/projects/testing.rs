@@ -67,7 +67,7 @@ pub(crate) const DEPLOY: [&str; 3] = [
 ];
 
 pub(crate) fn invalid(e: LaunchError) -> String {
-    assert_eq!(e.exit_code(), 2, "{e}");
+    assert!(e.is_invalid_input(), "{e}");
     e.to_string()
 }
 

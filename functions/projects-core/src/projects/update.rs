@@ -497,7 +497,7 @@ mod tests {
     fn a_parameter_the_target_no_longer_declares_is_named_until_dropped() {
         let s = subject(&[("Purpose", "training"), ("Old", "y")]);
         let e = plan(&s, spec(V2), v2(), &Request::default()).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
+        assert!(e.is_invalid_input());
         assert_eq!(
             e.to_string(),
             "project demo has parameter Old that template team version 222222222222 no longer declares; it \

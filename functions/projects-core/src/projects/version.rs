@@ -292,7 +292,7 @@ mod tests {
             e.to_string(),
             "template t has no published version aaaaaa; published versions, newest first: aaaaaa111111, aaaaaa222222"
         );
-        assert_eq!(e.exit_code(), 2);
+        assert!(e.is_invalid_input());
         assert!(t
             .find("aaa")
             .unwrap_err()
