@@ -68,6 +68,25 @@ pub(crate) fn sagemaker<E: OperationError>(
     OnboardError::Aws(CallError::new("SageMaker", operation, target, e))
 }
 
+/// Every domain of the account and region, (id, name), all pages: a domain left unlisted is a domain left
+/// unonboarded (or, for `projects doctor`, unchecked).
+pub async fn list_domains(
+    sagemaker: &aws_sdk_sagemaker::Client,
+) -> Result<Vec<(String, Option<String>)>, CallError> {
+    let mut ids = Vec::new();
+    let mut pages = sagemaker.list_domains().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| CallError::new("SageMaker", "ListDomains", "", e))?;
+        ids.extend(
+            page.domains
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|d| Some((d.domain_id?, d.domain_name))),
+        );
+    }
+    Ok(ids)
+}
+
 /// Where a domain ended up after one pass.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "Outcome")]
@@ -367,18 +386,7 @@ impl Onboarder {
 
     /// Every domain of the account and region: (id, name).
     pub async fn domains(&self) -> Result<Vec<(String, Option<String>)>, OnboardError> {
-        let mut ids = Vec::new();
-        let mut pages = self.sagemaker.list_domains().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sagemaker("ListDomains", "", e))?;
-            ids.extend(
-                page.domains
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|d| Some((d.domain_id?, d.domain_name))),
-            );
-        }
-        Ok(ids)
+        Ok(list_domains(&self.sagemaker).await?)
     }
 
     /// The user profiles of a domain, by name.

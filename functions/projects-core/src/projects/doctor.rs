@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::error::LaunchError;
 use crate::aws::{sagemaker_not_found, CallError};
 use crate::names::{self, RoleArn};
-use crate::onboarding::LOCATION_TAG;
+use crate::onboarding::{list_domains, LOCATION_TAG};
 use crate::policies::{self, PolicyError, PolicySet, LAUNCH_ACCESS_TAG};
 use crate::publishing::VISIBILITY_TAG;
 
@@ -132,28 +132,16 @@ pub async fn doctor(c: &Clients<'_>, setup: &Setup, scope: &Scope) -> Result<Rep
     trail(c, &mut report).await?;
     let domains = match &scope.domain {
         Some(d) => vec![d.clone()],
-        None => domain_ids(c.sagemaker).await?,
+        None => list_domains(c.sagemaker)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect(),
     };
     for d in &domains {
         domain(c, setup, scope, d, &mut report).await?;
     }
     Ok(report)
-}
-
-/// Every domain of the region, all pages: a domain left unlisted would be a domain left unchecked.
-async fn domain_ids(sagemaker: &aws_sdk_sagemaker::Client) -> Result<Vec<String>, LaunchError> {
-    let mut ids = Vec::new();
-    let mut pages = sagemaker.list_domains().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| CallError::new("SageMaker", "ListDomains", "", e))?;
-        ids.extend(
-            page.domains
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|d| d.domain_id),
-        );
-    }
-    Ok(ids)
 }
 
 async fn templates(c: &Clients<'_>, setup: &Setup, r: &mut Report) -> Result<(), LaunchError> {
@@ -666,6 +654,12 @@ mod tests {
             .match_requests(|r: &ListDomainsInput| r.next_token() == Some("t-2"))
             .then_output(|| page("d-2", None));
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&first, &second]);
-        assert_eq!(domain_ids(&sm).await.unwrap(), ["d-1", "d-2"]);
+        let ids: Vec<String> = list_domains(&sm)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, ["d-1", "d-2"]);
     }
 }
