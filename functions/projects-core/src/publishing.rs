@@ -18,6 +18,8 @@ use aws_sdk_s3::Client as S3;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::{AwsSdkError, CallError, OperationError};
+use crate::names::{self, NameError};
+use crate::projects::s3_url::object_version_id;
 use crate::templates;
 
 /// Tag Studio looks for on each template object (the same key it lists projects by).
@@ -37,6 +39,22 @@ pub struct Location {
 impl Location {
     pub fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    /// Reads `s3://<bucket>` or `s3://<bucket>/<prefix>/`, what [`Self::s3_uri`] writes; `field` names the value
+    /// in errors.
+    pub fn parse(field: &'static str, uri: &str) -> Result<Self, NameError> {
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or_else(|| NameError::Location {
+                field,
+                value: uri.to_owned(),
+            })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        Ok(Self {
+            bucket: names::bucket(field, bucket)?,
+            prefix: names::prefix(field, prefix)?,
+        })
     }
 
     /// The value of the domain tag `sagemaker:projectS3TemplatesLocation`.
@@ -210,7 +228,7 @@ pub async fn served(
         || out.checksum_sha256() == Some(templates::checksum_sha256(content).as_str());
     Ok(if same {
         Served::Same {
-            version_id: out.version_id().filter(|v| *v != "null").map(str::to_owned),
+            version_id: object_version_id(out.version_id()),
         }
     } else {
         Served::Other

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::aws::{AwsSdkError, CallError, OperationError};
+use crate::projects::s3_url::object_version_id;
 use crate::publishing::{PUBLISHED_BY_TAG, VISIBILITY_TAG};
 use crate::templates::{self, MAX_TEMPLATE_BYTES};
 
@@ -131,7 +132,7 @@ async fn judge(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerEr
     if !(key.ends_with(".yaml") || key.ends_with(".yml")) {
         return Ok(ignored("not a YAML file"));
     }
-    let version = object.version_id.filter(|v| !v.is_empty() && v != "null");
+    let version = object_version_id(object.version_id.as_deref());
     // on an unversioned bucket, read only the content this event is about
     let if_match = if version.is_none() {
         object.etag.filter(|e| !e.is_empty())

@@ -15,6 +15,13 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// S3's VersionId as a version to pin to: `null` (an object of a bucket that never had versioning, or written
+/// before it) and an empty value name none.
+pub fn object_version_id(raw: Option<&str>) -> Option<String> {
+    raw.filter(|v| !v.is_empty() && *v != "null")
+        .map(str::to_owned)
+}
+
 /// `url` without its query (a version pin) or fragment.
 pub fn unpinned(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)

@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::error::LaunchError;
-use super::s3_url::{in_region, parse_s3_url, unpinned};
+use super::s3_url::{in_region, object_version_id, parse_s3_url, unpinned};
 use crate::aws::CallError;
 
 /// How many digest characters are shown; any unique prefix of at least [`MIN_DIGEST_PREFIX`] names a version.
@@ -36,7 +36,7 @@ impl Version {
         }
         Some(Self {
             digest,
-            version_id: version_id.filter(|v| *v != "null").map(str::to_owned),
+            version_id: object_version_id(version_id),
         })
     }
 

@@ -16,7 +16,7 @@ use cloudformation_custom_resource::{CustomResource, Outcome, Request};
 use serde::Deserialize;
 
 use super::bounds::{Bounds, BoundsError};
-use crate::names::{self, NameError};
+use crate::names::NameError;
 use crate::onboarding::{sweep, OnboardError, Onboarder};
 use crate::policies::{self, PolicyError};
 use crate::publishing::Location;
@@ -69,26 +69,10 @@ impl Error {
 }
 
 impl Properties {
-    fn location(&self) -> Result<Location, NameError> {
-        let invalid = || NameError::Location {
-            field: "TemplatesLocation",
-            value: self.templates_location.clone(),
-        };
-        let rest = self
-            .templates_location
-            .strip_prefix("s3://")
-            .ok_or_else(invalid)?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        Ok(Location {
-            bucket: names::bucket("TemplatesLocation", bucket)?,
-            prefix: names::prefix("TemplatesLocation", prefix)?,
-        })
-    }
-
     /// The location, once the request is known to be the stack's and every value it gives the stack's own.
     fn checked_location(&self, request: &Request, bounds: &Bounds) -> Result<Location, Error> {
         bounds.stack(request)?;
-        let location = self.location()?;
+        let location = Location::parse("TemplatesLocation", &self.templates_location)?;
         bounds.equal(
             "TemplatesLocation",
             "template bucket",
