@@ -478,6 +478,8 @@ impl Printer {
                 ))
             })
             .collect();
+        // the projects come by name: sorted first, so each template is said once
+        unreadable.sort_unstable();
         unreadable.dedup();
         if self.format == Format::Json {
             self.json(&json!(listing));
