@@ -175,7 +175,7 @@ pub fn deadline_of(deadline_ms: u64) -> Instant {
 /// Why [`run`] stopped: the Lambda runtime loop ended (it could not reach the Runtime API, or Lambda's
 /// environment was incomplete). Events never end the loop: each one is answered.
 #[derive(Debug, thiserror::Error)]
-#[error("the Lambda runtime stopped: {0}")]
+#[error("the Lambda runtime stopped")]
 pub struct Error(#[source] lambda_runtime::Error);
 
 /// Why an invocation failed after deciding its response.
@@ -183,11 +183,11 @@ pub struct Error(#[source] lambda_runtime::Error);
 #[non_exhaustive]
 pub enum InvocationError {
     /// Delivery failed after retries: the invocation fails, so Lambda's own retry (idempotent) tries again.
-    #[error("{source}")]
+    // `error` is shown, not chained as a source: the message would otherwise appear twice in a cause chain
+    #[error("{error}")]
     Send {
         /// Why the last attempt failed.
-        #[source]
-        source: crate::sender::SendError,
+        error: crate::sender::SendError,
         /// The response that was not delivered.
         response: Decided,
     },
@@ -341,7 +341,7 @@ pub async fn handle<H: CustomResource>(
                     response: Some(response),
                 });
             }
-            Err(source) => return Err(InvocationError::Send { source, response }),
+            Err(error) => return Err(InvocationError::Send { error, response }),
         };
         Ok(Answer::Delivered {
             response,

@@ -10,7 +10,7 @@ pub use cloudformation_custom_resource::raw_event;
 use std::future::Future;
 use std::sync::Arc;
 
-use cloudformation_custom_resource::{deadline_of, CustomResource, InvocationError, Settings};
+use cloudformation_custom_resource::{deadline_of, CustomResource, Settings};
 
 use lambda_runtime::{layers::TracingLayer, service_fn, LambdaEvent, Runtime};
 use serde_json::Value;
@@ -61,7 +61,7 @@ pub async fn answer<H: CustomResource>(
     let result = cloudformation_custom_resource::handle(resource, event, deadline, settings).await;
     let decided = match &result {
         Ok(answer) => answer.decided(),
-        Err(e) => InvocationError::decided(e),
+        Err(e) => e.decided(),
     };
     if let Some(decided) = decided {
         let name = if decided.succeeded {

@@ -457,13 +457,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_role_with_an_administrator_policy_is_out_of_reach() {
-        for admin in [
-            "arn:aws:iam::aws:policy/AdministratorAccess",
-            "arn:aws-us-gov:iam::aws:policy/IAMFullAccess",
+        const SAGEMAKER: &str = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess";
+        for policies in [
+            &[SAGEMAKER, "arn:aws:iam::aws:policy/AdministratorAccess"],
+            &[SAGEMAKER, "arn:aws-us-gov:iam::aws:policy/IAMFullAccess"],
         ] {
-            let policies: &'static [&'static str] = Box::leak(
-                vec!["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess", admin].into_boxed_slice(),
-            );
             let (result, _) = reachable("DeployRole", policies).await;
             let e = result.unwrap_err();
             assert_eq!(

@@ -53,7 +53,7 @@ impl Bounds {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>, vars: &[&'static str]) -> Self {
         if get(SWITCH).is_some_and(|v| v.eq_ignore_ascii_case("off")) {
-            return Self { values: None };
+            return Self::off();
         }
         let values = [STACK_ID]
             .iter()
@@ -112,14 +112,15 @@ impl Bounds {
             .stack_id
             .split_once(":stack/")
             .map(|(_, r)| r.split('/').next().unwrap_or_default());
-        let same_scope = scope(own).is_some() && scope(own) == scope(&request.stack_id);
+        let own_scope = scope(own);
+        let same_scope = own_scope.is_some() && own_scope == scope(&request.stack_id);
         if same_scope && name.is_some_and(|n| n.starts_with(prefix)) {
             Ok(())
         } else {
             Err(BoundsError::NotASiblingStack {
                 given: request.stack_id.clone(),
                 prefix,
-                expected: scope(own).unwrap_or_default(),
+                expected: own_scope.unwrap_or_default(),
             })
         }
     }
