@@ -25,8 +25,8 @@ class Window:
     errors: Counter = field(default_factory=Counter)
     intervals: list = field(default_factory=list)
 
-    def add(self, op: str, start: float, end: float) -> None:
-        self.ops[op] += 1
+    def spent(self, start: float, end: float) -> None:
+        """The time of a request already counted."""
         self.intervals.append((start, end))
 
     def close(self) -> None:
@@ -130,6 +130,12 @@ def install() -> None:
         if _window is None or environ.get("PATH_INFO", "").startswith("/moto-api"):
             return inner_call(self, environ, start_response)
         _local.op = classify(environ)
+        # counted as it arrives, not when its last byte is written: the client may have its answer (and the window
+        # be closed) before this thread gets back to record it, and the request would be missed
+        with _lock:
+            _local.window = _window
+            if _window is not None:
+                _window.ops[_local.op] += 1
 
         def recording_start_response(status, headers, *exc):
             _local.status = status
@@ -140,20 +146,18 @@ def install() -> None:
     inner_run = MotoRequestHandler.run_wsgi
 
     def run_wsgi(self):
-        _local.op, _local.status = None, None
+        _local.op, _local.status, _local.window = None, None, None
         t = time.perf_counter()
         try:
             return inner_run(self)
         finally:
             end = time.perf_counter()
-            op, status = _local.op, _local.status
-            if op is not None:
+            op, status, w = _local.op, _local.status, _local.window
+            if op is not None and w is not None:
                 with _lock:
-                    w = _window
-                    if w is not None:
-                        w.add(op, t, end)
-                        if status and not status.startswith(("2", "3")):
-                            w.errors[f"{op} {status.split()[0]}"] += 1
+                    w.spent(t, end)
+                    if status and not status.startswith(("2", "3")):
+                        w.errors[f"{op} {status.split()[0]}"] += 1
 
     DomainDispatcherApplication.__call__ = __call__
     MotoRequestHandler.run_wsgi = run_wsgi
