@@ -6,8 +6,9 @@ import uuid
 import pytest
 
 from harness import ext_sagemaker_domains
+from harness import iam_policy
 from harness.buckets import create_template_bucket
-from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_ARN, cr_event, make_role
+from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_ARN, LAUNCH_ROLE_TRUST, cr_event, make_role
 
 FUNCTION = "domain-onboarder"
 ACCOUNT = "123456789012"
@@ -17,8 +18,9 @@ LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 LAUNCH_TAG = "sagemaker-projects-launch-access"
 
 
-def env(queue_url="", default_template="deploy-codepipeline", studio_visibility=None):
+def env(queue_url="", default_template="deploy-codepipeline", studio_visibility=None, isolation=None):
     return {
+        **({"PROJECT_ISOLATION": isolation} if isolation is not None else {}),
         "LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET, "TEMPLATE_PREFIX": PREFIX,
         "DEFAULT_TEMPLATE": default_template, "DEFAULT_TEMPLATE_PARAMETERS": json.dumps(DEPLOY_PARAMS),
         "RECHECK_QUEUE_URL": queue_url, "RECHECK_DELAY_SECONDS": "1", "POLICY_OWNER": "onboarder-test",
@@ -92,7 +94,7 @@ def world(aws, functions, answer):
             return [json.loads(m["Body"]) for m in msgs]
 
     w = World()
-    w.s3, w.iam, w.sm, w.sqs, w.queue = s3, iam, sm, sqs, queue
+    w.s3, w.iam, w.sm, w.sqs, w.queue, w.aws = s3, iam, sm, sqs, queue, aws
     return w
 
 
@@ -118,9 +120,9 @@ def test_a_new_domain_in_service_is_onboarded_and_gets_its_project(world):
     # and carries the tag Studio lists API-created projects by
     published = world.s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}deploy-codepipeline.yaml")["ETag"].strip('"')
     tags = {t["Key"]: t["Value"] for t in world.sm.list_tags(ResourceArn=project["ProjectArn"])["Tags"]}
-    assert tags == {"sagemaker-projects-bootstrap:domain": domain, "sagemaker-projects-bootstrap:template":
-                    "deploy-codepipeline", "sagemaker-projects-bootstrap:template-digest": published,
-                    "sagemaker:studio-visibility": "true"}
+    assert tags == {"sagemaker-projects-bootstrap:domain": domain, "sagemaker:domain-arn": arn,
+                    "sagemaker-projects-bootstrap:template": "deploy-codepipeline",
+                    "sagemaker-projects-bootstrap:template-digest": published, "sagemaker:studio-visibility": "true"}
 
 
 def test_with_studio_visibility_off_the_project_has_no_visibility_tag(world):
@@ -290,3 +292,91 @@ def test_the_install_sweep_answers_cloudformation_and_its_delete_takes_the_grant
     delete = {**ev, "RequestType": "Delete", "RequestId": "r2", "PhysicalResourceId": created["PhysicalResourceId"]}
     assert answer(FUNCTION, delete, extra_env=env(world.queue))["Status"] == "SUCCESS"
     assert world.our_policies("ExistingRole") == [] and LAUNCH_TAG not in world.role_tags("ExistingRole")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# domain isolation (ProjectIsolation=Domain, README "Security model"): what the onboarder grants, evaluated offline
+# ------------------------------------------------------------------------------------------------------------------
+def sweep_event():
+    return {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events", "account": ACCOUNT,
+            "time": "2026-11-29T12:00:00Z", "region": "us-east-1", "resources": [], "detail": {}}
+
+
+def policy_doc(world, role, name):
+    doc = world.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return json.loads(doc) if isinstance(doc, str) else doc
+
+
+def statements_of(world, role):
+    """The role's inline policies as IAM holds them (GetRolePolicy), statement by statement."""
+    return [s for name in world.iam.list_role_policies(RoleName=role)["PolicyNames"]
+            for s in iam_policy.as_list(policy_doc(world, role, name)["Statement"])]
+
+
+def project_stack(world, domain):
+    """(stack ARN, its tags, the TemplateURL it was created from) of the onboarder's project for `domain`."""
+    project = world.sm.describe_project(ProjectName=f"mlops-{domain}")
+    stack = world.aws.client("cloudformation").describe_stacks(
+        StackName=f"SP-{project['ProjectId']}")["Stacks"][0]
+    url = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["TemplateURL"]
+    return stack["StackId"], {t["Key"]: t["Value"] for t in stack["Tags"]}, url
+
+
+def test_under_domain_isolation_a_domains_roles_change_only_that_domains_project_stacks(world):
+    # the project stacks run: the launch role, and the seed-code function's pointer (no function behind it: the
+    # stacks fail after they were created with their tags, which is all this test reads)
+    make_role(world.iam, "AmazonSageMakerProjectsLaunchRole", trust=LAUNCH_ROLE_TRUST)
+    world.aws.client("ssm").put_parameter(
+        Name="/sagemaker-projects-bootstrap/seedcode-function-arn", Type="String",
+        Value=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:sagemaker-projects-seedcode")
+    arn_a, a = world.domain("isolated-a", world.role("RoleA"))
+    arn_b, b = world.domain("isolated-b", world.role("RoleB"))
+    for arn in (arn_a, arn_b):
+        assert world.onboard(create_domain_event(arn), isolation="Domain")["Outcome"] == "Onboarded"
+    assert world.our_policies("RoleA") == sorted([
+        "SageMakerProjects-PassLaunchRole-onboarder-test", "SageMakerProjects-ProjectStacks-onboarder-test",
+        "SageMakerProjects-TemplateRead-onboarder-test", f"SageMakerProjects-DomainStacks-onboarder-test-{a}"])
+    stack_a, tags_a, url_a = project_stack(world, a)
+    stack_b, tags_b, url_b = project_stack(world, b)
+    # the project's stack carries its domain, the tag the isolation conditions on
+    assert (tags_a["sagemaker:domain-arn"], tags_b["sagemaker:domain-arn"]) == (arn_a, arn_b)
+
+    role_a = statements_of(world, "RoleA")
+
+    def may(action, stack, tags, url=None):
+        ctx = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+        if url:
+            ctx["cloudformation:TemplateUrl"] = url
+        return iam_policy.allows(role_a, action, stack, ctx)
+
+    assert may("cloudformation:UpdateStack", stack_a, tags_a, url_a)
+    assert may("cloudformation:DeleteStack", stack_a, tags_a)
+    assert not may("cloudformation:UpdateStack", stack_b, tags_b, url_b), "another domain's stack"
+    assert not may("cloudformation:DeleteStack", stack_b, tags_b), "another domain's stack"
+    assert not may("cloudformation:TagResource", stack_b, tags_b), "retagging another domain's stack"
+    # stacks run this stack's templates only: not a template of the caller's choosing, nor a look-alike bucket's
+    new_stack = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/SP-p-new/1"
+    assert may("cloudformation:CreateStack", new_stack, {}, url_a)
+    for url in (None, "https://attacker-bucket.s3.us-east-1.amazonaws.com/templates/x.yaml",
+                f"https://{BUCKET}.s3.us-east-1.amazonaws.com.evil.s3.amazonaws.com/templates/x.yaml",
+                f"https://{BUCKET}.s3.us-east-1.amazonaws.com/other-prefix/x.yaml"):
+        assert not may("cloudformation:CreateStack", new_stack, {}, url), url
+        assert not may("cloudformation:UpdateStack", stack_a, tags_a, url), url
+
+
+def test_a_role_that_left_a_domain_loses_its_stacks_at_the_next_sweep_and_account_mode_takes_all_back(world):
+    shared = "SharedIsolatedRole"
+    arn_a, a = world.domain("shared-a", world.role(shared))
+    arn_b, b = world.domain("shared-b", f"arn:aws:iam::{ACCOUNT}:role/{shared}")
+    out = world.onboard(sweep_event(), isolation="Domain")
+    assert out["Failed"] == 0, out
+    per_domain = lambda: [n for n in world.our_policies(shared) if "DomainStacks" in n]  # noqa: E731
+    assert per_domain() == sorted(f"SageMakerProjects-DomainStacks-onboarder-test-{d}" for d in (a, b))
+    world.sm.delete_domain(DomainId=b)
+    assert world.onboard(sweep_event(), isolation="Domain")["Failed"] == 0
+    assert per_domain() == [f"SageMakerProjects-DomainStacks-onboarder-test-{a}"]
+    # back to account-wide: one ProjectStacks policy as upstream's, no per-domain ones left behind
+    assert world.onboard(sweep_event(), isolation="Account")["Failed"] == 0
+    assert per_domain() == [] and len(world.our_policies(shared)) == 3
+    doc = policy_doc(world, shared, "SageMakerProjects-ProjectStacks-onboarder-test")
+    assert [s["Sid"] for s in doc["Statement"]] == ["ManageProjectStacks", "TagOnlyProjectTaggedStacks"]

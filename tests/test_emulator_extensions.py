@@ -129,9 +129,11 @@ def test_create_project_creates_the_template_stack_and_completes(aws):
         "Branch": "main",
         "Notes": "",
     }
+    # SageMaker's two tags, and the project's own (inferred, README "The emulator")
     assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {
         "sagemaker:project-name": "proj-a",
         "sagemaker:project-id": out["ProjectId"],
+        "team": "ml",
     }
     assert aws.client("s3").head_bucket(Bucket=f"sagemaker-project-{out['ProjectId']}")
 

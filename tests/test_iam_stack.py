@@ -583,7 +583,8 @@ RENDER = ROOT / "iam" / "render-policy"
 RENDER_FLAGS = ["--partition", "aws-cn", "--account-id", "111122223333",
                 "--launch-role-arn", "arn:aws-cn:iam::111122223333:role/AmazonSageMakerProjectsLaunchRole",
                 "--template-bucket", "sagemaker-projects-templates-111122223333", "--template-prefix", "tpl/",
-                "--template-key-arn", "arn:aws-cn:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+                "--template-key-arn", "arn:aws-cn:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                "--region", "cn-north-1", "--s3-domain", "amazonaws.com.cn", "--domain-id", "d-team"]
 
 
 def render(*args, env: dict | None = None):
@@ -610,9 +611,9 @@ def test_render_policy_renders_every_policy_document_of_iam():
 
 
 def expected_rendering(path: Path) -> dict:
-    """The expected rendering, by plain text replacement of the six placeholders in the source file."""
-    values = dict(zip(["Partition", "AccountId", "LaunchRoleArn", "TemplateBucket", "TemplatePrefix", "TemplateKeyArn"],
-                      RENDER_FLAGS[1::2]))
+    """The expected rendering, by plain text replacement of the placeholders in the source file."""
+    values = dict(zip(["Partition", "AccountId", "LaunchRoleArn", "TemplateBucket", "TemplatePrefix", "TemplateKeyArn",
+                       "Region", "S3Domain", "DomainId"], RENDER_FLAGS[1::2]))
     text = path.read_text()
     for k, v in values.items():
         text = text.replace("${" + k + "}", v)

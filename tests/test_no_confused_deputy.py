@@ -38,7 +38,8 @@ LAUNCH_TAG = "sagemaker-projects-launch-access"
 
 #: the environment infra/bootstrap.yaml gives each function (its bounds), the harness's "off" switch overridden
 ROLE_POLICIES_ENV = {**BOUNDS_ON, "STACK_ID": STACK, "LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET,
-                     "TEMPLATE_KMS_KEY_ARN": "", "EXECUTION_ROLES": f"{TEAM_ROLE},AdminRole,{LAUNCH_ROLE_ARN}"}
+                     "TEMPLATE_KMS_KEY_ARN": "", "EXECUTION_ROLES": f"{TEAM_ROLE},AdminRole,{LAUNCH_ROLE_ARN}",
+                    "PROJECT_ISOLATION": "Account"}
 PUBLISHER_ENV = {**BOUNDS_ON, "STACK_ID": STACK, "TEMPLATE_BUCKET": BUCKET}
 ONBOARDER_ENV = {**BOUNDS_ON, "STACK_ID": STACK, "LAUNCH_ROLE_ARN": LAUNCH_ROLE_ARN, "TEMPLATE_BUCKET": BUCKET,
                  "TEMPLATE_PREFIX": PREFIX, "TEMPLATE_KMS_KEY_ARN": "", "DEFAULT_TEMPLATE": "",
@@ -99,6 +100,25 @@ FORGED_ROLE_REQUESTS = {
     "the launch role as an execution role": ({"ExecutionRoles": [LAUNCH_ROLE_ARN]},
                                              "role AmazonSageMakerProjectsLaunchRole is out of this product's reach"),
 }
+
+
+def test_a_request_for_account_wide_stack_rights_from_an_isolated_stack_is_refused(answer, roles):
+    client, _ = roles
+    env = {**ROLE_POLICIES_ENV, "PROJECT_ISOLATION": "Domain"}
+    r = answer("execution-role-policies", role_policies_event(ProjectIsolation="Account"), extra_env=env)
+    assert r["Status"] == "FAILED" and "ProjectIsolation: \"Account\" is not this stack's project isolation" in r["Reason"], r
+    untouched(client, "TeamExecutionRole")
+    # the stack's own request: the listed role may create project stacks from the templates, change none
+    r = answer("execution-role-policies", role_policies_event(ProjectIsolation="Domain"), extra_env=env)
+    assert r["Status"] == "SUCCESS", r
+    stacks = client.get_role_policy(RoleName="TeamExecutionRole",
+                                    PolicyName=next(n for n in ours(client, "TeamExecutionRole")
+                                                    if "ProjectStacks" in n))["PolicyDocument"]
+    own = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/SP-p-1/1"
+    url = f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{PREFIX}deploy-codepipeline.yaml"
+    assert iam.allows(stacks["Statement"], "cloudformation:CreateStack", own, {"cloudformation:TemplateUrl": url})
+    for action in ("cloudformation:UpdateStack", "cloudformation:DeleteStack"):
+        assert not iam.allows(stacks["Statement"], action, own, {"cloudformation:TemplateUrl": url}), action
 
 
 @pytest.mark.parametrize("case", FORGED_ROLE_REQUESTS)
@@ -361,7 +381,8 @@ def test_the_launch_role_may_invoke_the_seed_code_function_and_nothing_else_of_l
 def execution_role_statements() -> list[dict]:
     """iam/execution-role/*.json as the functions render them (policies.rs)."""
     values = {"${LaunchRoleArn}": LAUNCH_ROLE_ARN, "${Partition}": "aws", "${AccountId}": ACCOUNT_ID,
-              "${TemplateBucket}": BUCKET, "${TemplatePrefix}": PREFIX, "${TemplateKeyArn}": KEY}
+              "${TemplateBucket}": BUCKET, "${TemplatePrefix}": PREFIX, "${TemplateKeyArn}": KEY,
+              "${Region}": REGION, "${S3Domain}": "amazonaws.com", "${DomainId}": "d-team"}
     out = []
     for path in sorted((ROOT / "iam" / "execution-role").glob("*.json")):
         text = re.sub(r"\$\{\w+\}", lambda m: values[m.group(0)], path.read_text())

@@ -501,7 +501,10 @@ def _start_stack(project: Project, template_body: str, template: dict) -> None:
         project.failure = problem
         return
     backend = cloudformation_backends[project.account_id][project.region]
-    tags = {"sagemaker:project-name": project.name, "sagemaker:project-id": project.project_id}
+    # the project's own tags go to its stack as well (inferred, README "The emulator": AWS's sample policy lets
+    # execution roles tag SP-* stacks that carry sagemaker:project-name, which SageMaker sets)
+    tags = {**{t["Key"]: t["Value"] for t in project.tags},
+            "sagemaker:project-name": project.name, "sagemaker:project-id": project.project_id}
     try:
         stack = backend.create_stack(
             name=project.stack_name,

@@ -506,6 +506,21 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitStatus, LaunchEr
                     .iter()
                     .find(|(k, _)| k == "TemplateBucketKmsKeyArn")
                     .map(|(_, v)| v.clone()),
+                // a stack from before the output had account-wide stack rights
+                isolation: outputs
+                    .iter()
+                    .find(|(k, _)| k == "ProjectIsolation")
+                    .map(|(_, v)| {
+                        projects_core::policies::Isolation::parse("ProjectIsolation", v)
+                            .map_err(LaunchError::Invalid)
+                    })
+                    .transpose()?
+                    .unwrap_or_default(),
+                region: stack_id
+                    .as_deref()
+                    .and_then(|id| id.split(':').nth(3))
+                    .unwrap_or_default()
+                    .to_owned(),
             };
             let clients = doctor::Clients {
                 cloudtrail: &aws.cloudtrail,

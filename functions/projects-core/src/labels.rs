@@ -6,6 +6,10 @@ use sha2::{Digest, Sha256};
 /// Tag on projects this product created, naming their domain.
 pub const DOMAIN_TAG: &str = "sagemaker-projects-bootstrap:domain";
 
+/// SageMaker's tag on what was made in a domain (its ARN), which Studio puts on the resources it creates and
+/// domain resource isolation conditions on; this product puts it on the projects it creates for a domain.
+pub const DOMAIN_ARN_TAG: &str = "sagemaker:domain-arn";
+
 /// Tag on a project (and on a template object) that SageMaker Studio lists it by: `true` shows it. Studio lists
 /// a project created through the API only with it (as the Terraform and Pulumi providers document).
 pub const STUDIO_VISIBILITY_TAG: &str = "sagemaker:studio-visibility";

@@ -2,7 +2,9 @@
 //! manage `SP-*` stacks, read the templates and their tags) and the tag the launch role's trust asks for.
 //! The documents live in `iam/execution-role/` — one source of truth for this code and the manual path.
 //! With a template bucket under SSE-KMS (`TemplateBucketKmsKeyArn`), a fourth: `kms:Decrypt` on that key,
-//! through S3 only.
+//! through S3 only. Under domain isolation ([`StackScope::Isolated`]) the stack rights are split: stacks are
+//! created and updated from the template location only, and updated or deleted only when tagged with one of
+//! the role's domains (one `DomainStacks` policy per domain, README "Security model").
 
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client as Iam;
@@ -41,8 +43,72 @@ const KEY_DOCUMENT: (&str, &str) = (
     include_str!("../../../iam/execution-role/template-key.json"),
 );
 
+/// Under domain isolation, in place of `project-stacks.json`: create (and update) `SP-*` stacks only from the
+/// template location, update and delete none.
+const ISOLATED_STACKS_DOCUMENT: &str =
+    include_str!("../../../iam/execution-role/project-stacks-isolated.json");
+
+/// Under domain isolation, one per domain the role serves: update, delete and tag the `SP-*` stacks tagged
+/// `sagemaker:domain-arn` = that domain.
+const DOMAIN_DOCUMENT: (&str, &str) = (
+    "DomainStacks",
+    include_str!("../../../iam/execution-role/domain-stacks.json"),
+);
+
+/// The stack's `ProjectIsolation`: how far the execution roles' rights over project stacks reach.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// Every `SP-*` stack of the account, as upstream's policy.
+    #[default]
+    Account,
+    /// The stacks of the role's own domains, from the template location only.
+    Domain,
+}
+
+impl Isolation {
+    /// `Account` or `Domain` (any case); empty is `Account`.
+    pub fn parse(field: &str, value: &str) -> Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "" | "account" => Ok(Self::Account),
+            "domain" => Ok(Self::Domain),
+            _ => Err(format!(
+                "{field} must be Account or Domain, got {value:?}"
+            )),
+        }
+    }
+
+    /// The scope of one grant: for `domain`'s roles (the onboarder), or for roles of no known domain (`None`:
+    /// the roles a stack lists, which under isolation may create project stacks but update or delete none).
+    pub fn scope(self, region: &str, domain: Option<&str>) -> StackScope {
+        match self {
+            Self::Account => StackScope::Account,
+            Self::Domain => StackScope::Isolated {
+                region: region.to_owned(),
+                domain: domain.map(str::to_owned),
+            },
+        }
+    }
+}
+
+/// What one grant gives over `SP-*` stacks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StackScope {
+    Account,
+    /// Create from the template location in `region`; update and delete only `domain`'s stacks.
+    Isolated {
+        region: String,
+        domain: Option<String>,
+    },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    #[error("{field}: {value:?} is not a valid {what}")]
+    Value {
+        field: &'static str,
+        what: &'static str,
+        value: String,
+    },
     #[error("policy document {name} is not valid JSON after rendering: {source}")]
     Render {
         name: String,
@@ -86,6 +152,8 @@ impl PolicyError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicySet {
     pub policies: Vec<(String, String)>,
+    /// The purpose of each policy, in the same order (`PassLaunchRole`, `DomainStacks`…).
+    purposes: Vec<&'static str>,
     owner: String,
     /// The launch role's name: never granted itself.
     launch_role: String,
@@ -99,8 +167,23 @@ impl PolicySet {
         prefix: &str,
         template_key: Option<&str>,
         owner: &str,
+        scope: &StackScope,
     ) -> Result<Self, PolicyError> {
-        // values were validated (names module): none can break out of a JSON string
+        let (region, domain) = match scope {
+            StackScope::Account => ("", None),
+            StackScope::Isolated { region, domain } => {
+                (checked("region", "AWS region", region)?, domain.as_deref())
+            }
+        };
+        let domain = domain
+            .map(|d| checked("DomainId", "SageMaker domain id", d))
+            .transpose()?;
+        let s3_domain = if launch_role.partition == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        // values were validated (names module, `checked`): none can break out of a JSON string
         let substitutions = [
             ("${LaunchRoleArn}", launch_role.to_string()),
             ("${Partition}", launch_role.partition.clone()),
@@ -111,29 +194,50 @@ impl PolicySet {
                 "${TemplateKeyArn}",
                 template_key.unwrap_or_default().to_owned(),
             ),
+            ("${Region}", region.to_owned()),
+            ("${S3Domain}", s3_domain.to_owned()),
+            ("${DomainId}", domain.unwrap_or_default().to_owned()),
         ];
-        let policies = DOCUMENTS
+        let isolated = matches!(scope, StackScope::Isolated { .. });
+        let documents = DOCUMENTS
             .iter()
-            .chain(template_key.is_some().then_some(&KEY_DOCUMENT))
-            .map(|(purpose, template)| {
-                let name = policy_name(purpose, owner);
-                let rendered = substitutions
-                    .iter()
-                    .fold(template.to_string(), |doc, (k, v)| doc.replace(k, v));
-                let minified = serde_json::from_str::<serde_json::Value>(&rendered)
-                    .map_err(|source| PolicyError::Render {
-                        name: name.clone(),
-                        source,
-                    })?
-                    .to_string();
-                Ok::<_, PolicyError>((name, minified))
+            .map(|&(purpose, template)| match purpose {
+                "ProjectStacks" if isolated => (purpose, ISOLATED_STACKS_DOCUMENT, owner.to_owned()),
+                _ => (purpose, template, owner.to_owned()),
             })
-            .collect::<Result<_, _>>()?;
+            .chain(
+                template_key
+                    .is_some()
+                    .then(|| (KEY_DOCUMENT.0, KEY_DOCUMENT.1, owner.to_owned())),
+            )
+            .chain(domain.map(|d| (DOMAIN_DOCUMENT.0, DOMAIN_DOCUMENT.1, format!("{owner}-{d}"))));
+        let mut policies = Vec::new();
+        let mut purposes = Vec::new();
+        for (purpose, template, named_for) in documents {
+            let name = policy_name(purpose, &named_for);
+            let rendered = substitutions
+                .iter()
+                .fold(template.to_string(), |doc, (k, v)| doc.replace(k, v));
+            let minified = serde_json::from_str::<serde_json::Value>(&rendered)
+                .map_err(|source| PolicyError::Render {
+                    name: name.clone(),
+                    source,
+                })?
+                .to_string();
+            policies.push((name, minified));
+            purposes.push(purpose);
+        }
         Ok(Self {
             policies,
+            purposes,
             owner: owner.to_owned(),
             launch_role: launch_role.name.clone(),
         })
+    }
+
+    /// The purposes this set grants (`PassLaunchRole`, `ProjectStacks`, `TemplateRead`, …).
+    pub fn purposes(&self) -> &[&'static str] {
+        &self.purposes
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -147,6 +251,34 @@ impl PolicySet {
 
 pub fn policy_name(purpose: &str, owner: &str) -> String {
     format!("{POLICY_PREFIX}{purpose}-{owner}")
+}
+
+/// A value that goes into a policy document: lower-case letters, digits and `-` only (a region, a domain id).
+fn checked<'a>(
+    field: &'static str,
+    what: &'static str,
+    value: &'a str,
+) -> Result<&'a str, PolicyError> {
+    let fine = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if fine {
+        Ok(value)
+    } else {
+        Err(PolicyError::Value {
+            field,
+            what,
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// `owner`'s per-domain policies among `names` (`…DomainStacks-<owner>-<domain id>`).
+fn domain_names_of<'a>(names: &'a [String], owner: &str) -> impl Iterator<Item = &'a String> {
+    let head = policy_name(DOMAIN_DOCUMENT.0, &format!("{owner}-d-"));
+    names.iter().filter(move |n| n.starts_with(&head))
 }
 
 /// The names `owner` writes, without rendering anything (for removal).
@@ -262,8 +394,9 @@ pub async fn check_reachable(iam: &Iam, role: &str, launch_role: &str) -> Result
 }
 
 /// What a role lacks of what an execution role needs (for `projects doctor`): the purposes (`PassLaunchRole`,
-/// `ProjectStacks`, `TemplateRead`) no inline policy of this product grants as rendered for these values — any
-/// owner's counts — and whether the launch-access tag is missing.
+/// `ProjectStacks`, `TemplateRead`, `TemplateKey`, and under isolation `DomainStacks` for the scope's domain) no
+/// inline policy of this product grants as rendered for these values — any owner's counts — and whether the
+/// launch-access tag is missing.
 pub async fn inspect(
     iam: &Iam,
     role: &str,
@@ -271,24 +404,53 @@ pub async fn inspect(
     bucket: &str,
     prefix: &str,
     template_key: Option<&str>,
+    scope: &StackScope,
 ) -> Result<(Vec<&'static str>, bool), PolicyError> {
     let existing = list_inline(iam, role).await?;
+    let domain_suffix = match scope {
+        StackScope::Isolated {
+            domain: Some(d), ..
+        } => format!("-{d}"),
+        _ => String::new(),
+    };
+    // every owner whose policies are on the role: the name's part after `<prefix><purpose>-`
+    let mut owners = std::collections::BTreeSet::new();
+    for name in &existing {
+        let Some(rest) = name.strip_prefix(POLICY_PREFIX) else {
+            continue;
+        };
+        if let Some((purpose, owner)) = rest.split_once('-') {
+            let owner = match purpose {
+                "DomainStacks" => owner.strip_suffix(&domain_suffix).unwrap_or(owner),
+                _ => owner,
+            };
+            owners.insert(owner.to_owned());
+        }
+    }
+    let wanted = PolicySet::render(launch_role, bucket, prefix, template_key, "-", scope)?;
+    let mut documents = std::collections::HashMap::new();
     let mut missing = Vec::new();
-    for (purpose, _) in DOCUMENTS {
-        let head = format!("{POLICY_PREFIX}{purpose}-");
+    for purpose in wanted.purposes() {
         let mut granted = false;
-        for name in existing.iter().filter(|n| n.starts_with(&head)) {
-            let owner = &name[head.len()..];
-            let set = PolicySet::render(launch_role, bucket, prefix, template_key, owner)?;
-            let wanted = set.policies.iter().find(|(n, _)| n == name);
-            let have = document(iam, role, name).await?;
-            if wanted.is_some_and(|(_, w)| same_document(&have, w)) {
+        for owner in &owners {
+            let set = PolicySet::render(launch_role, bucket, prefix, template_key, owner, scope)?;
+            let Some(i) = set.purposes().iter().position(|p| p == purpose) else {
+                continue;
+            };
+            let (name, want) = &set.policies[i];
+            if !existing.contains(name) {
+                continue;
+            }
+            if !documents.contains_key(name) {
+                documents.insert(name.clone(), document(iam, role, name).await?);
+            }
+            if same_document(&documents[name], want) {
                 granted = true;
                 break;
             }
         }
         if !granted {
-            missing.push(purpose);
+            missing.push(*purpose);
         }
     }
     let tags = iam
@@ -332,7 +494,8 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
         other => other?,
     };
     let ours = owned_names(owner);
-    for name in existing.iter().filter(|n| ours.contains(n)) {
+    let per_domain: Vec<&String> = domain_names_of(&existing, owner).collect();
+    for name in existing.iter().filter(|n| ours.contains(n)).chain(per_domain) {
         delete_inline(iam, role, name).await?;
     }
     // Whether another owner still grants is read after our deletes, not from the listing before them: two owners
@@ -357,6 +520,30 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
         tag_for_launch(iam, role).await?;
     }
     Ok(())
+}
+
+/// Removes `owner`'s per-domain policies from `role` for every domain not in `serving` (the domains whose users
+/// run as it now): a role that left a domain loses its reach into that domain's stacks. Returns how many went.
+pub async fn prune_domains(
+    iam: &Iam,
+    role: &str,
+    owner: &str,
+    serving: &std::collections::BTreeSet<String>,
+) -> Result<usize, PolicyError> {
+    let existing = match list_inline(iam, role).await {
+        Err(PolicyError::NoSuchRole { .. }) => return Ok(0),
+        other => other?,
+    };
+    let keep: Vec<String> = serving
+        .iter()
+        .map(|d| policy_name(DOMAIN_DOCUMENT.0, &format!("{owner}-{d}")))
+        .collect();
+    let mut removed = 0;
+    for name in domain_names_of(&existing, owner).filter(|n| !keep.contains(n)) {
+        delete_inline(iam, role, name).await?;
+        removed += 1;
+    }
+    Ok(removed)
 }
 
 /// Some owner's PassLaunchRole policy is on `role` (ours are gone by the time this is asked).
@@ -578,6 +765,7 @@ mod tests {
             "projects/",
             None,
             "abc123",
+            &StackScope::Account,
         )
         .unwrap();
         let names: Vec<_> = set.names().collect();
@@ -625,6 +813,7 @@ mod tests {
             &format!("{}/", "p".repeat(200)),
             Some("arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
             "abcdef0123",
+            &StackScope::Account,
         )
         .unwrap();
         assert!(set.size() * 3 < INLINE_QUOTA, "{}", set.size());
@@ -642,7 +831,15 @@ mod tests {
     fn with_a_template_key_a_fourth_policy_decrypts_through_s3_only_with_that_key() {
         let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let set =
-            PolicySet::render(&launch(), "sagemaker-templates", "", Some(key), "abc123").unwrap();
+            PolicySet::render(
+            &launch(),
+            "sagemaker-templates",
+            "",
+            Some(key),
+            "abc123",
+            &StackScope::Account,
+        )
+        .unwrap();
         let (name, doc) = set.policies.last().unwrap();
         assert_eq!(name, "SageMakerProjects-TemplateKey-abc123");
         let doc: serde_json::Value = serde_json::from_str(doc).unwrap();
@@ -657,7 +854,92 @@ mod tests {
             owned_names("abc123").contains(name),
             "removed with the rest"
         );
-        let without = PolicySet::render(&launch(), "sagemaker-templates", "", None, "abc123");
+        let without = PolicySet::render(
+            &launch(),
+            "sagemaker-templates",
+            "",
+            None,
+            "abc123",
+            &StackScope::Account,
+        );
         assert_eq!(without.unwrap().policies.len(), 3);
+    }
+
+    fn isolated(domain: Option<&str>) -> PolicySet {
+        PolicySet::render(
+            &launch(),
+            "sagemaker-templates",
+            "projects/",
+            None,
+            "abc123",
+            &Isolation::Domain.scope("eu-west-1", domain),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn under_domain_isolation_stacks_are_run_from_the_templates_and_changed_only_in_the_roles_domain() {
+        let set = isolated(Some("d-team1"));
+        let names: Vec<_> = set.names().collect();
+        assert_eq!(
+            names,
+            [
+                "SageMakerProjects-PassLaunchRole-abc123",
+                "SageMakerProjects-ProjectStacks-abc123",
+                "SageMakerProjects-TemplateRead-abc123",
+                "SageMakerProjects-DomainStacks-abc123-d-team1"
+            ]
+        );
+        let doc = |i: usize| serde_json::from_str::<serde_json::Value>(&set.policies[i].1).unwrap();
+        let stacks = doc(1);
+        assert_eq!(stacks["Statement"][1]["Effect"], "Deny");
+        let urls = &stacks["Statement"][1]["Condition"]["StringNotLike"]["cloudformation:TemplateUrl"];
+        assert!(urls
+            .as_array()
+            .unwrap()
+            .contains(&"https://sagemaker-templates.s3.eu-west-1.amazonaws.com/projects/*".into()));
+        let domain = doc(3);
+        assert_eq!(
+            domain["Statement"][0]["Condition"]["StringEquals"]["aws:ResourceTag/sagemaker:domain-arn"],
+            "arn:aws:sagemaker:eu-west-1:123456789012:domain/d-team1"
+        );
+        for (_, d) in &set.policies {
+            assert!(!d.contains("${"), "every placeholder is filled: {d}");
+        }
+        // a role of no known domain (listed by the stack): creates from the templates, updates and deletes nothing
+        assert_eq!(isolated(None).policies.len(), 3);
+    }
+
+    #[test]
+    fn a_domain_id_or_region_that_could_break_out_of_the_document_is_refused() {
+        for (region, domain) in [("eu-west-1", "d-1\""), ("eu-west-1", "D-Upper"), ("eu\"-1", "d-1")] {
+            let e = PolicySet::render(
+                &launch(),
+                "b",
+                "",
+                None,
+                "o",
+                &Isolation::Domain.scope(region, Some(domain)),
+            )
+            .unwrap_err();
+            assert!(matches!(e, PolicyError::Value { .. }), "{e}");
+        }
+    }
+
+    #[test]
+    fn isolation_is_account_or_domain() {
+        assert_eq!(Isolation::parse("P", "").unwrap(), Isolation::Account);
+        assert_eq!(Isolation::parse("P", "Domain").unwrap(), Isolation::Domain);
+        assert_eq!(
+            Isolation::parse("ProjectIsolation", "team").unwrap_err(),
+            "ProjectIsolation must be Account or Domain, got \"team\""
+        );
+    }
+
+    #[test]
+    fn many_domains_sharing_one_role_fit_the_inline_quota() {
+        let shared = isolated(None).size();
+        let per_domain = isolated(Some("d-abcdefghijkl")).size() - shared;
+        assert!(shared + 10 * per_domain < INLINE_QUOTA, "{shared} + 10 x {per_domain}");
     }
 }

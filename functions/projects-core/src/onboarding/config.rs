@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::names::{self, RoleArn};
+use crate::policies::Isolation;
 use crate::publishing::Location;
 use crate::templates::EMBEDDED;
 
@@ -35,6 +36,9 @@ pub struct Config {
     /// `PROJECT_STUDIO_VISIBILITY` (`true`, the default, or `false`): tag the projects it creates
     /// `sagemaker:studio-visibility=true`, so Studio lists them.
     pub studio_visibility: bool,
+    /// `PROJECT_ISOLATION` (`Account`, the default, or `Domain`): how far the execution roles' rights over
+    /// project stacks reach (README "Security model").
+    pub isolation: Isolation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +49,7 @@ impl Config {
     /// Reads `LAUNCH_ROLE_ARN`, `TEMPLATE_BUCKET`, `TEMPLATE_PREFIX`, `AWS_REGION`, `DEFAULT_TEMPLATE`,
     /// `DEFAULT_TEMPLATE_PARAMETERS` (a JSON object), `OPT_IN_TAG`, `PARAMETERS_TAG`, `OPT_OUT_TAG`,
     /// `POLICY_OWNER`, `RECHECK_QUEUE_URL`, `RECHECK_DELAY_SECONDS`, `RECHECK_MAX_MINUTES`, `SWEEP_CONCURRENCY`,
-    /// `PROJECT_STUDIO_VISIBILITY`.
+    /// `PROJECT_STUDIO_VISIBILITY`, `PROJECT_ISOLATION`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
     }
@@ -95,8 +99,14 @@ impl Config {
                 )))
             }
         };
+        let isolation = Isolation::parse(
+            "PROJECT_ISOLATION",
+            &get("PROJECT_ISOLATION").unwrap_or_default(),
+        )
+        .map_err(ConfigError)?;
         Ok(Self {
             studio_visibility,
+            isolation,
             launch_role,
             location,
             template_key,

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use config::Config;
 
 use crate::aws::{sagemaker_not_found, AwsSdkError, CallError, OperationError};
-use crate::policies::{self, PolicyError, PolicySet};
+use crate::policies::{self, Isolation, PolicyError, PolicySet};
 
 /// The domain tag Studio reads to find the S3 templates.
 pub const LOCATION_TAG: &str = "sagemaker:projectS3TemplatesLocation";
@@ -143,13 +143,7 @@ impl Onboarder {
         s3: aws_sdk_s3::Client,
         config: Config,
     ) -> Result<Self, PolicyError> {
-        let policy_set = PolicySet::render(
-            &config.launch_role,
-            &config.location.bucket,
-            &config.location.prefix,
-            config.template_key.as_deref(),
-            &config.policy_owner,
-        )?;
+        let policy_set = Self::render(&config, None)?;
         Ok(Self {
             sagemaker,
             iam,
@@ -175,24 +169,72 @@ impl Onboarder {
         )
     }
 
+    /// The policies for the roles of `domain` (under `Account` isolation the same for every domain).
+    fn render(config: &Config, domain: Option<&str>) -> Result<PolicySet, PolicyError> {
+        PolicySet::render(
+            &config.launch_role,
+            &config.location.bucket,
+            &config.location.prefix,
+            config.template_key.as_deref(),
+            &config.policy_owner,
+            &config.isolation.scope(&config.region, domain),
+        )
+    }
+
     /// Forget which roles were granted (each invocation starts fresh: a role may have changed meanwhile).
     pub fn forget_granted(&self) {
         self.granted.lock().map(|mut g| g.clear()).unwrap_or(());
     }
 
-    async fn grant_role(&self, role_arn: &str) -> Result<String, OnboardError> {
+    /// After a sweep that granted every domain's roles: removes each role's per-domain grants for the domains it
+    /// no longer serves (all of them under `Account` isolation, where none are wanted).
+    pub(crate) async fn prune_domain_grants(&self) -> Result<(), PolicyError> {
+        let granted: Vec<String> = self
+            .granted
+            .lock()
+            .map(|g| g.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut serving: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+        for key in granted {
+            // `role domain` under Domain isolation, `role` under Account
+            let (role, domain) = key.split_once(' ').unwrap_or((&key, ""));
+            let domains = serving.entry(role.to_owned()).or_default();
+            if !domain.is_empty() {
+                domains.insert(domain.to_owned());
+            }
+        }
+        for (role, domains) in &serving {
+            let removed =
+                policies::prune_domains(&self.iam, role, &self.config.policy_owner, domains)
+                    .await?;
+            if removed > 0 {
+                tracing::info!(role = %role, removed, "per-domain grants of domains the role left removed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Grants the role of `domain`'s users; under domain isolation its rights reach that domain's stacks.
+    async fn grant_role(&self, role_arn: &str, domain: &str) -> Result<String, OnboardError> {
         let account = &self.config.launch_role.account;
         let role = crate::names::role_name("ExecutionRole", role_arn, account)?;
+        let (set, key) = match self.config.isolation {
+            Isolation::Account => (std::borrow::Cow::Borrowed(&self.policy_set), role.clone()),
+            Isolation::Domain => (
+                std::borrow::Cow::Owned(Self::render(&self.config, Some(domain))?),
+                format!("{role} {domain}"),
+            ),
+        };
         let first = self
             .granted
             .lock()
-            .map(|mut g| g.insert(role.clone()))
+            .map(|mut g| g.insert(key.clone()))
             .unwrap_or(true);
         if first {
-            if let Err(e) = policies::grant(&self.iam, &role, &self.policy_set).await {
+            if let Err(e) = policies::grant(&self.iam, &role, &set).await {
                 self.granted
                     .lock()
-                    .map(|mut g| g.remove(&role))
+                    .map(|mut g| g.remove(&key))
                     .unwrap_or(false);
                 return Err(e.into());
             }
@@ -249,7 +291,7 @@ impl Onboarder {
         }
         let mut roles = Vec::new();
         for arn in domain_roles(&described) {
-            let role = self.grant_role(arn).await?;
+            let role = self.grant_role(arn, domain_id).await?;
             if !roles.contains(&role) {
                 roles.push(role);
             }
@@ -278,7 +320,7 @@ impl Onboarder {
             // the tag makes the templates show in Studio: this is when a domain becomes onboarded
             lambda_glue::metrics::count(lambda_glue::metrics::DOMAINS_ONBOARDED, 1);
         }
-        let project = projects::ensure_project(self, &domain, &tags).await?;
+        let project = projects::ensure_project(self, &domain, &arn, &tags).await?;
         Ok(DomainOutcome::Onboarded {
             domain,
             roles,
@@ -352,7 +394,7 @@ impl Onboarder {
             }
         }
         let role = match profile_role(&described) {
-            Some(arn) => Some(self.grant_role(arn).await?),
+            Some(arn) => Some(self.grant_role(arn, domain_id).await?),
             None => None,
         };
         Ok(ProfileOutcome::Onboarded {

@@ -10,7 +10,8 @@ use aws_sdk_sagemaker::types::{
 use super::config::check_template_name;
 use super::{OnboardError, Onboarder};
 use crate::labels::{
-    project_name, studio_visibility_tag, template_label, DIGEST_TAG, DOMAIN_TAG, TEMPLATE_TAG,
+    project_name, studio_visibility_tag, template_label, DIGEST_TAG, DOMAIN_ARN_TAG, DOMAIN_TAG,
+    TEMPLATE_TAG,
 };
 use crate::projects::s3_url::pinned_url;
 use crate::publishing::{self, Served};
@@ -75,6 +76,7 @@ pub fn check_parameters(
 pub(super) async fn ensure_project(
     o: &Onboarder,
     domain: &str,
+    domain_arn: &str,
     tags: &[Tag],
 ) -> Result<Option<String>, OnboardError> {
     let tag = |key: &str| {
@@ -140,7 +142,13 @@ pub(super) async fn ensure_project(
         ))
         .template_providers(provider)
         .set_tags(Some(
-            std::iter::once(Tag::builder().key(DOMAIN_TAG).value(domain).build())
+            [
+                Tag::builder().key(DOMAIN_TAG).value(domain).build(),
+                // SageMaker's own tag for what was made in a domain: under domain isolation, the domain's
+                // execution roles update and delete the project's stack by it
+                Tag::builder().key(DOMAIN_ARN_TAG).value(domain_arn).build(),
+            ]
+            .into_iter()
                 .chain(version_tags(&template))
                 .chain(o.config.studio_visibility.then(studio_visibility_tag))
                 .collect(),

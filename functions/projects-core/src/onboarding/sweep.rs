@@ -82,5 +82,13 @@ async fn sweep(o: &Onboarder) -> Result<SweepReport, OnboardError> {
             }
         }
     }
+    // only a sweep that saw every domain knows which domains each role serves now
+    if report.failed == 0 {
+        if let Err(e) = o.prune_domain_grants().await {
+            tracing::warn!(error = %e, "sweep: per-domain grants of departed domains not pruned");
+            report.failed += 1;
+            report.errors.push(e.to_string());
+        }
+    }
     Ok(report)
 }

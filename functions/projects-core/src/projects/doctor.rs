@@ -10,7 +10,7 @@ use super::error::LaunchError;
 use crate::aws::{sagemaker_not_found, CallError};
 use crate::names::{self, RoleArn};
 use crate::onboarding::{list_domains, LOCATION_TAG};
-use crate::policies::{self, PolicyError, PolicySet, LAUNCH_ACCESS_TAG};
+use crate::policies::{self, Isolation, PolicyError, PolicySet, LAUNCH_ACCESS_TAG};
 use crate::publishing::VISIBILITY_TAG;
 
 /// CORS Studio needs on the template bucket.
@@ -30,6 +30,9 @@ pub struct Setup {
     pub owner: String,
     /// The template bucket's SSE-KMS key, when it has one: execution roles then need a fourth policy.
     pub template_key: Option<String>,
+    /// The stack's `ProjectIsolation` and region: what a domain's roles should be granted over project stacks.
+    pub isolation: Isolation,
+    pub region: String,
 }
 
 impl Setup {
@@ -561,6 +564,7 @@ async fn role(
     };
     let what = format!("domain {domain}: {label} {name}");
     let (bucket, prefix) = setup.bucket_and_prefix();
+    let stack_scope = setup.isolation.scope(&setup.region, Some(domain));
     let (missing, untagged) = match policies::inspect(
         c.iam,
         &name,
@@ -568,6 +572,7 @@ async fn role(
         &bucket,
         &prefix,
         setup.template_key.as_deref(),
+        &stack_scope,
     )
     .await
     {
@@ -587,6 +592,8 @@ async fn role(
         .map(|p| match *p {
             "PassLaunchRole" => format!("iam:PassRole on {}", setup.launch_role),
             "ProjectStacks" => "CloudFormation on SP-* stacks".to_owned(),
+            "DomainStacks" => format!("CloudFormation on the SP-* stacks of domain {domain}"),
+            "TemplateKey" => "kms:Decrypt of the templates' key".to_owned(),
             _ => "s3:GetObjectTagging on the templates".to_owned(),
         })
         .collect();
@@ -607,6 +614,7 @@ async fn role(
             &prefix,
             setup.template_key.as_deref(),
             &setup.owner,
+            &stack_scope,
         )
         .map_err(policy)?;
         match policies::grant(c.iam, &name, &set).await {

@@ -1,7 +1,8 @@
 //! `Custom::ExecutionRolePolicies`: gives listed SageMaker execution roles what S3 project templates need.
 //!
 //! Properties: `ExecutionRoles` (role ARNs or names, paths allowed), `LaunchRoleArn`, `TemplateBucket`,
-//! `TemplatePrefix` (optional). Policies are named for this stack + logical resource; Update removes them
+//! `TemplatePrefix`, `TemplateBucketKmsKeyArn` and `ProjectIsolation` (optional). Policies are named for this
+//! stack + logical resource; Update removes them
 //! from roles that left the list; Delete removes exactly what this resource put.
 //!
 //! Bounded by the stack (see [`super::bounds`]): the request must come from the stack that deployed the
@@ -17,7 +18,7 @@ use serde::Deserialize;
 
 use super::bounds::{Bounds, BoundsError};
 use crate::names::{self, NameError, RoleArn};
-use crate::policies::{self, PolicyError, PolicySet};
+use crate::policies::{self, Isolation, PolicyError, PolicySet};
 
 /// The environment variables that bound this resource's properties (set by infra/bootstrap.yaml).
 pub const BOUNDS: &[&str] = &[
@@ -25,6 +26,7 @@ pub const BOUNDS: &[&str] = &[
     "TEMPLATE_BUCKET",
     "TEMPLATE_KMS_KEY_ARN",
     "EXECUTION_ROLES",
+    "PROJECT_ISOLATION",
 ];
 
 /// IAM allows few writes per second per account: a handful of roles at a time is plenty.
@@ -42,6 +44,14 @@ pub struct Properties {
     /// The template bucket's SSE-KMS key, when it has one: the roles may then decrypt the templates.
     #[serde(default)]
     pub template_bucket_kms_key_arn: String,
+    /// `Account` (the default) or `Domain`: under `Domain` the roles may create project stacks from the
+    /// templates but update or delete none (the onboarder grants that per domain).
+    #[serde(default = "account")]
+    pub project_isolation: String,
+}
+
+fn account() -> String {
+    "Account".to_owned()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +64,8 @@ pub enum Error {
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Bounds(#[from] BoundsError),
+    #[error("{0}")]
+    Isolation(String),
 }
 
 /// Validated properties: role names (deduplicated, in the launch role's account) and the rendered policies.
@@ -117,7 +129,17 @@ impl Properties {
             "" => None,
             k => Some(names::kms_key_arn("TemplateBucketKmsKeyArn", k)?),
         };
-        let set = PolicySet::render(&launch, &bucket, &prefix, key.as_deref(), &owner)?;
+        let isolation = Isolation::parse("ProjectIsolation", &self.project_isolation)
+            .map_err(Error::Isolation)?;
+        bounds.equal(
+            "ProjectIsolation",
+            "project isolation",
+            "PROJECT_ISOLATION",
+            &self.project_isolation,
+        )?;
+        let region = request.stack_id.split(':').nth(3).unwrap_or_default();
+        let scope = isolation.scope(region, None);
+        let set = PolicySet::render(&launch, &bucket, &prefix, key.as_deref(), &owner, &scope)?;
         Ok(Plan { roles, set })
     }
 

@@ -7,7 +7,8 @@
 //! is where the sweep points every domain, so an Update back to old properties (a rollback) restores the old
 //! location whatever the function's environment says at that moment. The values that confer power are
 //! bounded by the stack ([`super::bounds`]): the bucket, and when given `LaunchRoleArn`,
-//! `TemplateBucketKmsKeyArn` and `DefaultTemplate`, must be the stack's own, and the request must come from it.
+//! `TemplateBucketKmsKeyArn`, `DefaultTemplate` and `ProjectIsolation`, must be the stack's own, and the request
+//! must come from it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub const BOUNDS: &[&str] = &[
     "TEMPLATE_BUCKET",
     "TEMPLATE_KMS_KEY_ARN",
     "DEFAULT_TEMPLATE",
+    "PROJECT_ISOLATION",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +42,10 @@ pub struct Properties {
     pub template_bucket_kms_key_arn: Option<String>,
     #[serde(default)]
     pub default_template: Option<String>,
+    /// The stack's `ProjectIsolation`: a change runs the sweep again, which re-grants every role in the new
+    /// scope (and prunes the per-domain grants that no longer apply).
+    #[serde(default)]
+    pub project_isolation: Option<String>,
     /// Any value: a new one runs the sweep again (the template set's digest).
     #[serde(default)]
     pub trigger: Option<String>,
@@ -97,6 +103,12 @@ impl Properties {
                 "default template",
                 "DEFAULT_TEMPLATE",
                 &self.default_template,
+            ),
+            (
+                "ProjectIsolation",
+                "project isolation",
+                "PROJECT_ISOLATION",
+                &self.project_isolation,
             ),
         ];
         for (field, what, var, value) in given {
@@ -220,6 +232,7 @@ mod tests {
             launch_role_arn: None,
             template_bucket_kms_key_arn: None,
             default_template: None,
+            project_isolation: None,
             trigger: None,
         }
     }
