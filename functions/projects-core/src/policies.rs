@@ -71,9 +71,7 @@ impl Isolation {
         match value.to_ascii_lowercase().as_str() {
             "" | "account" => Ok(Self::Account),
             "domain" => Ok(Self::Domain),
-            _ => Err(format!(
-                "{field} must be Account or Domain, got {value:?}"
-            )),
+            _ => Err(format!("{field} must be Account or Domain, got {value:?}")),
         }
     }
 
@@ -202,7 +200,9 @@ impl PolicySet {
         let documents = DOCUMENTS
             .iter()
             .map(|&(purpose, template)| match purpose {
-                "ProjectStacks" if isolated => (purpose, ISOLATED_STACKS_DOCUMENT, owner.to_owned()),
+                "ProjectStacks" if isolated => {
+                    (purpose, ISOLATED_STACKS_DOCUMENT, owner.to_owned())
+                }
                 _ => (purpose, template, owner.to_owned()),
             })
             .chain(
@@ -495,7 +495,11 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
     };
     let ours = owned_names(owner);
     let per_domain: Vec<&String> = domain_names_of(&existing, owner).collect();
-    for name in existing.iter().filter(|n| ours.contains(n)).chain(per_domain) {
+    for name in existing
+        .iter()
+        .filter(|n| ours.contains(n))
+        .chain(per_domain)
+    {
         delete_inline(iam, role, name).await?;
     }
     // Whether another owner still grants is read after our deletes, not from the listing before them: two owners
@@ -830,8 +834,7 @@ mod tests {
     #[test]
     fn with_a_template_key_a_fourth_policy_decrypts_through_s3_only_with_that_key() {
         let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        let set =
-            PolicySet::render(
+        let set = PolicySet::render(
             &launch(),
             "sagemaker-templates",
             "",
@@ -878,7 +881,8 @@ mod tests {
     }
 
     #[test]
-    fn under_domain_isolation_stacks_are_run_from_the_templates_and_changed_only_in_the_roles_domain() {
+    fn under_domain_isolation_stacks_are_run_from_the_templates_and_changed_only_in_the_roles_domain(
+    ) {
         let set = isolated(Some("d-team1"));
         let names: Vec<_> = set.names().collect();
         assert_eq!(
@@ -893,14 +897,16 @@ mod tests {
         let doc = |i: usize| serde_json::from_str::<serde_json::Value>(&set.policies[i].1).unwrap();
         let stacks = doc(1);
         assert_eq!(stacks["Statement"][1]["Effect"], "Deny");
-        let urls = &stacks["Statement"][1]["Condition"]["StringNotLike"]["cloudformation:TemplateUrl"];
+        let urls =
+            &stacks["Statement"][1]["Condition"]["StringNotLike"]["cloudformation:TemplateUrl"];
         assert!(urls
             .as_array()
             .unwrap()
             .contains(&"https://sagemaker-templates.s3.eu-west-1.amazonaws.com/projects/*".into()));
         let domain = doc(3);
         assert_eq!(
-            domain["Statement"][0]["Condition"]["StringEquals"]["aws:ResourceTag/sagemaker:domain-arn"],
+            domain["Statement"][0]["Condition"]["StringEquals"]
+                ["aws:ResourceTag/sagemaker:domain-arn"],
             "arn:aws:sagemaker:eu-west-1:123456789012:domain/d-team1"
         );
         for (_, d) in &set.policies {
@@ -912,7 +918,11 @@ mod tests {
 
     #[test]
     fn a_domain_id_or_region_that_could_break_out_of_the_document_is_refused() {
-        for (region, domain) in [("eu-west-1", "d-1\""), ("eu-west-1", "D-Upper"), ("eu\"-1", "d-1")] {
+        for (region, domain) in [
+            ("eu-west-1", "d-1\""),
+            ("eu-west-1", "D-Upper"),
+            ("eu\"-1", "d-1"),
+        ] {
             let e = PolicySet::render(
                 &launch(),
                 "b",
@@ -940,6 +950,9 @@ mod tests {
     fn many_domains_sharing_one_role_fit_the_inline_quota() {
         let shared = isolated(None).size();
         let per_domain = isolated(Some("d-abcdefghijkl")).size() - shared;
-        assert!(shared + 10 * per_domain < INLINE_QUOTA, "{shared} + 10 x {per_domain}");
+        assert!(
+            shared + 10 * per_domain < INLINE_QUOTA,
+            "{shared} + 10 x {per_domain}"
+        );
     }
 }

@@ -149,9 +149,9 @@ pub(super) async fn ensure_project(
                 Tag::builder().key(DOMAIN_ARN_TAG).value(domain_arn).build(),
             ]
             .into_iter()
-                .chain(version_tags(&template))
-                .chain(o.config.studio_visibility.then(studio_visibility_tag))
-                .collect(),
+            .chain(version_tags(&template))
+            .chain(o.config.studio_visibility.then(studio_visibility_tag))
+            .collect(),
         ))
         .send()
         .await;
