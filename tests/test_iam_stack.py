@@ -171,7 +171,8 @@ class Resolver:
 
     def resolve(self, node):
         if isinstance(node, list):
-            return [self.resolve(v) for v in node]
+            # an item that resolves to AWS::NoValue is dropped, as CloudFormation drops it
+            return [r for r in (self.resolve(v) for v in node) if r is not None]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:

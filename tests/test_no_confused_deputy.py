@@ -399,6 +399,39 @@ def test_what_an_execution_role_is_given_passes_the_launch_role_and_no_other():
             assert not iam.allows(statements, "iam:PassRole", f"arn:aws:iam::{ACCOUNT_ID}:role/{other}", ctx), other
 
 
+def grant_statements(r: BootstrapResolver) -> list[dict]:
+    """What the onboarder and execution-role-policies may do to roles (infra/bootstrap.yaml)."""
+    doc = r.resolve(r.t["Resources"]["ExecutionRoleGrantsPolicy"]["Properties"]["PolicyDocument"])
+    return iam.as_list(doc["Statement"])
+
+
+MANAGED_TAG = "aws:ResourceTag/sagemaker-projects-bootstrap:managed"
+
+
+def test_by_default_the_functions_reach_sagemaker_named_and_opted_in_roles_only():
+    statements = grant_statements(bootstrap())
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/"
+    for name in ("service-role/AmazonSageMaker-ExecutionRole-20261207T101010", "TeamSagemakerRole",
+                 "ml/sagemaker-studio-users"):
+        assert iam.allows(statements, "iam:PutRolePolicy", role + name), name
+        assert iam.allows(statements, "iam:TagRole", role + name, {"aws:TagKeys": [LAUNCH_TAG]}), name
+    for name in ("DeployAdmin", "OrganizationAccountAccessRole", "DataScience"):
+        assert not iam.allows(statements, "iam:PutRolePolicy", role + name), name
+    # a role of another name, once an administrator tagged it: its policies, and no tag but the launch-access one
+    opted_in = {MANAGED_TAG: "true"}
+    assert iam.allows(statements, "iam:PutRolePolicy", role + "DataScience", opted_in)
+    assert iam.allows(statements, "iam:TagRole", role + "DataScience", {**opted_in, "aws:TagKeys": [LAUNCH_TAG]})
+    assert not iam.allows(statements, "iam:TagRole", role + "DataScience",
+                          {**opted_in, "aws:TagKeys": ["sagemaker-projects-bootstrap:managed"]})
+    # never the launch role, the service roles or the product's own roles, whatever their tags or names
+    for name in ("AmazonSageMakerProjectsLaunchRole", "service-role/AmazonSageMakerProjectsCodeBuildRole",
+                 "sagemaker-projects-bootstrap/x-OnboarderRole-1"):
+        assert not iam.allows(statements, "iam:PutRolePolicy", role + name, opted_in), name
+    # every role, only when asked for by name
+    everything = grant_statements(bootstrap(ManagedRoleArnPattern=f"arn:aws:iam::{ACCOUNT_ID}:role/*"))
+    assert iam.allows(everything, "iam:PutRolePolicy", role + "DeployAdmin")
+
+
 def named_resources(r: BootstrapResolver) -> list[str]:
     """The stack's resources that carry a name, without the seed-code function (README "Security model": its fixed
     name is every project stack's ServiceToken); the trail bucket exists only with CreateTrail."""
