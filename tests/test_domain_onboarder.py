@@ -224,7 +224,10 @@ def test_an_opt_in_tag_with_a_bad_parameter_fails_clearly_and_creates_nothing(wo
         "sagemaker-projects-bootstrap:template": "deploy-codepipeline",
         "sagemaker-projects-bootstrap:template-parameters": "SourceModelPackageGroupNam=x"})
     out = world.onboard(create_domain_event(arn), default_template="")
-    assert out == {"Error": f"domain {domain}: parameter SourceModelPackageGroupNam is not one template deploy-codepipeline takes"}
+    # worded as `projects create` words it: the same check
+    assert out == {"Error": f"domain {domain}: template deploy-codepipeline has no parameter SourceModelPackageGroupNam; "
+                            "it takes SourceModelPackageGroupName, CodeConnectionArn, ModelDeployCodeRepositoryFullname, "
+                            "ModelDeployCodeRepositoryBranch"}
     assert world.projects() == []
 
 

@@ -364,7 +364,7 @@ async fn run(command: Command, printer: &Printer) -> Result<ExitStatus, LaunchEr
                 args.description.as_deref(),
                 template,
                 parameters,
-                &catalog,
+                catalog.launch_role()?,
             )?;
             plan.visible_in_studio = !args.no_studio_visibility;
             let created = launch::create_project(&aws.clients.sagemaker, &plan).await?;

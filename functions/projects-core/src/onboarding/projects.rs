@@ -1,30 +1,27 @@
 //! The project a new domain gets: from the bootstrap stack's default template, or the template a domain's
 //! opt-in tag names. One per domain, under a deterministic name, so a duplicate event never makes a second.
+//! Created the one way every project of this product is ([`launch::create_project`]): the template read
+//! with [`TemplateSpec`], the parameters checked against it, the URL pinned, the version tags from it.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sagemaker::types::{
-    CfnCreateTemplateProvider, CfnStackCreateParameter, CreateTemplateProvider, Tag,
-};
+use aws_sdk_sagemaker::types::Tag;
 
 use super::config::check_template_name;
 use super::{OnboardError, Onboarder};
-use crate::labels::{
-    project_name, studio_visibility_tag, template_label, DIGEST_TAG, DOMAIN_ARN_TAG, DOMAIN_TAG,
-    TEMPLATE_TAG,
-};
-use crate::projects::s3_url::pinned_url;
+use crate::labels::{project_name, DOMAIN_ARN_TAG, DOMAIN_TAG};
+use crate::projects::catalog::TemplateRef;
+use crate::projects::launch::{self, LaunchPlan};
+use crate::projects::version::Version;
+use crate::projects::{LaunchError, TemplateSpec};
 use crate::publishing::{self, Served};
 use crate::templates::{self, EMBEDDED};
 
-/// `Key=Value Key2=Value2` (S3/SageMaker tag values allow no commas or quotes).
-pub fn parse_parameters(text: &str) -> Result<BTreeMap<String, String>, String> {
-    text.split_whitespace()
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => Err(format!("{pair:?} is not Key=Value")),
-        })
-        .collect()
+/// `Key=Value Key2=Value2`, a domain tag's value (S3/SageMaker tag values allow no commas or quotes): the
+/// pairs read as the CLI reads its `--param` flags.
+pub fn parse_parameters(text: &str) -> Result<BTreeMap<String, String>, LaunchError> {
+    let pairs: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+    crate::projects::parse_parameters(&pairs)
 }
 
 /// The content of an embedded template, by name (`deploy-codepipeline`).
@@ -33,44 +30,55 @@ fn embedded(template: &str) -> Option<&'static str> {
     EMBEDDED.iter().find(|(f, _)| *f == file).map(|(_, c)| *c)
 }
 
-/// The tags naming the template and the version a project of this onboarder runs: the embedded template's
-/// digest, the same content the publisher of this build wrote (projects::version).
-pub fn version_tags(template: &str) -> Vec<Tag> {
-    let mut tags = vec![Tag::builder().key(TEMPLATE_TAG).value(template).build()];
-    if let Some(content) = embedded(template) {
-        tags.push(
-            Tag::builder()
-                .key(DIGEST_TAG)
-                .value(templates::content_digest(content.as_bytes()))
-                .build(),
-        );
-    }
-    tags
+/// The embedded template `template` as a project of this onboarder runs it: read from its `url`, at the
+/// version whose digest is this build's content (the version tags name it).
+fn template_spec(
+    template: &str,
+    url: String,
+    version_id: Option<String>,
+) -> Result<TemplateSpec, LaunchError> {
+    let content = embedded(template)
+        .ok_or_else(|| LaunchError::Invalid(format!("no template {template}")))?;
+    let mut spec = TemplateSpec::parse(
+        &TemplateRef {
+            name: template.to_owned(),
+            url,
+        },
+        content.as_bytes(),
+    )?;
+    spec.version = Some(Version {
+        digest: templates::content_digest(content.as_bytes()),
+        version_id,
+    });
+    Ok(spec)
 }
 
-/// Checks `parameters` against what `template` declares: each given one must be declared, each required
-/// one (no Default, not Optional) must be given. SageMaker fills the two project parameters itself.
-pub fn check_parameters(
-    template: &str,
-    parameters: &BTreeMap<String, String>,
-) -> Result<(), String> {
-    let content = embedded(template).ok_or_else(|| format!("no template {template}"))?;
-    let info = templates::validate(content.as_bytes()).map_err(|e| e.to_string())?;
-    if let Some(unknown) = parameters
-        .keys()
-        .find(|k| !info.declares(k) || templates::REQUIRED_PARAMETERS.contains(&k.as_str()))
-    {
-        return Err(format!(
-            "parameter {unknown} is not one template {template} takes"
-        ));
-    }
-    if let Some(missing) = info
-        .required_parameters()
-        .find(|p| !parameters.contains_key(*p))
-    {
-        return Err(format!("template {template} requires parameter {missing}"));
-    }
-    Ok(())
+/// The plan for `domain`'s project from `template` with `parameters`, checked against the template.
+fn plan(
+    o: &Onboarder,
+    domain: &str,
+    domain_arn: &str,
+    spec: TemplateSpec,
+    parameters: BTreeMap<String, String>,
+) -> Result<LaunchPlan, LaunchError> {
+    let description = format!(
+        "MLOps project for SageMaker domain {domain}, created by sagemaker-projects-bootstrap"
+    );
+    let mut plan = LaunchPlan::new(
+        &project_name(domain),
+        Some(&description),
+        spec,
+        parameters,
+        &o.config.launch_role.to_string(),
+    )?;
+    plan.visible_in_studio = o.config.studio_visibility;
+    plan.context_tags = vec![
+        Tag::builder().key(DOMAIN_TAG).value(domain).build(),
+        // SageMaker's own tag for what was made in a domain: under domain isolation, the domain's execution
+        // roles update and delete the project's stack by it
+        Tag::builder().key(DOMAIN_ARN_TAG).value(domain_arn).build(),
+    ];
+    Ok(plan)
 }
 
 pub(super) async fn ensure_project(
@@ -100,13 +108,17 @@ pub(super) async fn ensure_project(
         (None, None) => return Ok(None),
     };
     check_template_name(&o.config.opt_in_tag, &template).map_err(|e| fail(e.0))?;
-    check_parameters(&template, &parameters).map_err(fail)?;
+    let location = &o.config.location;
+    let file = format!("{template}.yaml");
+    let url = location.https_url(&o.config.region, &file);
+    // checked before S3 is asked: a bad parameter fails the same whatever the bucket serves
+    let unpinned = template_spec(&template, url.clone(), None).map_err(|e| fail(e.to_string()))?;
+    let checked =
+        plan(o, domain, domain_arn, unpinned, parameters).map_err(|e| fail(e.to_string()))?;
 
     // pinned to the version that holds this build's template, the one its digest tag names: CloudFormation
     // then reads exactly that, whatever is uploaded over it later (README "Security model")
-    let file = format!("{template}.yaml");
-    let content = embedded(&template).ok_or_else(|| fail(format!("no template {template}")))?;
-    let location = &o.config.location;
+    let content = embedded(&template).unwrap_or_default();
     let version_id = match publishing::served(&o.s3, location, &location.key(&file), content.as_bytes()).await? {
         Served::Same { version_id } => version_id,
         Served::Other => {
@@ -116,76 +128,46 @@ pub(super) async fn ensure_project(
             )))
         }
     };
-    let url = pinned_url(
-        &location.https_url(&o.config.region, &file),
-        version_id.as_deref(),
-    );
+    let spec = template_spec(&template, url, version_id).map_err(|e| fail(e.to_string()))?;
+    let plan = LaunchPlan {
+        template: spec,
+        ..checked
+    };
 
     // no DescribeProject first: the name is deterministic, so CreateProject itself says whether it exists
-    let name = project_name(domain);
-    let mut cfn = CfnCreateTemplateProvider::builder()
-        .template_name(template_label(&template))
-        .template_url(url)
-        .role_arn(o.config.launch_role.to_string());
-    for (k, v) in &parameters {
-        cfn = cfn.parameters(CfnStackCreateParameter::builder().key(k).value(v).build());
-    }
-    let provider = CreateTemplateProvider::builder()
-        .cfn_template_provider(cfn.build())
-        .build();
-    let created = o
-        .sagemaker
-        .create_project()
-        .project_name(&name)
-        .project_description(format!(
-            "MLOps project for SageMaker domain {domain}, created by sagemaker-projects-bootstrap"
-        ))
-        .template_providers(provider)
-        .set_tags(Some(
-            [
-                Tag::builder().key(DOMAIN_TAG).value(domain).build(),
-                // SageMaker's own tag for what was made in a domain: under domain isolation, the domain's
-                // execution roles update and delete the project's stack by it
-                Tag::builder().key(DOMAIN_ARN_TAG).value(domain_arn).build(),
-            ]
-            .into_iter()
-            .chain(version_tags(&template))
-            .chain(o.config.studio_visibility.then(studio_visibility_tag))
-            .collect(),
-        ))
-        .send()
-        .await;
-    match created {
+    match launch::create_project(&o.sagemaker, &plan).await {
         Ok(_) => {
             lambda_glue::metrics::count(lambda_glue::metrics::PROJECTS_CREATED, 1);
-            Ok(Some(name))
+            Ok(Some(plan.project))
         }
         // a concurrent duplicate event got there first
-        Err(e)
-            if e.as_service_error().is_some_and(|se| {
-                use aws_sdk_sagemaker::error::ProvideErrorMetadata;
-                matches!(se.code(), Some("ConflictException" | "ResourceInUse"))
-                    || se.message().is_some_and(|m| m.contains("already exists"))
-            }) =>
-        {
-            Ok(Some(name))
-        }
-        Err(e) => Err(super::sagemaker(
-            "CreateProject",
-            format!("project {name}"),
-            e,
-        )),
+        Err(LaunchError::Aws(call)) if already_exists(&call) => Ok(Some(plan.project)),
+        Err(LaunchError::Aws(call)) => Err(OnboardError::Aws(call)),
+        Err(e) => Err(fail(e.to_string())),
     }
+}
+
+/// CreateProject's answer for a name that is taken.
+fn already_exists(call: &crate::aws::CallError) -> bool {
+    matches!(call.code.as_str(), "ConflictException" | "ResourceInUse")
+        || call.message.contains("already exists")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::{DIGEST_TAG, TEMPLATE_TAG};
 
     #[test]
     fn onboarded_projects_are_tagged_with_the_embedded_templates_name_and_digest() {
-        let tags = version_tags("deploy-codepipeline");
+        let spec = template_spec(
+            "deploy-codepipeline",
+            "https://b.s3.amazonaws.com/t/deploy-codepipeline.yaml".into(),
+            Some("v1".into()),
+        )
+        .unwrap();
         let content = embedded("deploy-codepipeline").unwrap();
+        let tags = launch::version_tags(&spec);
         assert_eq!(
             tags.iter()
                 .map(|t| (t.key(), t.value()))
@@ -201,25 +183,49 @@ mod tests {
     }
 
     #[test]
+    fn a_domain_tags_parameters_are_read_as_the_clis_flags_are() {
+        let p = parse_parameters("  A=1   B=x=y C= ").unwrap();
+        assert_eq!(
+            p.into_iter().collect::<Vec<_>>(),
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "x=y".to_owned()),
+                ("C".to_owned(), String::new())
+            ]
+        );
+        assert_eq!(
+            parse_parameters("A=1 A=2").unwrap_err().to_string(),
+            "parameter A is given more than once"
+        );
+        assert_eq!(
+            parse_parameters("novalue").unwrap_err().to_string(),
+            "parameter \"novalue\" is not KEY=VALUE"
+        );
+    }
+
+    #[test]
     fn parameters_are_checked_against_the_template() {
-        let p = parse_parameters("SourceModelPackageGroupName=group-a").unwrap();
-        let e = check_parameters("deploy-codepipeline", &p).unwrap_err();
+        let spec = |p: &str| {
+            let spec = template_spec(
+                "deploy-codepipeline",
+                "https://b.s3.amazonaws.com/x.yaml".into(),
+                None,
+            )
+            .unwrap();
+            spec.check("mlops-d-1", &parse_parameters(p).unwrap())
+                .map_err(|e| e.to_string())
+        };
+        let e = spec("SourceModelPackageGroupName=group-a").unwrap_err();
         assert!(
-            e.starts_with("template deploy-codepipeline requires parameter "),
+            e.starts_with("template deploy-codepipeline requires parameter"),
             "{e}"
         );
-        let e = check_parameters("deploy-codepipeline", &parse_parameters("Nope=1").unwrap())
-            .unwrap_err();
-        assert_eq!(
-            e,
-            "parameter Nope is not one template deploy-codepipeline takes"
+        let e = spec("Nope=1").unwrap_err();
+        assert!(
+            e.starts_with("template deploy-codepipeline has no parameter Nope; it takes"),
+            "{e}"
         );
-        let e = check_parameters(
-            "deploy-codepipeline",
-            &parse_parameters("SageMakerProjectName=x").unwrap(),
-        )
-        .unwrap_err();
-        assert!(e.contains("SageMakerProjectName"));
-        assert!(parse_parameters("novalue").is_err());
+        let e = spec("SageMakerProjectName=x").unwrap_err();
+        assert!(e.contains("SageMakerProjectName"), "{e}");
     }
 }

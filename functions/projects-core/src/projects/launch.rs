@@ -10,7 +10,6 @@ use aws_sdk_sagemaker::types::{
 };
 use serde::Serialize;
 
-use super::catalog::Catalog;
 use super::error::{sagemaker, LaunchError};
 use super::input::{check_description, check_project_name};
 use super::s3_url::{pinned_url, template_name};
@@ -29,17 +28,19 @@ pub struct LaunchPlan {
     /// Tag the project [`STUDIO_VISIBILITY_TAG`](crate::labels::STUDIO_VISIBILITY_TAG)`=true` (default), so Studio
     /// lists it.
     pub visible_in_studio: bool,
+    /// Tags saying whom the project is for, before the version tags (the onboarder's: its domain).
+    pub context_tags: Vec<Tag>,
 }
 
 impl LaunchPlan {
-    /// Checks everything that can be checked without SageMaker: the name, the description, the parameters
-    /// against the template, and that there is a launch role.
+    /// Checks everything that can be checked without SageMaker: the name, the description and the parameters
+    /// against the template. `role_arn`: the launch role ([`Catalog::launch_role`](super::Catalog::launch_role)).
     pub fn new(
         project: &str,
         description: Option<&str>,
         template: TemplateSpec,
         parameters: BTreeMap<String, String>,
-        catalog: &Catalog,
+        role_arn: &str,
     ) -> Result<Self, LaunchError> {
         check_project_name(project)?;
         if let Some(d) = description {
@@ -49,10 +50,11 @@ impl LaunchPlan {
         Ok(Self {
             project: project.to_owned(),
             description: description.map(str::to_owned),
-            role_arn: catalog.launch_role()?.to_owned(),
+            role_arn: role_arn.to_owned(),
             template,
             parameters,
             visible_in_studio: true,
+            context_tags: Vec::new(),
         })
     }
 
@@ -74,10 +76,11 @@ impl LaunchPlan {
         version_tags(&self.template)
     }
 
-    /// What CreateProject tags the project with: [`Self::version_tags`], and Studio's visibility tag unless
-    /// turned off.
+    /// What CreateProject tags the project with: the context tags, [`Self::version_tags`], and Studio's
+    /// visibility tag unless turned off.
     pub fn tags(&self) -> Vec<Tag> {
-        let mut tags = self.version_tags();
+        let mut tags = self.context_tags.clone();
+        tags.extend(self.version_tags());
         if self.visible_in_studio {
             tags.push(studio_visibility_tag());
         }
@@ -231,20 +234,13 @@ mod tests {
     use aws_sdk_sagemaker::operation::create_project::CreateProjectOutput;
     use aws_smithy_mocks::{mock, mock_client};
 
+    use crate::projects::catalog::Catalog;
     use crate::projects::version::Version;
 
     #[test]
-    fn a_launch_plan_needs_a_launch_role() {
+    fn a_catalog_without_a_launch_role_cannot_give_a_plan_one() {
         let c = Catalog::from_flags(&[url("deploy-codepipeline")], None).unwrap();
-        let e = LaunchPlan::new(
-            "demo",
-            None,
-            embedded("deploy-codepipeline"),
-            params(&DEPLOY),
-            &c,
-        )
-        .unwrap_err();
-        assert!(invalid(e).starts_with("no launch role"));
+        assert!(invalid(c.launch_role().unwrap_err()).starts_with("no launch role"));
     }
 
     #[tokio::test]
@@ -256,7 +252,14 @@ mod tests {
             digest: "0cc175b9c0f1b6a831c399e269772661".into(),
             version_id: Some("v7".into()),
         });
-        let plan = LaunchPlan::new("demo", Some("a demo"), template, params(&DEPLOY), &c).unwrap();
+        let plan = LaunchPlan::new(
+            "demo",
+            Some("a demo"),
+            template,
+            params(&DEPLOY),
+            c.launch_role().unwrap(),
+        )
+        .unwrap();
         let create = mock!(aws_sdk_sagemaker::Client::create_project)
             .match_requests(|r| {
                 let p = r.template_providers()[0].cfn_template_provider().unwrap();
@@ -303,7 +306,7 @@ mod tests {
             None,
             embedded("deploy-codepipeline"),
             params(&DEPLOY),
-            &c,
+            c.launch_role().unwrap(),
         )
         .unwrap();
         let (status, body) = json_error(
