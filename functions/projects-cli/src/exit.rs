@@ -92,10 +92,17 @@ mod tests {
     }
 
     #[test]
-    fn invalid_input_exits_2_and_a_failed_call_1() {
+    fn invalid_input_exits_2_and_a_failed_call_or_a_state_1() {
         assert_eq!(
             ExitStatus::of_error(&LaunchError::Invalid("x".into())),
             ExitStatus::InvalidInput
+        );
+        // the input was fine: running it again later may succeed
+        assert_eq!(
+            ExitStatus::of_error(&LaunchError::State(
+                "project p has no stack yet (Pending)".into()
+            )),
+            ExitStatus::Failed
         );
         assert_eq!(
             ExitStatus::of_error(&LaunchError::NoSuchStack {

@@ -38,7 +38,7 @@ fn template_spec(
     version_id: Option<String>,
 ) -> Result<TemplateSpec, LaunchError> {
     let content = embedded(template)
-        .ok_or_else(|| LaunchError::Invalid(format!("no template {template}")))?;
+        .ok_or_else(|| LaunchError::State(format!("no template {template} in this build")))?;
     let mut spec = TemplateSpec::parse(
         &TemplateRef {
             name: template.to_owned(),

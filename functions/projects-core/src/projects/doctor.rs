@@ -121,7 +121,7 @@ pub struct Scope {
 fn policy(e: PolicyError) -> LaunchError {
     match e {
         PolicyError::Iam(call) => LaunchError::Aws(call),
-        other => LaunchError::Invalid(other.to_string()),
+        other => LaunchError::State(other.to_string()),
     }
 }
 

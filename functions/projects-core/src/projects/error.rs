@@ -10,6 +10,11 @@ pub enum LaunchError {
     /// The caller's input has the wrong form (a name, a flag, a URL); no project was touched.
     #[error("{0}")]
     Invalid(String),
+    /// What the command needs is not (yet) so in AWS — a project without a stack, a template without a
+    /// published version, a role this product may not change; the input was fine and the same command may
+    /// succeed later.
+    #[error("{0}")]
+    State(String),
     /// Parameters the template does not declare.
     #[error("template {template} has no {} {}; {takes}", noun(.names), .names.join(", "))]
     UnknownParameters {

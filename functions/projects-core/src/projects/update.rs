@@ -306,7 +306,7 @@ pub async fn current_template(
         .clone()
         .or_else(|| project.stack_name.clone())
         .ok_or_else(|| {
-            LaunchError::Invalid(format!(
+            LaunchError::State(format!(
                 "project {} has no stack yet ({})",
                 project.name, project.status
             ))

@@ -272,7 +272,7 @@ pub async fn upgrade(
         });
     }
     let targets = targets(s3, &listing.templates).await;
-    let no_target = Err(LaunchError::Invalid("no published version".into()));
+    let no_target = Err(LaunchError::State("no published version".into()));
     let concurrency = settings.concurrency.max(1);
     let mut failures = 0;
     let mut halted = false;
