@@ -678,7 +678,11 @@ def test_an_upgrade_tolerates_max_failures_and_reports_each_project(world):
                         "bulk-infer": "Failed"}, r
     assert r.err.endswith("3 upgraded, 1 failed, 0 refused, 0 timed out, 0 not started, 0 skipped\n"), r
     assert world.cli("list", "--outdated", "--output", "json").json()["projects"][0]["name"] == "bulk-infer"
-    assert world.cli("upgrade", *FAST).code == 2
+    # which projects: one of --domain and --all, never both (clap's argument group, a usage error)
+    neither = world.cli("upgrade", *FAST)
+    assert neither.code == 2 and "--domain <ID>" in neither.err and "--all" in neither.err, neither
+    both = world.cli("upgrade", "--all", "--domain", "d-1", *FAST)
+    assert both.code == 2 and "cannot be used with" in both.err, both
 
 
 # ------------------------------------------------------------------------------------------------------ the doctor

@@ -36,6 +36,48 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// The installation as the bootstrap stack `stack` describes it: its outputs (LaunchRoleArn,
+    /// TemplatesLocation, TemplateBucketKmsKeyArn, ProjectIsolation) and its id (the region, and the
+    /// onboarder's policy owner: the id's last part).
+    pub fn from_stack(
+        stack: &str,
+        outputs: &[(String, String)],
+        stack_id: Option<&str>,
+    ) -> Result<Self, LaunchError> {
+        let catalog = super::Catalog::from_outputs(stack, outputs)?;
+        let output = |key: &str| outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        let not_bootstrap = |problem: &str| LaunchError::NotBootstrapStack {
+            stack: stack.to_owned(),
+            problem: problem.to_owned(),
+        };
+        Ok(Self {
+            stack: stack.to_owned(),
+            launch_role: RoleArn::parse("LaunchRoleArn", catalog.launch_role()?)
+                .map_err(|e| not_bootstrap(&format!(", output LaunchRoleArn: {e}")))?,
+            location: catalog
+                .templates_location
+                .clone()
+                .ok_or_else(|| not_bootstrap(" has no output TemplatesLocation"))?,
+            owner: stack_id
+                .and_then(|id| id.split('/').nth(2))
+                .map(str::to_owned)
+                .ok_or_else(|| not_bootstrap(" has no stack id to own the grants"))?,
+            template_key: output("TemplateBucketKmsKeyArn").cloned(),
+            // a stack from before the output had account-wide stack rights
+            isolation: output("ProjectIsolation")
+                .map(|v| {
+                    Isolation::parse("ProjectIsolation", v)
+                        .map_err(|e| not_bootstrap(&format!(", output {e}")))
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            region: stack_id
+                .and_then(|id| id.split(':').nth(3))
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+
     fn bucket_and_prefix(&self) -> (String, String) {
         let rest = self.location.trim_start_matches("s3://");
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -645,6 +687,33 @@ mod tests {
     use aws_sdk_sagemaker::operation::list_domains::{ListDomainsInput, ListDomainsOutput};
     use aws_sdk_sagemaker::types::DomainDetails;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    const STACK_ID: &str =
+        "arn:aws:cloudformation:eu-west-1:123456789012:stack/projects-bootstrap/6f1c2a3b-1111";
+
+    #[test]
+    fn the_setup_is_read_from_the_bootstrap_stacks_outputs_and_id() {
+        let mut outputs = crate::projects::testing::stack_outputs();
+        outputs.push(("ProjectIsolation".into(), "Domain".into()));
+        let setup = Setup::from_stack("projects-bootstrap", &outputs, Some(STACK_ID)).unwrap();
+        assert_eq!(
+            (setup.owner.as_str(), setup.region.as_str(), setup.isolation),
+            ("6f1c2a3b-1111", "eu-west-1", Isolation::Domain)
+        );
+        // a stack from before the output: account-wide, as it was deployed
+        let older = crate::projects::testing::stack_outputs();
+        let setup = Setup::from_stack("projects-bootstrap", &older, Some(STACK_ID)).unwrap();
+        assert_eq!(setup.isolation, Isolation::Account);
+        let no_location: Vec<_> = older
+            .into_iter()
+            .filter(|(k, _)| k != "TemplatesLocation")
+            .collect();
+        let e = Setup::from_stack("projects-bootstrap", &no_location, Some(STACK_ID)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "stack projects-bootstrap has no output TemplatesLocation"
+        );
+    }
 
     fn page(id: &str, next: Option<&str>) -> ListDomainsOutput {
         ListDomainsOutput::builder()
