@@ -2,7 +2,7 @@
 
 use projects_core::projects::{self as launch, Goal, LaunchError, LaunchPlan};
 
-use super::{aws, catalog, follow, ExitStatus, Source, Wait};
+use super::{aws, catalog, follow, ExitStatus, Follow, Source};
 use crate::output::Printer;
 
 #[derive(clap::Args, Debug)]
@@ -27,12 +27,8 @@ pub struct Args {
     #[arg(long)]
     pub no_studio_visibility: bool,
 
-    /// Return once SageMaker has accepted the project, without following it.
-    #[arg(long)]
-    pub no_wait: bool,
-
     #[command(flatten)]
-    pub wait: Wait,
+    pub follow: Follow,
 
     #[command(flatten)]
     pub source: Source,
@@ -58,7 +54,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchErro
     )?;
     plan.visible_in_studio = !args.no_studio_visibility;
     let created = launch::create_project(&aws.clients.sagemaker, &plan).await?;
-    if args.no_wait {
+    if args.follow.no_wait {
         printer.started(&plan.project, Some(&created));
         return Ok(ExitStatus::Success);
     }
@@ -66,5 +62,12 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchErro
         "creating project {} ({}) from template {}",
         plan.project, created.id, plan.template.name
     ));
-    follow(&aws, &plan.project, Goal::Created, &args.wait, printer).await
+    follow(
+        &aws,
+        &plan.project,
+        Goal::Created,
+        &args.follow.wait,
+        printer,
+    )
+    .await
 }

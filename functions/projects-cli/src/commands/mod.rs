@@ -48,6 +48,17 @@ pub struct Wait {
     pub timeout: Duration,
 }
 
+/// Whether and how long a command follows what it started.
+#[derive(clap::Args, Debug)]
+pub struct Follow {
+    /// Return once SageMaker has accepted the request, without following it.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    #[command(flatten)]
+    pub wait: Wait,
+}
+
 impl Wait {
     pub fn settings(&self) -> FollowSettings {
         FollowSettings {

@@ -2,7 +2,7 @@
 
 use projects_core::projects::{self as launch, update, Goal, LaunchError};
 
-use super::{aws, ExitStatus, Wait};
+use super::{aws, ExitStatus, Follow};
 use crate::output::Printer;
 
 #[derive(clap::Args, Debug)]
@@ -27,12 +27,8 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Return once SageMaker has accepted the update, without following it.
-    #[arg(long)]
-    pub no_wait: bool,
-
     #[command(flatten)]
-    pub wait: Wait,
+    pub follow: Follow,
 }
 
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchError> {
@@ -66,13 +62,16 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchErro
         plan.from_short(),
         plan.to_short()
     ));
-    if args.no_wait {
+    if args.follow.no_wait {
         update::update_project(sm, &plan).await?;
         printer.started_update(&plan);
         return Ok(ExitStatus::Success);
     }
     let mut progress = printer.progress(&plan.project);
-    let settled = update::apply(sm, &plan, args.wait.settings(), |p| progress.observe(p)).await;
+    let settled = update::apply(sm, &plan, args.follow.wait.settings(), |p| {
+        progress.observe(p)
+    })
+    .await;
     progress.finish();
     let settled = settled?;
     printer.settled(&plan.project, Goal::Updated, &settled);
