@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use projects_core::projects::doctor::{Report as DoctorReport, State as CheckState};
+use projects_core::doctor::{Report as DoctorReport, State as CheckState};
 use projects_core::projects::update::{ResourceDiff, UpdatePlan};
 use projects_core::projects::upgrade::{self, Event, Outcome, Report};
 use projects_core::projects::version::short;

@@ -2,6 +2,7 @@
 //! and checked, how a domain is onboarded. Binaries build the clients ([`aws`]) and hand events here.
 
 pub mod aws;
+pub mod doctor;
 pub mod labels;
 pub mod names;
 pub mod onboarding;

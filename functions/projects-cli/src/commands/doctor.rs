@@ -1,6 +1,7 @@
 //! `projects doctor`: what keeps users from seeing or creating projects, with `--fix`.
 
-use projects_core::projects::{doctor, LaunchError, DEFAULT_STACK};
+use projects_core::doctor;
+use projects_core::projects::{LaunchError, DEFAULT_STACK};
 
 use super::{aws, stack_outputs, ExitStatus};
 use crate::output::Printer;

@@ -243,18 +243,7 @@ impl Onboarder {
     }
 
     async fn tags(&self, arn: &str) -> Result<Vec<Tag>, OnboardError> {
-        let mut tags = Vec::new();
-        let mut pages = self
-            .sagemaker
-            .list_tags()
-            .resource_arn(arn)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sagemaker("ListTags", arn, e))?;
-            tags.extend(page.tags.unwrap_or_default());
-        }
-        Ok(tags)
+        Ok(resource_tags(&self.sagemaker, arn).await?)
     }
 
     fn opted_out(&self, tags: &[Tag]) -> bool {
@@ -290,7 +279,7 @@ impl Onboarder {
             return Ok(DomainOutcome::OptedOut { domain });
         }
         let mut roles = Vec::new();
-        for arn in domain_roles(&described) {
+        for (_, arn) in domain_roles(&described) {
             let role = self.grant_role(arn, domain_id).await?;
             if !roles.contains(&role) {
                 roles.push(role);
@@ -460,7 +449,9 @@ impl Onboarder {
         let Some(described) = self.describe_domain(domain_id).await? else {
             return Ok(BTreeSet::new());
         };
-        let mut arns: BTreeSet<String> = domain_roles(&described).map(str::to_owned).collect();
+        let mut arns: BTreeSet<String> = domain_roles(&described)
+            .map(|(_, arn)| arn.to_owned())
+            .collect();
         for profile in self.user_profiles(domain_id).await? {
             match self
                 .sagemaker
@@ -485,17 +476,41 @@ impl Onboarder {
     }
 }
 
-/// A domain's default user and space execution roles.
-fn domain_roles(d: &DescribeDomainOutput) -> impl Iterator<Item = &str> {
+/// A domain's default user and space execution roles, each with what it is (for a report).
+pub(crate) fn domain_roles(d: &DescribeDomainOutput) -> impl Iterator<Item = (&'static str, &str)> {
     [
-        d.default_user_settings().and_then(|s| s.execution_role()),
-        d.default_space_settings().and_then(|s| s.execution_role()),
+        (
+            "default user role",
+            d.default_user_settings().and_then(|s| s.execution_role()),
+        ),
+        (
+            "default space role",
+            d.default_space_settings().and_then(|s| s.execution_role()),
+        ),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(label, arn)| Some((label, arn?)))
+}
+
+/// Every tag of a SageMaker resource (a domain, a user profile), all pages.
+pub(crate) async fn resource_tags(
+    sagemaker: &aws_sdk_sagemaker::Client,
+    arn: &str,
+) -> Result<Vec<Tag>, CallError> {
+    let mut tags = Vec::new();
+    let mut pages = sagemaker
+        .list_tags()
+        .resource_arn(arn)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| CallError::new("SageMaker", "ListTags", arn, e))?;
+        tags.extend(page.tags.unwrap_or_default());
+    }
+    Ok(tags)
 }
 
 /// A user profile's own execution role, if it has one.
-fn profile_role(p: &DescribeUserProfileOutput) -> Option<&str> {
+pub(crate) fn profile_role(p: &DescribeUserProfileOutput) -> Option<&str> {
     p.user_settings().and_then(|s| s.execution_role())
 }

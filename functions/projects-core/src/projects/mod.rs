@@ -9,7 +9,6 @@
 //! [`Progress`] and the results.
 
 pub mod catalog;
-pub mod doctor;
 pub mod error;
 pub mod fleet;
 pub mod follow;

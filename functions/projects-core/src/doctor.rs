@@ -1,16 +1,17 @@
-//! `projects doctor`: the checklist behind "templates not visible" and "project creation fails", each line OK
-//! or what to do, and with `--fix` the grants and the domain tag applied by the onboarder's own code
-//! ([`policies::grant`] with the onboarder's policy owner, AddTags of the location tag).
+//! `projects doctor`: the installation checked, not the projects — the checklist behind "templates not visible"
+//! and "project creation fails", each line OK or what to do, and with `--fix` the grants and the domain tag
+//! applied by the onboarder's own code ([`policies::grant`] with the onboarder's policy owner, its domain
+//! listing, role discovery and tag reading from `onboarding`).
 
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{MlTools, Tag};
 use serde::Serialize;
 
-use super::error::LaunchError;
 use crate::aws::{sagemaker_not_found, CallError};
 use crate::names::{self, RoleArn};
-use crate::onboarding::{list_domains, LOCATION_TAG};
+use crate::onboarding::{domain_roles, list_domains, profile_role, resource_tags, LOCATION_TAG};
 use crate::policies::{self, Isolation, PolicyError, PolicySet, LAUNCH_ACCESS_TAG};
+use crate::projects::LaunchError;
 use crate::publishing::VISIBILITY_TAG;
 
 /// CORS Studio needs on the template bucket.
@@ -44,7 +45,7 @@ impl Setup {
         outputs: &[(String, String)],
         stack_id: Option<&str>,
     ) -> Result<Self, LaunchError> {
-        let catalog = super::Catalog::from_outputs(stack, outputs)?;
+        let catalog = crate::projects::Catalog::from_outputs(stack, outputs)?;
         let output = |key: &str| outputs.iter().find(|(k, _)| k == key).map(|(_, v)| v);
         let not_bootstrap = |problem: &str| LaunchError::NotBootstrapStack {
             stack: stack.to_owned(),
@@ -463,20 +464,10 @@ async fn domain(
         Err(e) => return Err(CallError::new("SageMaker", "DescribeDomain", id, e).into()),
     };
     domain_tag(c, setup, scope, id, &described, r).await?;
-    let mut roles: Vec<(String, String)> = Vec::new();
+    let mut roles: Vec<(String, String)> = domain_roles(&described)
+        .map(|(label, arn)| (label.to_owned(), arn.to_owned()))
+        .collect();
     let mut hidden = hides_projects(&described);
-    if let Some(arn) = described
-        .default_user_settings()
-        .and_then(|s| s.execution_role())
-    {
-        roles.push(("default user role".into(), arn.to_owned()));
-    }
-    if let Some(arn) = described
-        .default_space_settings()
-        .and_then(|s| s.execution_role())
-    {
-        roles.push(("default space role".into(), arn.to_owned()));
-    }
     if let Some(profile) = &scope.user_profile {
         let p = c
             .sagemaker
@@ -493,10 +484,10 @@ async fn domain(
                     e,
                 )
             })?;
+        if let Some(arn) = profile_role(&p) {
+            roles.push((format!("user profile {profile}'s role"), arn.to_owned()));
+        }
         if let Some(settings) = p.user_settings() {
-            if let Some(arn) = settings.execution_role() {
-                roles.push((format!("user profile {profile}'s role"), arn.to_owned()));
-            }
             if let Some(portal) = settings.studio_web_portal_settings() {
                 hidden |= portal.hidden_ml_tools().contains(&MlTools::Projects);
             }
@@ -535,15 +526,8 @@ async fn domain_tag(
 ) -> Result<(), LaunchError> {
     let arn = described.domain_arn().unwrap_or_default();
     let what = format!("domain {id}: tag {LOCATION_TAG}");
-    let tags = c
-        .sagemaker
-        .list_tags()
-        .resource_arn(arn)
-        .send()
-        .await
-        .map_err(|e| CallError::new("SageMaker", "ListTags", arn, e))?;
+    let tags = resource_tags(c.sagemaker, arn).await?;
     let value = tags
-        .tags()
         .iter()
         .find(|t| t.key() == Some(LOCATION_TAG))
         .and_then(|t| t.value())
