@@ -225,6 +225,46 @@ async fn upgrade_one(
     }
 }
 
+/// Runs `start` on the canaries (the first `settings.canary` of `ready`), then on the rest: at most
+/// `settings.concurrency` at once, starting none once more than `settings.max_failures` rows failed. Returns
+/// each project with whether it was a canary and its row (None: not started), and whether it halted.
+async fn in_waves<'a, P, F, Fut>(
+    ready: &'a [P],
+    settings: &Settings,
+    mut start: F,
+) -> (Vec<(&'a P, bool, Option<Row>)>, bool)
+where
+    F: FnMut(&'a P, bool) -> Fut,
+    Fut: std::future::Future<Output = Row>,
+{
+    let concurrency = settings.concurrency.max(1);
+    let mut failures = 0;
+    let mut halted = false;
+    let mut out = Vec::new();
+    let (canaries, rest) = ready.split_at(settings.canary.min(ready.len()));
+    for (wave, is_canary) in [(canaries, true), (rest, false)] {
+        let mut queue = wave.iter();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while !halted && running.len() < concurrency {
+                let Some(p) = queue.next() else { break };
+                let fut = start(p, is_canary);
+                running.push(async move { (p, fut.await) });
+            }
+            let Some((p, done)) = running.next().await else {
+                break;
+            };
+            if done.outcome.is_failure() {
+                failures += 1;
+                halted |= failures > settings.max_failures;
+            }
+            out.push((p, is_canary, Some(done)));
+        }
+        out.extend(queue.map(|p| (p, is_canary, None)));
+    }
+    (out, halted)
+}
+
 /// Lists the outdated projects and rolls them forward: canaries first, then the rest, `concurrency` at a
 /// time, starting no more once more than `max_failures` failed.
 pub async fn upgrade(
@@ -273,50 +313,155 @@ pub async fn upgrade(
     }
     let targets = targets(s3, &listing.templates).await;
     let no_target = Err(LaunchError::State("no published version".into()));
-    let concurrency = settings.concurrency.max(1);
-    let mut failures = 0;
-    let mut halted = false;
-    let (canaries, rest) = ready.split_at(settings.canary.min(ready.len()));
-    for (wave, is_canary) in [(canaries, true), (rest, false)] {
-        let mut queue = wave.iter();
-        let mut running = FuturesUnordered::new();
-        loop {
-            while !halted && running.len() < concurrency {
-                let Some(p) = queue.next() else { break };
-                let base = p.template_url.as_deref().map(unpinned).unwrap_or_default();
-                let target = targets.get(base).unwrap_or(&no_target);
-                running.push(upgrade_one(
-                    sm,
-                    p,
-                    &listing.templates,
-                    target,
-                    settings.follow,
-                    is_canary,
-                    on_event,
-                ));
-            }
-            let Some(done) = running.next().await else {
-                break;
-            };
-            if done.outcome.is_failure() {
-                failures += 1;
-                halted |= failures > settings.max_failures;
-            }
-            rows.push(done);
-        }
-        for p in queue {
-            rows.push(row(
+    let (done, halted) = in_waves(&ready, settings, |p: &&FleetProject, is_canary| {
+        let base = p.template_url.as_deref().map(unpinned).unwrap_or_default();
+        let target = targets.get(base).unwrap_or(&no_target);
+        upgrade_one(
+            sm,
+            p,
+            &listing.templates,
+            target,
+            settings.follow,
+            is_canary,
+            on_event,
+        )
+    })
+    .await;
+    for (p, is_canary, finished) in done {
+        rows.push(finished.unwrap_or_else(|| {
+            row(
                 p,
                 is_canary,
                 Outcome::NotStarted,
                 "the upgrade stopped".into(),
                 0.0,
-            ));
-        }
+            )
+        }));
     }
     Ok(Report {
         rows,
         halted,
         dry_run,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn settings(canary: usize, max_failures: usize, concurrency: usize) -> Settings {
+        Settings {
+            filter: Filter::default(),
+            canary,
+            max_failures,
+            concurrency,
+            follow: FollowSettings::default(),
+        }
+    }
+
+    fn finished(name: &str, outcome: Outcome) -> Row {
+        Row {
+            project: name.to_owned(),
+            template: "t".into(),
+            from: "a".into(),
+            to: "b".into(),
+            canary: false,
+            outcome,
+            detail: String::new(),
+            seconds: 0.0,
+        }
+    }
+
+    /// Runs the waves over `names`, a project failing when its name starts with `fail`; what was started, in
+    /// order, and each project's fate (`-`: not started).
+    async fn run(names: &[&str], s: &Settings) -> (Vec<String>, Vec<String>, bool) {
+        let started = std::sync::Mutex::new(Vec::new());
+        let (rows, halted) = in_waves(names, s, |p: &&str, canary| {
+            started
+                .lock()
+                .unwrap()
+                .push(format!("{p}{}", if canary { "*" } else { "" }));
+            let outcome = if p.starts_with("fail") {
+                Outcome::Failed
+            } else {
+                Outcome::Upgraded
+            };
+            let name = (*p).to_owned();
+            async move { finished(&name, outcome) }
+        })
+        .await;
+        let fates = rows
+            .into_iter()
+            .map(|(p, _, r)| {
+                format!(
+                    "{p}:{}",
+                    r.map_or("-".into(), |r| format!("{:?}", r.outcome))
+                )
+            })
+            .collect();
+        (started.into_inner().unwrap(), fates, halted)
+    }
+
+    #[tokio::test]
+    async fn canaries_go_first_and_the_rest_follow_when_they_succeed() {
+        let (started, _, halted) = run(&["a", "b", "c", "d"], &settings(2, 0, 1)).await;
+        assert_eq!(started, ["a*", "b*", "c", "d"]);
+        assert!(!halted);
+    }
+
+    #[tokio::test]
+    async fn a_failed_canary_beyond_the_tolerance_stops_the_rest_from_starting() {
+        let (started, fates, halted) = run(&["fail-a", "b", "c"], &settings(1, 0, 4)).await;
+        assert_eq!(started, ["fail-a*"]);
+        assert_eq!(fates, ["fail-a:Failed", "b:-", "c:-"]);
+        assert!(halted);
+    }
+
+    #[tokio::test]
+    async fn failures_within_the_tolerance_go_on() {
+        let (started, _, halted) = run(&["fail-a", "b", "fail-c", "d"], &settings(1, 1, 1)).await;
+        // the second failure is one too many: d never starts
+        assert_eq!(started, ["fail-a*", "b", "fail-c"]);
+        assert!(halted);
+        let (_, _, halted) = run(&["fail-a", "b", "fail-c", "d"], &settings(1, 2, 1)).await;
+        assert!(!halted);
+    }
+
+    #[tokio::test]
+    async fn never_more_than_the_concurrency_at_once() {
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let names: Vec<String> = (0..12).map(|i| format!("p{i}")).collect();
+        let (rows, _) = in_waves(&names, &settings(1, 0, 3), |_, _| {
+            let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(running, Ordering::SeqCst);
+            let now = &now;
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                finished("p", Outcome::Upgraded)
+            }
+        })
+        .await;
+        assert_eq!(rows.len(), 12);
+        assert!(rows.iter().all(|(_, _, r)| r.is_some()));
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn only_settled_projects_are_upgradable() {
+        for status in ["CreateCompleted", "UpdateCompleted", "UpdateFailed"] {
+            assert!(upgradable(status), "{status}");
+        }
+        for status in [
+            "CreateFailed",
+            "UpdateInProgress",
+            "Pending",
+            "DeleteInProgress",
+        ] {
+            assert!(!upgradable(status), "{status}");
+        }
+    }
 }
