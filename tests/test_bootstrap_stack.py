@@ -24,6 +24,8 @@ What the emulator cannot take, and how this module copes (see also harness/stack
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -37,6 +39,7 @@ from botocore.exceptions import ClientError
 from harness import emf, ext_cloudwatch, ext_lambda, ext_sagemaker_domains, ext_sqs, stack
 from harness.buckets import STUDIO_CORS
 from harness.fixtures import DEPLOY_PARAMS, eventually, make_role
+from harness.functions import binary_path
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAMES = sorted(p.stem for p in (ROOT / "templates").glob("*.yaml"))
@@ -514,9 +517,13 @@ def test_a_domain_sagemaker_keeps_failing_on_ends_in_the_dead_letter_queue_and_i
 
     deliveries = queue_deliveries(d, about_domain(arn))
     assert len(deliveries) == max_receives == 10
-    for call in deliveries:  # a batch may carry other messages too: ours is handed back each time
+    for call in deliveries[:-1]:  # a batch may carry other messages too: ours is handed back each time
         record, = [r for r in call.event["Records"] if about_domain(arn)(json.loads(r["body"]))]
         assert {"itemIdentifier": record["messageId"]} in call.result["batchItemFailures"], call.result
+    # its last delivery: the onboarder leaves it in the dead-letter queue itself, with the reason
+    last, = [r for r in deliveries[-1].result["Results"] if "DeadLettered" in r]
+    assert last["DeadLettered"]["call"] == "SageMaker DescribeDomain", last
+    assert last["DeadLettered"]["code"] == "ServiceUnavailable" and last["DeadLettered"]["deliveries"] == 10, last
     assert LOCATION_TAG not in domain_tags(d, arn) and not policies_of(d, "DoomedRole")
 
     # the alarm's own metric, statistic and period, as CloudWatch evaluates it
@@ -534,9 +541,39 @@ def test_a_domain_sagemaker_keeps_failing_on_ends_in_the_dead_letter_queue_and_i
 
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     eventually(crossed, f"{alarm['MetricName']} of the dead-letter queue never crossed {alarm['Threshold']}")
-    # what waits there is the event itself (read last: a received message is no longer visible)
-    letter, = d.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    # what waits there is the event itself, with its last error beside it
+    letter, = d.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                    VisibilityTimeout=0)["Messages"]
     assert about_domain(arn)(json.loads(letter["Body"]))
+    assert {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()} == {
+        "LastError.Call": "SageMaker DescribeDomain", "LastError.Code": "ServiceUnavailable",
+        "LastError.Message": letter["MessageAttributes"]["LastError.Message"]["StringValue"],
+        "Subject": f"domain {domain}", "Deliveries": "10"}
+
+    # projects doctor names it: which domain, how many deliveries, the last error, and what to do
+    cli_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+               **d.aws.child_env(), "PROJECTS_STACK": stack.BOOTSTRAP_STACK}
+
+    def doctor(*flags):
+        proc = subprocess.run([str(binary_path("projects")), "doctor", "--domain", domain, "--output", "json",
+                               *flags], env=cli_env, capture_output=True, text=True, timeout=120)
+        return {c["what"]: c for c in json.loads(proc.stdout)["checks"]}
+
+    shown = doctor()[f"the onboarder's dead-letter queue: domain {domain}"]
+    assert shown["state"] == "Failed" and shown["detail"].startswith(
+        "10 deliveries; SageMaker DescribeDomain: ServiceUnavailable: "), shown
+    assert "projects doctor --redrive" in shown["fix"], shown
+    # the outage over, --redrive puts it back on the onboarder's queue, which onboards the domain
+    redriven = doctor("--redrive")
+    assert redriven["the onboarder's dead-letter queue: --redrive"]["detail"] == "1 put back on the onboarder's queue", \
+        redriven
+    assert dead_letters() == 0
+    eventually(lambda: LOCATION_TAG in domain_tags(d, arn), "the redriven event never onboarded the domain",
+               timeout=60)
+    # safe to run again: nothing left to put back
+    again = doctor("--redrive")
+    assert again["the onboarder's dead-letter queue"] == {"state": "Ok", "what": "the onboarder's dead-letter queue",
+                                                          "detail": "empty"}, again
 
 
 def test_alarms_watch_the_queues_the_functions_and_the_product_metrics_and_notify_one_topic(deployed):
@@ -597,7 +634,7 @@ def test_the_template_declares_what_the_emulator_skips():
     assert res["Trail"]["Properties"]["EventSelectors"] == [{"ReadWriteType": "WriteOnly",
                                                              "IncludeManagementEvents": True}]
     grants = res["ExecutionRoleGrantsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    deny, = [s for s in grants if s["Effect"] == "Deny"]
+    deny, = [s for s in grants if s.get("Effect") == "Deny"]  # (the opt-in statements are Fn::If items)
     assert {"iam:PutRolePolicy", "iam:TagRole"} <= set(deny["Action"])
     assert any("service-role/AmazonSageMakerProjects*" in r["Fn::Sub"] for r in deny["Resource"])
     assert any(r["Fn::Sub"].endswith("role${RolePath}${LaunchRoleName}") for r in deny["Resource"])

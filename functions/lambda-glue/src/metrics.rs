@@ -36,6 +36,8 @@ pub const DOMAINS_ONBOARDED: &str = "DomainsOnboarded";
 pub const PROJECTS_CREATED: &str = "ProjectsCreated";
 pub const RECHECKS_WAITING: &str = "RechecksWaiting";
 pub const DOMAINS_ABANDONED: &str = "DomainsAbandoned";
+/// Records the onboarder left in its dead-letter queue with their last error.
+pub const EVENTS_DEAD_LETTERED: &str = "EventsDeadLettered";
 pub const SWEEP_DURATION: &str = "SweepDuration";
 pub const SWEEP_FAILURES: &str = "SweepFailures";
 // every custom-resource function (the runtime's answer)

@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use crate::aws::{sagemaker_not_found, CallError};
 use crate::names::{self, RoleArn};
+use crate::onboarding::dead_letter;
+use crate::onboarding::events::{self, Parsed};
 use crate::onboarding::{domain_roles, list_domains, profile_role, resource_tags, LOCATION_TAG};
 use crate::policies::{self, Isolation, PolicyError, PolicySet, LAUNCH_ACCESS_TAG};
 use crate::projects::LaunchError;
@@ -34,6 +36,10 @@ pub struct Setup {
     /// The stack's `ProjectIsolation` and region: what a domain's roles should be granted over project stacks.
     pub isolation: Isolation,
     pub region: String,
+    /// The onboarder's queue and the two dead-letter queues (stack outputs), when the stack names them.
+    pub onboarder_queue: Option<String>,
+    pub onboarder_dead_letters: Option<String>,
+    pub events_dead_letters: Option<String>,
 }
 
 impl Setup {
@@ -76,6 +82,9 @@ impl Setup {
                 .and_then(|id| id.split(':').nth(3))
                 .unwrap_or_default()
                 .to_owned(),
+            onboarder_queue: output("OnboarderQueueUrl").cloned(),
+            onboarder_dead_letters: output("OnboarderDeadLetterQueueUrl").cloned(),
+            events_dead_letters: output("EventsDeadLetterQueueUrl").cloned(),
         })
     }
 
@@ -150,6 +159,7 @@ pub struct Clients<'a> {
     pub s3: &'a aws_sdk_s3::Client,
     pub iam: &'a aws_sdk_iam::Client,
     pub cloudformation: &'a aws_sdk_cloudformation::Client,
+    pub sqs: &'a aws_sdk_sqs::Client,
 }
 
 /// What to look at.
@@ -159,6 +169,8 @@ pub struct Scope {
     pub domain: Option<String>,
     pub user_profile: Option<String>,
     pub fix: bool,
+    /// Put the onboarder's dead letters back on its queue (after their cause was fixed).
+    pub redrive: bool,
 }
 
 fn policy(e: PolicyError) -> LaunchError {
@@ -176,6 +188,7 @@ pub async fn doctor(c: &Clients<'_>, setup: &Setup, scope: &Scope) -> Result<Rep
     launch_role(c, setup, &mut report).await?;
     seed_code(c, setup, &mut report).await?;
     trail(c, &mut report).await?;
+    dead_letters(c, setup, scope, &mut report).await?;
     let domains = match &scope.domain {
         Some(d) => vec![d.clone()],
         None => list_domains(c.sagemaker)
@@ -188,6 +201,83 @@ pub async fn doctor(c: &Clients<'_>, setup: &Setup, scope: &Scope) -> Result<Rep
         domain(c, setup, scope, d, &mut report).await?;
     }
     Ok(report)
+}
+
+/// The dead-letter queues: each message with what it was about, how often it was delivered and its last
+/// error; with `--redrive`, the onboarder's put back on its queue first.
+async fn dead_letters(
+    c: &Clients<'_>,
+    setup: &Setup,
+    scope: &Scope,
+    r: &mut Report,
+) -> Result<(), LaunchError> {
+    let account = setup.launch_role.account.clone();
+    let region = setup.region.clone();
+    let describe = move |event: &serde_json::Value| describe_event(event, &account, &region);
+    let queues = [
+        (
+            "the onboarder's dead-letter queue",
+            &setup.onboarder_dead_letters,
+            true,
+        ),
+        (
+            "the events dead-letter queue",
+            &setup.events_dead_letters,
+            false,
+        ),
+    ];
+    for (name, url, redrivable) in queues {
+        let Some(url) = url else { continue };
+        if scope.redrive && redrivable {
+            if let Some(queue) = &setup.onboarder_queue {
+                let moved = dead_letter::redrive(c.sqs, url, queue).await?;
+                if moved > 0 {
+                    r.fixed(
+                        format!("{name}: --redrive"),
+                        format!("{moved} put back on the onboarder's queue"),
+                    );
+                }
+            }
+        }
+        let letters = dead_letter::peek(c.sqs, url, &describe).await?;
+        if letters.is_empty() {
+            r.ok(name.to_owned(), "empty".into());
+            continue;
+        }
+        let fix = if redrivable {
+            "fix the cause, then projects doctor --redrive (the onboarder takes them again)"
+        } else {
+            "fix the cause; domains are swept again on schedule, a template is judged again when uploaded again"
+        };
+        for letter in letters {
+            let deliveries = letter
+                .deliveries
+                .map(|n| format!("{n} deliveries"))
+                .unwrap_or_else(|| "deliveries unknown".into());
+            let reason = if letter.reason.is_empty() {
+                "no error recorded".to_owned()
+            } else {
+                letter.reason
+            };
+            r.failed(
+                format!("{name}: {}", letter.subject),
+                format!("{deliveries}; {reason}"),
+                fix.to_owned(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What an event in a dead-letter queue was about: the onboarder's work, or a template upload.
+fn describe_event(event: &serde_json::Value, account: &str, region: &str) -> Option<String> {
+    if let Parsed::Work(work) = events::parse(event, account, region) {
+        return Some(work.subject());
+    }
+    let detail = event.get("detail")?;
+    let bucket = detail.pointer("/bucket/name")?.as_str()?;
+    let key = detail.pointer("/object/key")?.as_str()?;
+    Some(format!("the upload of s3://{bucket}/{key}"))
 }
 
 async fn templates(c: &Clients<'_>, setup: &Setup, r: &mut Report) -> Result<(), LaunchError> {

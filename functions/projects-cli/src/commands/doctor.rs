@@ -20,6 +20,11 @@ pub struct Args {
     #[arg(long)]
     pub fix: bool,
 
+    /// Put the messages of the onboarder's dead-letter queue back on its queue, once their cause is fixed
+    /// (each sent before it is deleted; safe to run again).
+    #[arg(long)]
+    pub redrive: bool,
+
     /// The bootstrap stack whose outputs name the launch role and the templates' location.
     #[arg(long, env = "PROJECTS_STACK", default_value = DEFAULT_STACK, value_name = "STACK")]
     pub stack: String,
@@ -35,11 +40,13 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchErro
         s3: &aws.clients.s3,
         iam: &aws.clients.iam,
         cloudformation: &aws.cloudformation,
+        sqs: &aws.clients.sqs,
     };
     let scope = doctor::Scope {
         domain: args.domain,
         user_profile: args.user_profile,
         fix: args.fix,
+        redrive: args.redrive,
     };
     let report = doctor::doctor(&clients, &setup, &scope).await?;
     printer.doctor(&report);

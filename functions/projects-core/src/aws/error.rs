@@ -109,6 +109,29 @@ impl CallError {
         }
     }
 
+    /// A failed call as a test states it, without an SDK error behind it.
+    #[cfg(test)]
+    pub(crate) fn from_parts(
+        service: &'static str,
+        operation: &'static str,
+        target: &str,
+        code: &str,
+        message: &str,
+        retryable: bool,
+    ) -> Self {
+        Self {
+            details: Box::new(CallDetails {
+                service,
+                operation,
+                target: target.to_owned(),
+                code: code.to_owned(),
+                message: message.to_owned(),
+                retryable,
+            }),
+            source: Arc::new(std::io::Error::other(message.to_owned())),
+        }
+    }
+
     /// Whether the service answered with this error code.
     pub fn is(&self, code: &str) -> bool {
         self.code == code

@@ -27,6 +27,10 @@ pub struct Config {
     /// Names the inline policies this onboarder writes (unique per bootstrap stack).
     pub policy_owner: String,
     pub recheck_queue_url: Option<String>,
+    /// `DEAD_LETTER_QUEUE_URL`: where a record goes, with its last error, once delivered
+    /// `max_receive_count` times (the queue's RedrivePolicy, `MAX_RECEIVE_COUNT`, default 10).
+    pub dead_letter_queue_url: Option<String>,
+    pub max_receive_count: u32,
     /// The delay of every re-check of a domain that is not `InService` yet (constant: the lag to onboarding
     /// is at most one delay).
     pub recheck_delay: Duration,
@@ -48,7 +52,7 @@ pub struct ConfigError(pub String);
 impl Config {
     /// Reads `LAUNCH_ROLE_ARN`, `TEMPLATE_BUCKET`, `TEMPLATE_PREFIX`, `AWS_REGION`, `DEFAULT_TEMPLATE`,
     /// `DEFAULT_TEMPLATE_PARAMETERS` (a JSON object), `OPT_IN_TAG`, `PARAMETERS_TAG`, `OPT_OUT_TAG`,
-    /// `POLICY_OWNER`, `RECHECK_QUEUE_URL`, `RECHECK_DELAY_SECONDS`, `RECHECK_MAX_MINUTES`, `SWEEP_CONCURRENCY`,
+    /// `POLICY_OWNER`, `RECHECK_QUEUE_URL`, `DEAD_LETTER_QUEUE_URL`, `MAX_RECEIVE_COUNT`, `RECHECK_DELAY_SECONDS`, `RECHECK_MAX_MINUTES`, `SWEEP_CONCURRENCY`,
     /// `PROJECT_STUDIO_VISIBILITY`, `PROJECT_ISOLATION`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
@@ -121,6 +125,8 @@ impl Config {
                 .unwrap_or_else(|| "sagemaker-projects-bootstrap:opt-out".to_owned()),
             policy_owner: get("POLICY_OWNER").unwrap_or_else(|| "onboarder".to_owned()),
             recheck_queue_url: get("RECHECK_QUEUE_URL"),
+            dead_letter_queue_url: get("DEAD_LETTER_QUEUE_URL"),
+            max_receive_count: number("MAX_RECEIVE_COUNT", 10)?.clamp(1, 1000) as u32,
             recheck_delay: Duration::from_secs(number("RECHECK_DELAY_SECONDS", 30)?),
             recheck_for: Duration::from_secs(60 * number("RECHECK_MAX_MINUTES", 60)?),
             sweep_concurrency: number("SWEEP_CONCURRENCY", 8)?.clamp(1, 64) as usize,

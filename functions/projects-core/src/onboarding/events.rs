@@ -22,6 +22,21 @@ pub enum Work {
     Sweep,
 }
 
+impl Work {
+    /// What the work is about, in words (`domain d-…`, `user profile d-…/alice`).
+    pub fn subject(&self) -> String {
+        match self {
+            Work::Domain { domain_id } => format!("domain {domain_id}"),
+            Work::DomainNamed { name } => format!("domain named {name}"),
+            Work::UserProfile { domain_id, profile } => {
+                format!("user profile {domain_id}/{profile}")
+            }
+            Work::Recheck(r) => format!("domain {} (re-check {})", r.domain_id, r.attempt),
+            Work::Sweep => "the scheduled sweep".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     Work(Work),

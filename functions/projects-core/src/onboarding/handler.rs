@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use super::dead_letter::LastError;
 use super::events::{self, Parsed, Recheck, Work};
 use super::{sweep, DomainOutcome, OnboardError, Onboarder};
 use crate::aws::CallError;
@@ -46,6 +47,12 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// A record's body as JSON; a body that is none, wrapped so the parser can say so.
+fn parse_body(body: &str) -> Value {
+    serde_json::from_str(body)
+        .unwrap_or_else(|_| json!({ lambda_glue::raw_event::UNPARSEABLE: body }))
 }
 
 /// An SQS batch (`Records[*].eventSource` is `aws:sqs`), as opposed to one EventBridge event.
@@ -82,24 +89,82 @@ impl OnboarderFunction {
         for record in batch.records {
             let id = record.message_id.clone().unwrap_or_default();
             let span = tracing::info_span!("message", message_id = %id);
-            match self.handle_record(record).instrument(span.clone()).await {
-                Ok(v) => answer.results.push(v),
-                Err(e) => {
-                    span.in_scope(
-                        || tracing::warn!(error = %e, "record failed: SQS will deliver it again"),
-                    );
-                    answer.response.add_failure(id);
+            let body = record.body.clone().unwrap_or_default();
+            let event = parse_body(&body);
+            let e = match self.handle_one(&event).instrument(span.clone()).await {
+                Ok(v) => {
+                    answer.results.push(v);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            if let Some(last) = self.last_delivery(&record, &event, &e) {
+                match self.dead_letter(&body, &last).instrument(span.clone()).await {
+                    Ok(()) => {
+                        span.in_scope(|| {
+                            tracing::error!(call = %last.call, code = %last.code, message = %last.message,
+                                subject = %last.subject, deliveries = last.deliveries,
+                                "dead-lettered with its last error: fix the cause, then projects doctor --redrive")
+                        });
+                        metrics::count(metrics::EVENTS_DEAD_LETTERED, 1);
+                        answer.results.push(json!({ "DeadLettered": last }));
+                        continue;
+                    }
+                    // SQS's own redrive still moves it, without the reason
+                    Err(send) => span.in_scope(|| {
+                        tracing::warn!(error = %send, "could not dead-letter the record with its reason")
+                    }),
                 }
             }
+            span.in_scope(
+                || tracing::warn!(error = %e, "record failed: SQS will deliver it again"),
+            );
+            answer.response.add_failure(id);
         }
         answer
     }
 
-    async fn handle_record(&self, record: SqsMessage) -> Result<Value, OnboardError> {
-        let body = record.body.unwrap_or_default();
-        let parsed: Value = serde_json::from_str(&body)
-            .unwrap_or_else(|_| json!({ lambda_glue::raw_event::UNPARSEABLE: body }));
-        self.handle_one(&parsed).await
+    /// The record's last error, when this was its last delivery (the queue's `maxReceiveCount`) and there is
+    /// a dead-letter queue to leave it in.
+    fn last_delivery(
+        &self,
+        record: &SqsMessage,
+        event: &Value,
+        e: &OnboardError,
+    ) -> Option<LastError> {
+        let config = &self.onboarder.config;
+        config.dead_letter_queue_url.as_ref()?;
+        let deliveries: u32 = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())?;
+        if deliveries < config.max_receive_count {
+            return None;
+        }
+        let subject = match events::parse(event, &config.launch_role.account, &config.region) {
+            Parsed::Work(w) => w.subject(),
+            Parsed::Ignore(why) => why,
+        };
+        Some(LastError::of(e, subject, deliveries))
+    }
+
+    /// Sends the record's body as it came, with its last error as message attributes.
+    async fn dead_letter(&self, body: &str, last: &LastError) -> Result<(), CallError> {
+        let queue = self
+            .onboarder
+            .config
+            .dead_letter_queue_url
+            .as_deref()
+            .unwrap_or_default();
+        self.sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .set_message_attributes(Some(last.attributes()))
+            .send()
+            .await
+            .map_err(|e| CallError::new("SQS", "SendMessage", queue, e))?;
+        Ok(())
     }
 
     async fn handle_one(&self, event: &Value) -> Result<Value, OnboardError> {
@@ -237,7 +302,13 @@ mod tests {
     const DOMAIN: &str = "d-abc123";
     const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/onboarder";
 
+    const DEAD_LETTERS: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/onboarder-dlq";
+
     fn config() -> Config {
+        config_with(None)
+    }
+
+    fn config_with(dead_letters: Option<&'static str>) -> Config {
         Config::from_lookup(|k| {
             let v = match k {
                 "LAUNCH_ROLE_ARN" => {
@@ -245,6 +316,7 @@ mod tests {
                 }
                 "TEMPLATE_BUCKET" => "sagemaker-templates",
                 "RECHECK_QUEUE_URL" => QUEUE,
+                "DEAD_LETTER_QUEUE_URL" => dead_letters?,
                 _ => return None,
             };
             Some(v.to_owned())
@@ -317,6 +389,16 @@ mod tests {
         iam: &[&Rule],
         sqs: &[&Rule],
     ) -> Value {
+        onboard_configured(config(), event, sagemaker, iam, sqs).await
+    }
+
+    async fn onboard_configured(
+        config: Config,
+        event: Value,
+        sagemaker: &[&Rule],
+        iam: &[&Rule],
+        sqs: &[&Rule],
+    ) -> Value {
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, sagemaker, |c| c
             .retry_config(RetryConfig::disabled()));
         let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, iam, |c| c
@@ -325,7 +407,7 @@ mod tests {
             .retry_config(RetryConfig::disabled()));
         // no project is configured: nothing reads the template bucket
         let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [] as [&Rule; 0]);
-        let onboarder = Arc::new(Onboarder::new(sm, iam, s3, config()).unwrap());
+        let onboarder = Arc::new(Onboarder::new(sm, iam, s3, config).unwrap());
         OnboarderFunction::new(onboarder, sqs)
             .handle(event)
             .await
@@ -534,5 +616,85 @@ mod tests {
                 counted
             );
         }
+    }
+
+    /// [`batch`], delivered `n` times.
+    fn delivered(n: u32) -> Value {
+        let mut b = batch();
+        b["Records"][0]["attributes"] = json!({"ApproximateReceiveCount": n.to_string()});
+        b
+    }
+
+    #[tokio::test]
+    async fn on_its_last_delivery_a_failing_record_is_dead_lettered_with_its_last_error() {
+        let body = batch()["Records"][0]["body"].as_str().unwrap().to_owned();
+        let dead_lettered = mock!(aws_sdk_sqs::Client::send_message)
+            .match_requests(move |r| {
+                let attr = |k: &str| {
+                    r.message_attributes()
+                        .and_then(|a| a.get(k))
+                        .and_then(|v| v.string_value())
+                        .map(str::to_owned)
+                };
+                r.queue_url() == Some(DEAD_LETTERS)
+                    && r.message_body() == Some(body.as_str())
+                    && attr("LastError.Call").as_deref() == Some("SageMaker DescribeDomain")
+                    && attr("LastError.Code").as_deref() == Some("ThrottlingException")
+                    && attr("Subject").as_deref() == Some("domain d-abc123")
+                    && attr("Deliveries").as_deref() == Some("10")
+            })
+            .then_output(|| SendMessageOutput::builder().build());
+        let throttled = sagemaker_refusal(400, "ThrottlingException");
+        let dlq = Some(DEAD_LETTERS);
+        // before its last delivery: back through the queue, nothing sent
+        let ninth = onboard_configured(
+            config_with(dlq),
+            delivered(9),
+            &[&throttled],
+            &[],
+            &[&dead_lettered],
+        )
+        .await;
+        assert!(redelivered(&ninth), "{ninth}");
+        assert_eq!(dead_lettered.num_calls(), 0);
+        // its last: left in the dead-letter queue with the reason, and not delivered again
+        let throttled = sagemaker_refusal(400, "ThrottlingException");
+        let tenth = onboard_configured(
+            config_with(dlq),
+            delivered(10),
+            &[&throttled],
+            &[],
+            &[&dead_lettered],
+        )
+        .await;
+        assert_eq!(tenth["batchItemFailures"], json!([]), "{tenth}");
+        assert_eq!(dead_lettered.num_calls(), 1);
+        assert_eq!(
+            tenth["Results"][0]["DeadLettered"]["message"]
+                .as_str()
+                .map(|m| m.starts_with("no")),
+            Some(true),
+            "{tenth}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_that_cannot_be_dead_lettered_is_left_to_the_queues_own_redrive() {
+        let (status, body) = json_error(403, "AccessDenied", "no");
+        let refused = mock!(aws_sdk_sqs::Client::send_message)
+            .sequence()
+            .http_status(status, body)
+            .build();
+        let throttled = sagemaker_refusal(400, "ThrottlingException");
+        let answer = onboard_configured(
+            config_with(Some(DEAD_LETTERS)),
+            delivered(10),
+            &[&throttled],
+            &[],
+            &[&refused],
+        )
+        .await;
+        assert!(redelivered(&answer), "{answer}");
+        assert_eq!(refused.num_calls(), 1);
     }
 }

@@ -6,6 +6,7 @@
 //! `sagemaker:projectS3TemplatesLocation` tag; then, when configured, one project.
 
 pub mod config;
+pub mod dead_letter;
 pub mod events;
 pub mod handler;
 pub mod projects;
@@ -55,6 +56,16 @@ impl OnboardError {
             Self::Policy(e) => e.is_retryable(),
             Self::Templates(crate::publishing::PublishError::S3(e)) => e.retryable,
             Self::Templates(_) | Self::Project { .. } | Self::Role(_) | Self::Batch(_) => false,
+        }
+    }
+
+    /// The AWS call that failed, when the failure was one.
+    pub fn call(&self) -> Option<&CallError> {
+        match self {
+            Self::Aws(c)
+            | Self::Policy(PolicyError::Iam(c))
+            | Self::Templates(crate::publishing::PublishError::S3(c)) => Some(c),
+            _ => None,
         }
     }
 }
