@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use projects_core::doctor::{Report as DoctorReport, State as CheckState};
+use projects_core::projects::explain::Explanation;
 use projects_core::projects::update::{ResourceDiff, UpdatePlan};
 use projects_core::projects::upgrade::{self, Event, Outcome, Report};
 use projects_core::projects::version::short;
@@ -171,11 +172,53 @@ impl Printer {
         }
     }
 
-    pub fn status(&self, project: &ProjectView) {
+    /// A project; a failed one with why: the cause and the action first, the evidence after the project.
+    pub fn status(&self, project: &ProjectView, why: Option<&Explanation>) {
         if self.format == Format::Json {
-            self.json(&json!(project));
-        } else {
-            out!("{}", status_text(project));
+            let mut doc = json!(project);
+            if let Some(why) = why {
+                doc["explanation"] = json!(why);
+            }
+            self.json(&doc);
+            return;
+        }
+        match why {
+            Some(why) => out!(
+                "{}\n{}{}",
+                why.headline,
+                status_text(project),
+                evidence_text(why)
+            ),
+            None => out!("{}", status_text(project)),
+        }
+    }
+
+    /// `projects list --failed`: each failed project with the first line of its explanation.
+    pub fn failed_list(&self, listing: &Listing, explained: &[(String, Option<Explanation>)]) {
+        let why_of = |name: &str| {
+            explained
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, w)| w.as_ref())
+        };
+        if self.format == Format::Json {
+            let projects: Vec<Value> = listing
+                .projects
+                .iter()
+                .map(|p| json!({"name": p.name, "status": p.status, "template": p.template, "explanation": why_of(&p.name)}))
+                .collect();
+            self.json(&json!({ "projects": projects }));
+            return;
+        }
+        if listing.projects.is_empty() {
+            outln!("no failed projects");
+            return;
+        }
+        for p in &listing.projects {
+            let why = why_of(&p.name).map_or("(no explanation: the project is gone)", |w| {
+                w.headline.as_str()
+            });
+            outln!("{}  {}  {}", p.name, p.status, why);
         }
     }
 
@@ -567,6 +610,35 @@ fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let mut out = line(header.to_vec());
     for row in rows {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// The evidence under an explanation: the failed resource, the build, its log's last lines.
+fn evidence_text(why: &Explanation) -> String {
+    let mut out = String::new();
+    if let Some(r) = &why.resource {
+        out.push_str(&format!(
+            "{:<14}{} ({}) {}: {}\n",
+            "Failed", r.logical_id, r.resource_type, r.status, r.reason
+        ));
+    }
+    if let Some(b) = &why.build {
+        let phase = b
+            .phase
+            .as_deref()
+            .map(|p| format!(" in phase {p}"))
+            .unwrap_or_default();
+        out.push_str(&format!("{:<14}{} {}{phase}\n", "Build", b.id, b.status));
+        if let Some(c) = &b.context {
+            out.push_str(&format!("{:<14}{c}\n", ""));
+        }
+        for (i, line) in b.log.iter().enumerate() {
+            out.push_str(&format!(
+                "{:<14}{line}\n",
+                if i == 0 { "Build log" } else { "" }
+            ));
+        }
     }
     out
 }

@@ -1,6 +1,6 @@
 //! `projects list`: every project of the region with its template version.
 
-use projects_core::projects::{fleet, LaunchError};
+use projects_core::projects::{self as launch, explain, fleet, LaunchError};
 
 use super::{aws, ExitStatus};
 use crate::output::Printer;
@@ -18,6 +18,11 @@ pub struct Args {
     /// Only the projects the onboarder created for this domain.
     #[arg(long, value_name = "ID")]
     pub domain: Option<String>,
+
+    /// Only the failed projects (CreateFailed, UpdateFailed, DeleteFailed), each with why it failed and what to
+    /// do (one DescribeProject and the stack's events per failed project).
+    #[arg(long)]
+    pub failed: bool,
 }
 
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchError> {
@@ -29,7 +34,20 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchErro
         outdated: args.outdated,
         domain: args.domain,
     };
-    let listing = fleet::list(&aws.clients.sagemaker, &aws.clients.s3, &filter).await?;
-    printer.list(&listing);
+    let mut listing = fleet::list(&aws.clients.sagemaker, &aws.clients.s3, &filter).await?;
+    if !args.failed {
+        printer.list(&listing);
+        return Ok(ExitStatus::Success);
+    }
+    listing.projects.retain(|p| p.status.ends_with("Failed"));
+    let mut explained = Vec::new();
+    for p in &listing.projects {
+        let why = match launch::describe_project(&aws.clients.sagemaker, &p.name).await? {
+            Some(project) => explain::explain(&aws.explain_sources(), &project).await?,
+            None => None,
+        };
+        explained.push((p.name.clone(), why));
+    }
+    printer.failed_list(&listing, &explained);
     Ok(ExitStatus::Success)
 }

@@ -13,6 +13,7 @@ pub mod upgrade;
 use std::time::Duration;
 
 use projects_core::aws::{CallError, Clients};
+use projects_core::projects::explain;
 use projects_core::projects::{
     self as launch, Catalog, FollowSettings, Goal, LaunchError, DEFAULT_STACK,
 };
@@ -111,6 +112,7 @@ pub(crate) struct Aws {
     pub clients: Clients,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
 }
 
@@ -125,8 +127,20 @@ pub(crate) async fn aws() -> Result<Aws, LaunchError> {
         clients: Clients::new(&config),
         cloudformation: aws_sdk_cloudformation::Client::new(&config),
         cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         region,
     })
+}
+
+impl Aws {
+    /// Where an explanation of a failed project reads from.
+    pub(crate) fn explain_sources(&self) -> explain::Sources<'_> {
+        explain::Sources {
+            cloudformation: &self.cloudformation,
+            codebuild: &self.clients.codebuild,
+            logs: &self.logs,
+        }
+    }
 }
 
 /// The templates and the launch role: from the flags, or from the bootstrap stack's outputs.

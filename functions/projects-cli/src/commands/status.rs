@@ -1,6 +1,7 @@
-//! `projects status`: one project, as SageMaker and its stack report it.
+//! `projects status`: one project, as SageMaker and its stack report it; a failed one explained to its root
+//! cause (projects_core::projects::explain).
 
-use projects_core::projects::{self as launch, LaunchError};
+use projects_core::projects::{self as launch, explain, LaunchError};
 
 use super::{aws, ExitStatus};
 use crate::output::Printer;
@@ -12,15 +13,12 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchError> {
-    let name = args.name;
-
-    launch::check_project_name(&name)?;
+    launch::check_project_name(&args.name)?;
     let aws = aws().await?;
-    match launch::describe_project(&aws.clients.sagemaker, &name).await? {
-        Some(project) => {
-            printer.status(&project);
-            Ok(ExitStatus::Success)
-        }
-        None => Err(LaunchError::NoSuchProject(name)),
-    }
+    let Some(project) = launch::describe_project(&aws.clients.sagemaker, &args.name).await? else {
+        return Err(LaunchError::NoSuchProject(args.name));
+    };
+    let why = explain::explain(&aws.explain_sources(), &project).await?;
+    printer.status(&project, why.as_ref());
+    Ok(ExitStatus::Success)
 }

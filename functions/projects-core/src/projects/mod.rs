@@ -10,6 +10,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod explain;
 pub mod fleet;
 pub mod follow;
 pub mod input;
