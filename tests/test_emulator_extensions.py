@@ -359,9 +359,16 @@ def test_an_update_the_stack_rolls_back_reads_update_failed_with_the_stacks_reas
     detail = described["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]["StackDetail"]
     stack, resources = stack_of(aws, out["ProjectId"])
     assert (described["ProjectStatus"], stack["StackStatus"]) == ("UpdateFailed", "UPDATE_ROLLBACK_COMPLETE")
+    # the stack's reason is CloudFormation's summary; the cause is on the resource, reported before the rollback
     assert detail["StatusMessage"] == (
-        "UPDATE_ROLLBACK_COMPLETE: AWS.SimpleQueueService.NonExistentQueue: Could not find DLQ for "
-        "arn:aws:sqs:us-east-1:123456789012:nowhere")
+        "UPDATE_ROLLBACK_COMPLETE: The following resource(s) failed to create: [Queue]. ")
+    events = aws.client("cloudformation").describe_stack_events(StackName=stack["StackId"])["StackEvents"][::-1]
+    failed = [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in events
+              if e["ResourceStatus"].endswith("_FAILED") or e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS"]
+    assert failed == [
+        ("Queue", "CREATE_FAILED",
+         "AWS.SimpleQueueService.NonExistentQueue: Could not find DLQ for arn:aws:sqs:us-east-1:123456789012:nowhere"),
+        (stack["StackName"], "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [Queue]. ")]
     assert resources == ["Artifacts"]  # rolled back: the queue the update added is gone
     # a failed update can be updated again (back to the first template): the stack's own outcome again
     first = put_template(aws)

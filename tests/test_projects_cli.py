@@ -571,7 +571,7 @@ def test_update_dry_run_prints_the_parameter_changes_and_the_resources_by_logica
     assert resources_of(world, "beta") == ["Dlq", "Queue"] and tags_of(world, "beta")[DIGEST_TAG] == old
 
 
-def test_an_update_that_fails_exits_1_with_the_stacks_status_message_and_keeps_the_version_tags(world):
+def test_an_update_that_fails_exits_1_naming_the_resource_that_failed_and_keeps_the_version_tags(world):
     world.upload("team-queue", TEAM_QUEUE)
     assert world.cli("create", "gamma", "-t", "team-queue", "-p", "Purpose=training", *FAST, *world.flags()).code == 0
     old = digest(world.s3, "team-queue")
@@ -579,8 +579,14 @@ def test_an_update_that_fails_exits_1_with_the_stacks_status_message_and_keeps_t
     r = world.cli("update", "gamma", *FAST)
     assert r.code == 1, r
     message = provider_of(world, "gamma")["StackDetail"]["StatusMessage"]
-    assert message.startswith("UPDATE_ROLLBACK_COMPLETE: ") and "nowhere" in message, message
-    assert r.err.endswith(f"error: project gamma is UpdateFailed: {message}\n"), r
+    # SageMaker's message is the stack's summary ...
+    assert message == "UPDATE_ROLLBACK_COMPLETE: The following resource(s) failed to create: [Broken]. ", message
+    # ... the CLI says the resource that failed in the update, its reason, and what to do
+    assert r.err.endswith(
+        "error: project gamma is UpdateFailed: Broken (AWS::SQS::Queue) failed: AWS.SimpleQueueService.NonExistentQueue: "
+        "Could not find DLQ for arn:aws:sqs:us-east-1:123456789012:nowhere. Fix the cause, then projects update gamma.\n"), r
+    status = world.cli("status", "gamma").out.splitlines()[0]
+    assert status == r.err.splitlines()[-1].removeprefix("error: project gamma is UpdateFailed: "), status
     assert resources_of(world, "gamma") == ["Queue"] and tags_of(world, "gamma")[DIGEST_TAG] == old
 
 

@@ -15,7 +15,7 @@ One concern a module, in harness/cloudformation/:
 """
 from __future__ import annotations
 
-from harness.cloudformation import change_sets, replacement
+from harness.cloudformation import change_sets, replacement, update
 from harness.cloudformation.lifecycle import _install_lifecycle
 from harness.cloudformation.state import SERVICE_TOKEN_CHANGE, _store, contract_violations
 from harness.cloudformation.template_fixes import (
@@ -39,6 +39,7 @@ def install(emulator) -> None:
     _install_generated_names()
     _install_lifecycle()
     change_sets.install()
+    update.install_failure_events()
     replacement.install()
     _install_dynamic_references()
     _install_codebuild_project()

@@ -254,16 +254,20 @@ impl Printer {
     }
 
     /// The end of a follow.
-    pub fn settled(&self, name: &str, goal: Goal, settled: &Settled) {
+    /// The end of a follow; a failed project with its explanation (the cause and the action, not the stack's
+    /// summary).
+    pub fn settled(&self, name: &str, goal: Goal, settled: &Settled, why: Option<&Explanation>) {
         let project = settled.project.as_ref();
         let status = project.map_or("(no such project)", |p| p.status.as_str());
         let took = format_elapsed(settled.elapsed);
         let problem = match settled.outcome {
             FollowOutcome::Completed => None,
             FollowOutcome::Failed => {
-                let why = project
-                    .and_then(|p| p.stack_status_message.as_deref())
-                    .unwrap_or("SageMaker gave no stack status message");
+                let why = why.map(|w| w.headline.as_str()).unwrap_or_else(|| {
+                    project
+                        .and_then(|p| p.stack_status_message.as_deref())
+                        .unwrap_or("SageMaker gave no stack status message")
+                });
                 let hint = match goal {
                     Goal::Created => {
                         format!(" (the project stays until deleted: projects delete {name})")
@@ -293,6 +297,7 @@ impl Printer {
                 "id": project.and_then(|p| p.id.as_ref()),
                 "elapsed_seconds": (settled.elapsed.as_secs_f64() * 10.0).round() / 10.0,
                 "project": project,
+                "explanation": why,
             }));
         } else {
             match (goal, settled.outcome) {

@@ -51,6 +51,14 @@ def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) ->
             resource_map.update(stack.template_dict, parameters)
         except Exception as e:  # noqa: BLE001 - a resource moto failed: the update fails and rolls back
             update.moto_failure = str(e) or type(e).__name__
+            # CloudFormation reports the resource first, then the stack's summary of it
+            failed = _last_failed_resource.pop(stack.stack_id, None)
+            if failed is not None:
+                logical, rtype, physical, status = failed
+                _resource_event(stack, logical, physical, rtype, status, update.moto_failure)
+                # the stack's reason names it among the failed, as for a custom resource
+                update.failures.append(("create" if status == "CREATE_FAILED" else "update", logical))
+                update.moto_failure = None
         else:
             # moto looks only at resources whose template text changed or that `Ref` a changed parameter;
             # CloudFormation compares every resource's resolved properties (a `!Sub`, a `!GetAtt`, a condition)
@@ -62,6 +70,33 @@ def _stack_update(stack, template, role_arn=None, parameters=None, tags=None) ->
         if tags is not None:
             stack.tags = tags
         _advance(stack, update)
+
+
+#: stack id -> (logical id, type, physical id, CREATE_FAILED or UPDATE_FAILED) of the resource moto last failed on
+_last_failed_resource: dict[str, tuple[str, str, str, str]] = {}
+
+
+def install_failure_events() -> None:
+    """Remembers which resource moto failed on in an update (its exception names none), so the update's failure
+    is reported on that resource as CloudFormation does (UPDATE_FAILED with the reason, before the stack's
+    UPDATE_ROLLBACK_IN_PROGRESS)."""
+    from moto.cloudformation import parsing
+
+    def remembering(original, status: str):
+        def parse(logical_id, resource_json, resources_map, account_id, region_name):
+            try:
+                return original(logical_id, resource_json, resources_map, account_id, region_name)
+            except Exception:
+                existing = resources_map._parsed_resources.get(logical_id)
+                physical = str(getattr(existing, "physical_resource_id", "") or "")
+                _last_failed_resource[resources_map.stack_id] = (
+                    logical_id, str(resource_json.get("Type", "")), physical, status)
+                raise
+        return parse
+
+    # a resource an update adds is created (CREATE_FAILED), one it changes updated (UPDATE_FAILED)
+    parsing.parse_and_update_resource = remembering(parsing.parse_and_update_resource, "UPDATE_FAILED")
+    parsing.parse_and_create_resource = remembering(parsing.parse_and_create_resource, "CREATE_FAILED")
 
 
 def _effective_parameters(template: dict, given: dict | None) -> dict[str, str]:

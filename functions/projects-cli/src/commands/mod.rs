@@ -103,7 +103,8 @@ pub(crate) async fn follow(
     .await;
     progress.finish();
     let settled = settled?;
-    printer.settled(name, goal, &settled);
+    let why = aws.explain(settled.project.as_ref()).await;
+    printer.settled(name, goal, &settled, why.as_ref());
     Ok(ExitStatus::of_follow(settled.outcome))
 }
 
@@ -133,6 +134,18 @@ pub(crate) async fn aws() -> Result<Aws, LaunchError> {
 }
 
 impl Aws {
+    /// Why `project` failed, when it did; an explanation that cannot be read (its own call failed) is none:
+    /// the failure itself is still reported, with SageMaker's message.
+    pub(crate) async fn explain(
+        &self,
+        project: Option<&launch::ProjectView>,
+    ) -> Option<explain::Explanation> {
+        explain::explain(&self.explain_sources(), project?)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Where an explanation of a failed project reads from.
     pub(crate) fn explain_sources(&self) -> explain::Sources<'_> {
         explain::Sources {

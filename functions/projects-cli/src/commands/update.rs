@@ -74,6 +74,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchErro
     .await;
     progress.finish();
     let settled = settled?;
-    printer.settled(&plan.project, Goal::Updated, &settled);
+    let why = aws.explain(settled.project.as_ref()).await;
+    printer.settled(&plan.project, Goal::Updated, &settled, why.as_ref());
     Ok(ExitStatus::of_follow(settled.outcome))
 }

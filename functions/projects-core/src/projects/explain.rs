@@ -376,10 +376,24 @@ fn headline(
                 .or(b.context.as_ref())
                 .cloned()
                 .unwrap_or_else(|| b.status.clone());
-            let repository = project
+            // the repository parameter the failure names (a template may seed several)
+            let evidence = format!("{detail} {}", b.context.as_deref().unwrap_or_default());
+            let repositories: Vec<_> = project
                 .parameters
                 .iter()
-                .find(|(k, _)| k.ends_with("RepositoryFullname") || k.ends_with("RepositoryFullName"))
+                .filter(|(k, v)| {
+                    (k.ends_with("RepositoryFullname") || k.ends_with("RepositoryFullName"))
+                        && !v.is_empty()
+                })
+                .collect();
+            let named = repositories
+                .iter()
+                .find(|(_, v)| evidence.contains(&format!("/{v}.git")) || evidence.contains(v.as_str()))
+                .or(match repositories.as_slice() {
+                    [only] => Some(only),
+                    _ => None,
+                });
+            let repository = named
                 .map(|(k, v)| format!(" ({k}={v})"))
                 .unwrap_or_default();
             format!(
