@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from harness import ext_codebuild, ext_lambda
+from harness.cloudformation.permissions import role_permissions_enforced
 from harness.buckets import create_template_bucket
 from harness.emulator import ACCOUNT_ID, REGION
 from harness.fixtures import DEPLOY_PARAMS, LAUNCH_ROLE_ARN, LAUNCH_ROLE_NAME, LAUNCH_ROLE_TRUST, cr_event, \
@@ -98,6 +99,80 @@ def test_a_seed_check_in_whose_repository_is_missing_is_explained_by_the_builds_
     assert why["resource"]["status"] == "CREATE_FAILED" and why["resource"]["reason"].startswith("seed build ")
     listed = cli("list", "--failed")
     assert listed.stdout == f"churn  CreateFailed  {first}\n", listed.stdout
+
+
+def launch_role_without(aws, action: str) -> None:
+    """The launch role with iam/roles.yaml's own policies, less one action."""
+    from test_no_confused_deputy import launch_role_statements
+
+    iam = aws.client("iam")
+    statements = []
+    for s in launch_role_statements():
+        actions = [a for a in ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", []))
+                   if a != action]
+        if actions or "NotAction" in s:
+            statements.append({**s, **({"Action": actions} if "Action" in s else {})})
+    half = len(statements) // 2
+    for i, part in enumerate((statements[:half], statements[half:])):
+        iam.put_role_policy(RoleName=LAUNCH_ROLE_NAME, PolicyName=f"launch-{i}",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": part}))
+
+
+def test_a_launch_role_lacking_a_permission_is_named_with_the_action_and_the_fix(aws, cli):
+    launch_role_without(aws, "s3:PutBucketPolicy")
+    with role_permissions_enforced():
+        created = cli("create", "denied", "--template", "deploy-codepipeline", *params(DEPLOY_PARAMS),
+                      *cli.create_flags)
+    assert created.returncode == 1, created.stderr
+    first = cli("status", "denied").stdout.splitlines()[0]
+    project_id = json.loads(cli("status", "denied", "--output", "json").stdout)["id"]
+    assert first == (
+        "MlOpsArtifactsBucketPolicy (AWS::S3::BucketPolicy) failed: AmazonSageMakerProjectsLaunchRole may not "
+        f"s3:PutBucketPolicy on arn:aws:s3:::sagemaker-project-{project_id}. Fix: add s3:PutBucketPolicy to "
+        "AmazonSageMakerProjectsLaunchRole (iam/roles.yaml) and deploy the roles stack again, then projects delete "
+        "denied and create it again."), first
+    why = json.loads(cli("status", "denied", "--output", "json").stdout)["explanation"]
+    assert why["cause"] == {"kind": "AccessDenied", "role": "AmazonSageMakerProjectsLaunchRole",
+                            "action": "s3:PutBucketPolicy", "on": f"arn:aws:s3:::sagemaker-project-{project_id}"}
+
+
+def test_with_the_launch_roles_own_policies_the_same_project_is_created(aws, cli):
+    """The enforcement judges by the policies, not by a switch: iam/roles.yaml's launch role creates the project."""
+    launch_role_without(aws, "no:SuchAction")
+    with role_permissions_enforced():
+        created = cli("create", "allowed", "--template", "deploy-codepipeline", *params(DEPLOY_PARAMS),
+                      *cli.create_flags)
+    assert created.returncode == 0, created.stderr
+
+
+TEAM_BUCKET = """\
+Parameters:
+  SageMakerProjectName: {Type: String}
+  SageMakerProjectId: {Type: String}
+  CostCenter:
+    Type: String
+    AllowedPattern: '^cc-[0-9]{4}$'
+    ConstraintDescription: a cost center such as cc-0042
+Resources:
+  Artifacts:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Sub 'sagemaker-project-${SageMakerProjectId}'
+"""
+
+
+def test_a_parameter_cloudformation_refuses_is_named_with_its_value(aws, cli):
+    # AllowedPattern is CloudFormation's to judge: the CLI passes the value on, SageMaker's stack refuses it
+    aws.client("s3").put_object(Bucket=BUCKET, Key=f"{PREFIX}team-bucket.yaml", Body=TEAM_BUCKET.encode(),
+                                Tagging="sagemaker:studio-visibility=true")
+    url = f"team-bucket=https://{BUCKET}.s3.{REGION}.amazonaws.com/{PREFIX}team-bucket.yaml"
+    created = cli("create", "costly", "--template", "team-bucket", "--param", "CostCenter=42",
+                  "--template-url", url, "--launch-role", LAUNCH_ROLE_ARN, *FAST)
+    assert created.returncode == 1, created.stderr
+    first = cli("status", "costly").stdout.splitlines()[0]
+    assert first.startswith("the project failed: parameter CostCenter=42 was refused (Parameter 'CostCenter' must "
+                            "match pattern ^cc-[0-9]{4}$"), first
+    assert first.endswith("Fix the value, then projects delete costly and create it again."), first
 
 
 def test_a_project_that_did_not_fail_has_no_explanation(cli):

@@ -515,12 +515,26 @@ def _start_stack(project: Project, template_body: str, template: dict) -> None:
         )
         project.stack_id = stack.stack_id
     except Exception as e:  # noqa: BLE001 - whatever moto raises, CloudFormation would have failed the stack
+        from harness.cloudformation.state import _resource_event
+        from harness.cloudformation.update import _last_failed_resource
+
         for stack in backend.stacks.values():
             if stack.name == project.stack_name:
                 project.stack_id = stack.stack_id
+                failed = _last_failed_resource.pop(stack.stack_id, None)
+                if failed is None:  # the template itself (a parameter, a reference): no resource to blame
+                    stack.status = "ROLLBACK_COMPLETE"
+                    stack.status_reason = f"Stack creation failed: {e}"
+                    stack._add_stack_event("ROLLBACK_COMPLETE", resource_status_reason=str(e))
+                    break
+                # the resource first, then the stack's summary of it, as CloudFormation reports them
+                logical, rtype, physical, _ = failed
+                _resource_event(stack, logical, physical, rtype, "CREATE_FAILED", str(e))
+                summary = f"The following resource(s) failed to create: [{logical}]. "
                 stack.status = "ROLLBACK_COMPLETE"
-                stack.status_reason = f"Stack creation failed: {e}"
-                stack._add_stack_event("ROLLBACK_COMPLETE", resource_status_reason=str(e))
+                stack.status_reason = summary + "Rollback requested by user."
+                stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=stack.status_reason)
+                stack._add_stack_event("ROLLBACK_COMPLETE")
                 break
         else:
             project.failure = f"Stack creation failed: {e}"

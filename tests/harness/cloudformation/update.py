@@ -77,14 +77,18 @@ _last_failed_resource: dict[str, tuple[str, str, str, str]] = {}
 
 
 def install_failure_events() -> None:
-    """Remembers which resource moto failed on in an update (its exception names none), so the update's failure
-    is reported on that resource as CloudFormation does (UPDATE_FAILED with the reason, before the stack's
-    UPDATE_ROLLBACK_IN_PROGRESS)."""
+    """Remembers which resource moto failed on (its exception names none), so the failure is reported on that
+    resource as CloudFormation does (CREATE_FAILED/UPDATE_FAILED with the reason, before the stack's summary); a
+    create is first judged against the stack's role where a test asks (cloudformation/permissions.py)."""
     from moto.cloudformation import parsing
+
+    from harness.cloudformation import permissions
 
     def remembering(original, status: str):
         def parse(logical_id, resource_json, resources_map, account_id, region_name):
             try:
+                if status == "CREATE_FAILED":
+                    permissions.check(resources_map, logical_id, resource_json)
                 return original(logical_id, resource_json, resources_map, account_id, region_name)
             except Exception:
                 existing = resources_map._parsed_resources.get(logical_id)

@@ -141,8 +141,16 @@ async fn stack_events(
         .send();
     let mut read = 0;
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| CallError::new("CloudFormation", "DescribeStackEvents", stack, e))?;
+        let page = match page {
+            Ok(page) => page,
+            // a stack SageMaker never created (CloudFormation refused its template or a parameter): no events
+            Err(e) if crate::aws::cloudformation_stack_missing(&e) => break,
+            Err(e) => {
+                return Err(
+                    CallError::new("CloudFormation", "DescribeStackEvents", stack, e).into(),
+                )
+            }
+        };
         let events = page.stack_events.unwrap_or_default();
         let started = events.iter().any(|e| operation_start(e).is_some());
         newest_first.extend(events);
@@ -334,7 +342,11 @@ fn access_denied(reason: &str) -> Option<Cause> {
     let on = after
         .split_once(" on resource: ")
         .and_then(|(_, r)| r.split_whitespace().next())
-        .map(|r| r.trim_end_matches([',', '.', ';']).to_owned());
+        .map(|r| {
+            r.trim_end_matches([',', '.', ';'])
+                .trim_matches('"')
+                .to_owned()
+        });
     let principal = before.rsplit("User: ").next().unwrap_or_default().trim();
     let role = principal
         .split_once(":assumed-role/")
@@ -416,10 +428,21 @@ fn headline(
             "{what} failed: a resource of that name already exists ({}). Delete it or choose another project name, {again}.",
             short(reason)
         ),
-        Cause::Parameter => format!(
-            "{what} failed: a parameter was refused ({}). Fix the value, {again}.",
-            short(reason)
-        ),
+        Cause::Parameter => {
+            // CloudFormation's words: `Parameter 'Name' must match pattern …`
+            let named = reason
+                .split_once("Parameter '")
+                .and_then(|(_, rest)| rest.split_once('\''))
+                .map(|(name, _)| name);
+            let given = named
+                .and_then(|n| project.parameters.get(n).map(|v| format!("{n}={v}")))
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default();
+            format!(
+                "{what} failed: parameter{given} was refused ({}). Fix the value, {again}.",
+                short(reason)
+            )
+        }
         Cause::Other => format!("{what} failed: {}. Fix the cause, {again}.", short(reason)),
     }
 }
@@ -529,7 +552,7 @@ mod tests {
             Cause::AccessDenied {
                 role: Some("AmazonSageMakerProjectsLaunchRole".into()),
                 action: "s3:PutBucketPolicy".into(),
-                on: Some("\"arn:aws:s3:::sagemaker-project-p-1\"".into()),
+                on: Some("arn:aws:s3:::sagemaker-project-p-1".into()),
             }
         );
     }
@@ -589,8 +612,14 @@ mod tests {
             headline(&project("UpdateFailed"), &Cause::SeedCheckIn, None, Some(&build), ""),
             "The seed-code check-in build failed in phase BUILD: fatal: repository 'https://example/acme/missing.git/' not found. Check that the repository (ModelBuildCodeRepositoryFullname=acme/missing) exists on the connection and the connection is available, then projects update churn."
         );
-        assert!(headline(&project("CreateFailed"), &Cause::Parameter, None, None, "Parameter X must be a number")
-            .starts_with("the project failed: a parameter was refused (Parameter X must be a number). Fix the value"));
+        let refused =
+            "Parameter 'ModelBuildCodeRepositoryFullname' must match pattern ^[a-z]+/[a-z]+$";
+        assert_eq!(
+            headline(&project("CreateFailed"), &Cause::Parameter, None, None, refused),
+            "the project failed: parameter ModelBuildCodeRepositoryFullname=acme/missing was refused (Parameter \
+             'ModelBuildCodeRepositoryFullname' must match pattern ^[a-z]+/[a-z]+$). Fix the value, then projects \
+             delete churn and create it again."
+        );
     }
 
     #[test]
