@@ -170,7 +170,7 @@ def test_a_parameter_cloudformation_refuses_is_named_with_its_value(aws, cli):
                   "--template-url", url, "--launch-role", LAUNCH_ROLE_ARN, *FAST)
     assert created.returncode == 1, created.stderr
     first = cli("status", "costly").stdout.splitlines()[0]
-    assert first.startswith("the project failed: parameter CostCenter=42 was refused (Parameter 'CostCenter' must "
+    assert first.startswith("The project failed: parameter CostCenter=42 was refused (Parameter 'CostCenter' must "
                             "match pattern ^cc-[0-9]{4}$"), first
     assert first.endswith("Fix the value, then projects delete costly and create it again."), first
 

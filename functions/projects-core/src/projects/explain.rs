@@ -375,7 +375,7 @@ fn headline(
     };
     let what = resource
         .map(|r| format!("{} ({})", r.logical_id, r.resource_type))
-        .unwrap_or_else(|| "the project".to_owned());
+        .unwrap_or_else(|| "The project".to_owned());
     match cause {
         Cause::SeedCheckIn => {
             let b = build.expect("a seed check-in cause has its build");
@@ -616,7 +616,7 @@ mod tests {
             "Parameter 'ModelBuildCodeRepositoryFullname' must match pattern ^[a-z]+/[a-z]+$";
         assert_eq!(
             headline(&project("CreateFailed"), &Cause::Parameter, None, None, refused),
-            "the project failed: parameter ModelBuildCodeRepositoryFullname=acme/missing was refused (Parameter \
+            "The project failed: parameter ModelBuildCodeRepositoryFullname=acme/missing was refused (Parameter \
              'ModelBuildCodeRepositoryFullname' must match pattern ^[a-z]+/[a-z]+$). Fix the value, then projects \
              delete churn and create it again."
         );
