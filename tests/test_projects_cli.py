@@ -326,7 +326,7 @@ def test_no_wait_returns_once_sagemaker_accepted_the_project(world):
     assert world.projects() == ["quick"]
 
 
-def test_a_project_whose_stack_fails_exits_1_with_the_stacks_status_message(world):
+def test_a_project_whose_stack_cannot_find_the_seed_code_function_says_to_deploy_the_bootstrap_stack(world):
     # the embedded templates resolve their seed-code function from SSM; with no bootstrap stack in this
     # emulator the parameter is missing and CloudFormation refuses the project's stack
     r = world.cli("create", "no-seed", "-t", "deploy-codepipeline", *params(DEPLOY_PARAMS), *FAST, *world.flags())
@@ -334,8 +334,11 @@ def test_a_project_whose_stack_fails_exits_1_with_the_stacks_status_message(worl
     message = world.sm.describe_project(ProjectName="no-seed")["TemplateProviderDetails"][0][
         "CfnTemplateProviderDetail"]["StackDetail"]["StatusMessage"]
     assert "/sagemaker-projects-bootstrap/seedcode-function-arn" in message, message
-    assert r.err.endswith(f"error: project no-seed is CreateFailed: {message} (the project stays until deleted: "
-                          "projects delete no-seed)\n"), r
+    assert r.err.endswith(
+        "error: project no-seed is CreateFailed: The project's stack cannot find the seed-code function: SSM parameter "
+        "/sagemaker-projects-bootstrap/seedcode-function-arn does not exist in this account and region. Deploy the "
+        "bootstrap stack here (make deploy), then projects delete no-seed and create it again. (the project stays "
+        "until deleted: projects delete no-seed)\n"), r
     assert "Stack status " in r.out and "CreateFailed" in r.out
     assert world.cli("delete", "no-seed", *FAST).code == 0
 

@@ -14,6 +14,9 @@ use super::error::LaunchError;
 use super::launch::ProjectView;
 use crate::aws::CallError;
 
+/// The SSM parameter every project stack resolves its seed-code function from (infra/bootstrap.yaml).
+const SEED_CODE_PARAMETER: &str = "/sagemaker-projects-bootstrap/seedcode-function-arn";
+
 /// How many log lines of a failed build are shown.
 pub const LOG_LINES: i32 = 20;
 /// How many pages of stack events are read at most (100 events a page): a project stack's last operation fits.
@@ -58,6 +61,9 @@ pub enum Cause {
     AlreadyExists,
     /// CloudFormation refused a parameter value.
     Parameter,
+    /// A parameter the template resolves from SSM (`{{resolve:ssm:…}}`, an `AWS::SSM::Parameter::Value` type)
+    /// does not exist: for the seed-code function's, the bootstrap stack is not deployed here.
+    MissingSsmParameter { name: String },
     /// Anything else: the resource's own reason.
     Other,
 }
@@ -320,6 +326,14 @@ fn classify(reason: &str, seed_build: bool) -> Cause {
     if let Some(denied) = access_denied(reason) {
         return denied;
     }
+    // CloudFormation's words: `Parameters: [ssm:/name] cannot be found.`
+    if let Some(name) = reason
+        .split_once("Parameters: [ssm:")
+        .and_then(|(_, rest)| rest.split_once("] cannot be found"))
+        .map(|(name, _)| name.to_owned())
+    {
+        return Cause::MissingSsmParameter { name };
+    }
     let lower = reason.to_ascii_lowercase();
     if lower.contains("already exists") {
         Cause::AlreadyExists
@@ -443,6 +457,14 @@ fn headline(
                 short(reason)
             )
         }
+        Cause::MissingSsmParameter { name } if name == SEED_CODE_PARAMETER => format!(
+            "The project's stack cannot find the seed-code function: SSM parameter {name} does not exist in this \
+             account and region. Deploy the bootstrap stack here (make deploy), {again}."
+        ),
+        Cause::MissingSsmParameter { name } => format!(
+            "{what} failed: the SSM parameter {name} the template reads does not exist in this account and region. \
+             Create it, {again}."
+        ),
         Cause::Other => format!("{what} failed: {}. Fix the cause, {again}.", short(reason)),
     }
 }
@@ -619,6 +641,24 @@ mod tests {
             "The project failed: parameter ModelBuildCodeRepositoryFullname=acme/missing was refused (Parameter \
              'ModelBuildCodeRepositoryFullname' must match pattern ^[a-z]+/[a-z]+$). Fix the value, then projects \
              delete churn and create it again."
+        );
+    }
+
+    #[test]
+    fn a_missing_seed_code_parameter_means_no_bootstrap_stack_here() {
+        let reason = "Stack creation failed: ValidationError: Parameters: [ssm:/sagemaker-projects-bootstrap/seedcode-function-arn] cannot be found.";
+        let cause = classify(reason, false);
+        assert_eq!(
+            cause,
+            Cause::MissingSsmParameter {
+                name: SEED_CODE_PARAMETER.into()
+            }
+        );
+        assert_eq!(
+            headline(&project("CreateFailed"), &cause, None, None, reason),
+            "The project's stack cannot find the seed-code function: SSM parameter \
+             /sagemaker-projects-bootstrap/seedcode-function-arn does not exist in this account and region. Deploy the \
+             bootstrap stack here (make deploy), then projects delete churn and create it again."
         );
     }
 
