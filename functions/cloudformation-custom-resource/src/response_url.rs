@@ -34,6 +34,12 @@ impl ResponseUrl {
         }
     }
 
+    /// Any URL, unchecked: for a test that needs a local https server.
+    #[cfg(test)]
+    pub(crate) fn unchecked(raw: &str) -> Self {
+        Self(Url::parse(raw).expect("a test's URL parses"))
+    }
+
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }

@@ -1,6 +1,7 @@
 //! Delivering the one response: HTTP PUT, empty Content-Type, exact length; bounded jittered retries on
 //! transport errors and 5xx; a 4xx is final; nothing is attempted past the deadline.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -64,24 +65,32 @@ pub(crate) struct Delivered {
     pub status: u16,
 }
 
-/// TLS with rustls and ring, unless the process installed another provider first (`reqwest` is built
-/// without a provider of its own, so the crate does not build aws-lc's C library).
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Err: another thread installed one meanwhile, which serves as well
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
+/// TLS with rustls and ring for this client alone, certificates checked against the platform's roots as reqwest
+/// checks them: the process-wide default provider stays as the caller has it (`reqwest` is built without a
+/// provider of its own, so the crate does not build aws-lc's C library).
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+        .map_err(|e| format!("no certificate verifier: {e}"))?;
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("no TLS version in common: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth())
 }
 
 impl Default for Sender {
     fn default() -> Self {
-        ensure_crypto_provider();
         Self {
             // `Client::default()` as a fallback would panic on the same failure and hide its cause
-            client: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .build()
-                .map_err(|e| format!("{e} ({:?})", std::error::Error::source(&e))),
+            client: tls_config().and_then(|tls| {
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| format!("{e} ({:?})", std::error::Error::source(&e)))
+            }),
             max_attempts: 6,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
@@ -174,6 +183,38 @@ mod tests {
             e.to_string(),
             "no response can be sent: the HTTP client could not be built: no native root CA certificates found"
         );
+    }
+
+    #[tokio::test]
+    async fn tls_is_this_clients_own_and_installs_nothing_process_wide() {
+        let sender = Sender {
+            max_attempts: 1,
+            ..Sender::default()
+        };
+        assert!(sender.client.is_ok(), "{:?}", sender.client);
+        assert!(
+            rustls::crypto::CryptoProvider::get_default().is_none(),
+            "a process-wide crypto provider was installed"
+        );
+        // the TLS handshake runs (with ring, no provider installed): a server that speaks no TLS fails it
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            if let Ok((mut s, _)) = listener.accept() {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        let url = ResponseUrl::unchecked(&format!("https://127.0.0.1:{port}/x"));
+        let e = sender
+            .send(
+                &url,
+                b"{}".to_vec(),
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::GaveUp { attempts: 1, .. }), "{e}");
     }
 
     #[test]
