@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 pub(crate) mod answers;
+pub mod codebuild;
 mod error;
 
 pub(crate) use error::one_line;

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::error::LaunchError;
 use super::launch::ProjectView;
+use crate::aws::codebuild::{failing_phase, phase_context};
 use crate::aws::CallError;
 
 /// The SSM parameter every project stack resolves its seed-code function from (infra/bootstrap.yaml).
@@ -241,26 +242,8 @@ async fn build(sources: &Sources<'_>, id: &str) -> Result<FailedBuild, LaunchErr
             log: Vec::new(),
         });
     };
-    let failing = b.phases().iter().find(|p| {
-        p.phase_status().is_some_and(|s| {
-            !matches!(
-                s,
-                aws_sdk_codebuild::types::StatusType::Succeeded
-                    | aws_sdk_codebuild::types::StatusType::InProgress
-            )
-        })
-    });
-    let context = failing.map(|p| {
-        p.contexts()
-            .iter()
-            .map(|c| match (c.status_code(), c.message()) {
-                (Some(code), Some(m)) if !m.is_empty() => format!("{code}: {m}"),
-                (code, m) => code.or(m).unwrap_or_default().to_owned(),
-            })
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ")
-    });
+    let failing = failing_phase(b);
+    let context = failing.and_then(phase_context);
     let log = match b
         .logs()
         .and_then(|l| Some((l.group_name()?, l.stream_name()?)))
@@ -277,7 +260,7 @@ async fn build(sources: &Sources<'_>, id: &str) -> Result<FailedBuild, LaunchErr
         phase: failing
             .and_then(|p| p.phase_type())
             .map(|t| t.as_str().to_owned()),
-        context: context.filter(|c| !c.is_empty()),
+        context,
         log,
     })
 }

@@ -1,6 +1,7 @@
 //! The seed build: an idempotency token from the request, StartBuild (retried while AccessDenied), following the
 //! build with backoff, stopping it before the function's deadline, and what a build's end means.
 
+use crate::aws::codebuild::{failing_phase, phase_context};
 use aws_sdk_codebuild::types::{Build, StatusType};
 use cloudformation_custom_resource::Request;
 use sha2::{Digest, Sha256};
@@ -36,30 +37,14 @@ fn verdict(id: &str, build: &Build) -> Option<Result<(), Error>> {
         // FAILED, FAULT, STOPPED, TIMED_OUT and statuses newer than this SDK, once CodeBuild says it ended
         other if !build.build_complete() && !is_known_end(other) => None,
         other => {
-            let failing = build.phases().iter().find(|p| {
-                p.phase_status()
-                    .is_some_and(|s| *s != StatusType::Succeeded && *s != StatusType::InProgress)
-            });
+            let failing = failing_phase(build);
             let phase = failing
                 .and_then(|p| p.phase_type())
                 .map(|t| t.as_str().to_owned())
                 .or_else(|| build.current_phase().map(str::to_owned))
                 .unwrap_or_else(|| "(unknown)".to_owned());
             let context = failing
-                .map(|p| {
-                    p.contexts()
-                        .iter()
-                        .map(|c| match (c.status_code(), c.message()) {
-                            (Some(code), Some(m)) if !m.is_empty() => format!("{code}: {m}"),
-                            (Some(code), _) => code.to_owned(),
-                            (None, Some(m)) => m.to_owned(),
-                            (None, None) => String::new(),
-                        })
-                        .filter(|s| !s.is_empty())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .filter(|s| !s.is_empty())
+                .and_then(phase_context)
                 .unwrap_or_else(|| "CodeBuild gave no context message".to_owned());
             Some(Err(Error::BuildFailed {
                 id: id.to_owned(),
