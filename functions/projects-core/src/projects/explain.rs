@@ -656,4 +656,146 @@ mod tests {
         );
         assert_eq!(seed_build_id("seed build could not start"), None);
     }
+
+    /// `explain` against mocked CloudFormation, CodeBuild and CloudWatch Logs: the seed build found through the
+    /// failed resource's reason, its phase, and its log's last lines — or none when the log expired.
+    async fn explained(log_expired: bool) -> Explanation {
+        use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
+        use aws_sdk_cloudwatchlogs::operation::get_log_events::GetLogEventsOutput;
+        use aws_sdk_cloudwatchlogs::types::OutputLogEvent;
+        use aws_sdk_codebuild::operation::batch_get_builds::BatchGetBuildsOutput;
+        use aws_sdk_codebuild::types::{
+            Build, BuildPhase, BuildPhaseType, LogsLocation, PhaseContext, StatusType,
+        };
+        use aws_smithy_mocks::{mock, mock_client};
+        use ResourceStatus::*;
+
+        const BUILD: &str = "sagemaker-churn-p-1-git-seedcodecheckin:8b1f";
+        let events =
+            mock!(aws_sdk_cloudformation::Client::describe_stack_events).then_output(|| {
+                let newest_first = [
+                    stack(CreateInProgress, "User Initiated"),
+                    event(
+                        "SeedCode",
+                        "Custom::SeedCode",
+                        CreateFailed,
+                        &format!("seed build {BUILD} FAILED in phase BUILD: x"),
+                    ),
+                    stack(
+                        RollbackInProgress,
+                        "The following resource(s) failed to create: [SeedCode]. ",
+                    ),
+                ]
+                .into_iter()
+                .rev()
+                .collect();
+                DescribeStackEventsOutput::builder()
+                    .set_stack_events(Some(newest_first))
+                    .build()
+            });
+        let builds = mock!(aws_sdk_codebuild::Client::batch_get_builds)
+            .match_requests(|r| r.ids() == [BUILD])
+            .then_output(|| {
+                let phase = |t, s| BuildPhase::builder().phase_type(t).phase_status(s);
+                BatchGetBuildsOutput::builder()
+                    .builds(
+                        Build::builder()
+                            .id(BUILD)
+                            .build_status(StatusType::Failed)
+                            .phases(phase(BuildPhaseType::Install, StatusType::Succeeded).build())
+                            .phases(
+                                phase(BuildPhaseType::Build, StatusType::Failed)
+                                    .contexts(
+                                        PhaseContext::builder()
+                                            .status_code("COMMAND_EXECUTION_ERROR")
+                                            .message("exit status 128")
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                            .logs(
+                                LogsLocation::builder()
+                                    .group_name("/aws/codebuild/x")
+                                    .stream_name("8b1f")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+        let lines = if log_expired {
+            let (status, body) =
+                crate::aws::answers::json_error(400, "ResourceNotFoundException", "gone");
+            mock!(aws_sdk_cloudwatchlogs::Client::get_log_events)
+                .sequence()
+                .http_status(status, body)
+                .build()
+        } else {
+            mock!(aws_sdk_cloudwatchlogs::Client::get_log_events)
+                .match_requests(|r| {
+                    r.start_from_head() == Some(false) && r.limit() == Some(LOG_LINES)
+                })
+                .then_output(|| {
+                    GetLogEventsOutput::builder()
+                        .events(
+                            OutputLogEvent::builder()
+                                .message("remote: Repository not found.\n")
+                                .build(),
+                        )
+                        .events(
+                            OutputLogEvent::builder()
+                                .message("fatal: repository 'x' not found")
+                                .build(),
+                        )
+                        .build()
+                })
+        };
+        let sources = Sources {
+            cloudformation: &mock_client!(aws_sdk_cloudformation, [&events]),
+            codebuild: &mock_client!(aws_sdk_codebuild, [&builds]),
+            logs: &mock_client!(aws_sdk_cloudwatchlogs, [&lines]),
+        };
+        explain(&sources, &project("CreateFailed"))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_seed_build_is_read_to_its_logs_last_lines() {
+        let why = explained(false).await;
+        assert_eq!(why.cause, Cause::SeedCheckIn);
+        assert_eq!(why.resource.unwrap().logical_id, "SeedCode");
+        let build = why.build.unwrap();
+        assert_eq!(
+            (build.phase.as_deref(), build.context.as_deref()),
+            (
+                Some("BUILD"),
+                Some("COMMAND_EXECUTION_ERROR: exit status 128")
+            )
+        );
+        assert_eq!(
+            build.log,
+            [
+                "remote: Repository not found.",
+                "fatal: repository 'x' not found"
+            ]
+        );
+        assert!(why.headline.starts_with(
+            "The seed-code check-in build failed in phase BUILD: fatal: repository 'x' not found."
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_expired_log_leaves_the_phases_context() {
+        let why = explained(true).await;
+        let build = why.build.unwrap();
+        assert!(build.log.is_empty());
+        assert!(
+            why.headline
+                .starts_with("The seed-code check-in build failed in phase BUILD: COMMAND_EXECUTION_ERROR: exit status 128."),
+            "{}",
+            why.headline
+        );
+    }
 }
