@@ -14,6 +14,7 @@
 mod answer;
 mod envelope;
 mod handler;
+pub mod json_depth;
 pub mod physical_id;
 pub mod properties;
 pub mod raw_event;
