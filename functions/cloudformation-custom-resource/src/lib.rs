@@ -13,6 +13,8 @@
 
 mod answer;
 mod envelope;
+#[cfg(test)]
+mod fuzz_target;
 mod handler;
 pub mod json_depth;
 pub mod physical_id;

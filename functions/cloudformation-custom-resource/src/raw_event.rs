@@ -64,6 +64,14 @@ pub(crate) fn json_error(text: &str) -> String {
     }
 }
 
+/// The event a handler receives for this invocation body: the body's JSON, or the wrapped text of a body
+/// that is not JSON within [`MAX_EVENT_DEPTH`] levels (what [`KeepUnparseableLayer`] and the runtime make
+/// of it; for tests and fuzz targets of the handlers' event parsing).
+pub fn event_from_body(body: &[u8]) -> serde_json::Value {
+    let body = wrap_if_unparseable(Bytes::copy_from_slice(body));
+    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)
+}
+
 /// A `tower` layer for [`lambda_runtime::Runtime`] that wraps a body which is not valid JSON as
 /// `{"$unparseable": "<text>"}` (see the [module](self) documentation); valid JSON passes untouched.
 #[derive(Clone, Copy, Debug, Default)]

@@ -2,6 +2,8 @@
 //! `output`.
 
 mod exit;
+#[cfg(test)]
+mod fuzz_target;
 mod output;
 
 use std::process::ExitCode;

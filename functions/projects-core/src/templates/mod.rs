@@ -314,6 +314,36 @@ mod tests {
         );
     }
 
+    /// The seed corpus of the templates fuzz target: every odd-but-valid template is accepted, every hostile
+    /// one refused at once, with its reason.
+    #[test]
+    fn the_corpus_odd_templates_are_accepted_and_the_hostile_ones_refused() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/templates");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let verdict = validate(&std::fs::read(&path).unwrap());
+            if name.starts_with("odd-but-valid") {
+                assert!(verdict.is_ok(), "{name}: {verdict:?}");
+                seen += 1;
+            } else if let Some(case) = name.strip_prefix("hostile-") {
+                let expected = match case {
+                    "nested-flow-sequences.yaml" => "nested deeper than 64 levels at line 1",
+                    "python-tag.yaml" => "YAML tag !!python/object/apply:os.system (line 1)",
+                    "alias-expansion.yaml" => "YAML aliases are not allowed",
+                    "deep-block-nesting.yaml" => "nested deeper than 64 levels at line 33",
+                    other => panic!("no expectation for hostile-{other}"),
+                };
+                let reason = verdict.unwrap_err().to_string();
+                assert!(reason.starts_with(expected), "{name}: {reason}");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 7);
+    }
+
     #[test]
     fn an_alias_expansion_is_refused_before_it_is_built() {
         let anchor: String = (0..1000).map(|i| format!("x{i},")).collect();

@@ -48,7 +48,8 @@ pub fn measure(text: &str, max_depth: usize) -> Result<Shape, Refusal> {
         flows: Vec::new(),
         depth: 0,
         max_seen: 0,
-        nodes: 0,
+        // the document's root: null when the text holds no node at all
+        nodes: 1,
         limit: max_depth,
         key_allowed: true,
         key: None,
@@ -639,6 +640,16 @@ mod tests {
             64
         )
         .is_ok());
+    }
+
+    /// Fuzz finding (`fuzz/corpus/templates/finding-comment-only-document.yaml`): a text of only a comment
+    /// is a document whose root is null, one node the scan had not counted.
+    #[test]
+    fn a_document_of_only_a_comment_counts_its_null_root() {
+        let text = "#*a? ";
+        let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).unwrap();
+        assert_eq!(super::super::cloudformation::extent(&document), (0, 1));
+        assert_eq!(shape(text), Shape { depth: 0, nodes: 1 });
     }
 
     #[test]
