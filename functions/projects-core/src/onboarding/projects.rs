@@ -17,8 +17,16 @@ use crate::projects::s3_url::pinned_url;
 use crate::publishing::{self, Served};
 use crate::templates::{self, EMBEDDED};
 
-/// `Key=Value Key2=Value2` (S3/SageMaker tag values allow no commas or quotes).
+/// `Key=Value Key2=Value2` (S3/SageMaker tag values allow no commas or quotes), within a tag value's 256
+/// characters.
 pub fn parse_parameters(text: &str) -> Result<BTreeMap<String, String>, String> {
+    const MAX_TAG_VALUE: usize = 256;
+    let length = text.chars().count();
+    if length > MAX_TAG_VALUE {
+        return Err(format!(
+            "the tag value has {length} characters; SageMaker tag values hold at most {MAX_TAG_VALUE}"
+        ));
+    }
     text.split_whitespace()
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
