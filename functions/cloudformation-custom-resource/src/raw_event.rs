@@ -30,7 +30,7 @@ use lambda_runtime::LambdaInvocation;
 use lambda_runtime::tower::{Layer, Service};
 use serde::de::IgnoredAny;
 
-use crate::json_depth::{MAX_EVENT_DEPTH, deeper_than};
+use crate::json_depth::excess;
 
 /// Key under which an unparseable body arrives: `{"$unparseable": "<body, lossily decoded>"}`.
 pub const UNPARSEABLE: &str = "$unparseable";
@@ -54,9 +54,9 @@ pub fn unparseable_text(event: &serde_json::Value) -> Option<&str> {
 
 /// Why `text` is not JSON, e.g. "EOF while parsing an object at line 1 column 40", or nests too deep (the
 /// reason a FAILED response gives for an event that is not JSON).
-pub(crate) fn json_error(text: &str) -> String {
-    if let Some(offset) = deeper_than(text.as_bytes(), MAX_EVENT_DEPTH) {
-        return format!("it nests deeper than {MAX_EVENT_DEPTH} levels at byte {offset}");
+pub fn json_error(text: &str) -> String {
+    if let Some(excess) = excess(text.as_bytes()) {
+        return excess.to_string();
     }
     match serde_json::from_str::<IgnoredAny>(text) {
         Ok(_) => "valid JSON".to_owned(),
@@ -65,7 +65,7 @@ pub(crate) fn json_error(text: &str) -> String {
 }
 
 /// The event a handler receives for this invocation body: the body's JSON, or the wrapped text of a body
-/// that is not JSON within [`MAX_EVENT_DEPTH`] levels (what [`KeepUnparseableLayer`] and the runtime make
+/// that is not JSON within [`MAX_EVENT_DEPTH`](crate::json_depth::MAX_EVENT_DEPTH) levels (what [`KeepUnparseableLayer`] and the runtime make
 /// of it; for tests and fuzz targets of the handlers' event parsing).
 pub fn event_from_body(body: &[u8]) -> serde_json::Value {
     let body = wrap_if_unparseable(Bytes::copy_from_slice(body));
@@ -105,12 +105,11 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for KeepUnparseable
     }
 }
 
-/// The body as it is when it is JSON within [`MAX_EVENT_DEPTH`] levels (checked in one linear pass first,
-/// so the runtime's own parse never fails on depth), else wrapped.
+/// The body as it is when it is JSON within [`MAX_EVENT_DEPTH`](crate::json_depth::MAX_EVENT_DEPTH) levels and [`MAX_EVENT_CONTAINERS`](crate::json_depth::MAX_EVENT_CONTAINERS) objects
+/// and arrays (checked in one linear pass first, so the runtime's own parse never fails on depth nor builds
+/// a value of hundreds of MiB), else wrapped.
 fn wrap_if_unparseable(body: Bytes) -> Bytes {
-    if deeper_than(&body, MAX_EVENT_DEPTH).is_none()
-        && serde_json::from_slice::<IgnoredAny>(&body).is_ok()
-    {
+    if excess(&body).is_none() && serde_json::from_slice::<IgnoredAny>(&body).is_ok() {
         return body;
     }
     let text = String::from_utf8_lossy(&body);

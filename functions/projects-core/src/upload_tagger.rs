@@ -125,8 +125,8 @@ const MAX_KEY_BYTES: usize = 1024;
 fn upload_of(config: &Config, event: Value) -> Result<Upload, String> {
     if let Some(text) = lambda_glue::raw_event::unparseable_text(&event) {
         return Err(format!(
-            "event is not JSON (or nests deeper than {} levels): {}",
-            cloudformation_custom_resource::json_depth::MAX_EVENT_DEPTH,
+            "event is not JSON within the bounds ({}): {}",
+            lambda_glue::raw_event::json_error(text),
             cloudformation_custom_resource::shorten(text, 80)
         ));
     }

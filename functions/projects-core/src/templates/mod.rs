@@ -41,6 +41,11 @@ pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
 /// How deep a template's collections may nest. CloudFormation templates need far less (the five of
 /// `templates/` nest at most 11 levels), and the bound keeps the YAML parser linear (see [`shape`]).
 pub const MAX_DEPTH: usize = 64;
+/// How many nodes (keys, values, items) a template may hold, as the [`shape`] scan counts them (each scalar
+/// twice, an upper bound of what the parser builds): the parsed document's memory is about proportional, at
+/// most ~450 bytes a node when every node is a collection nested 64 deep (`make bench`, section `bounds`),
+/// so 90 MiB of the tagger's 256 MB. The five templates of `templates/` count at most a twentieth of it.
+pub const MAX_NODES: usize = 200_000;
 /// Parameters SageMaker fills in itself; every project template must declare them.
 pub const REQUIRED_PARAMETERS: [&str; 2] = ["SageMakerProjectName", "SageMakerProjectId"];
 
@@ -55,6 +60,8 @@ pub enum Invalid {
     TooDeep { limit: usize, line: usize },
     #[error("YAML aliases are not allowed in CloudFormation templates (line {0})")]
     Alias(usize),
+    #[error("more than {limit} keys, values and items (at line {line})")]
+    TooManyNodes { limit: usize, line: usize },
     #[error("not CloudFormation YAML or JSON: {0}")]
     NotYaml(String),
     #[error("top level is not a mapping")]
@@ -97,6 +104,7 @@ impl From<shape::Refusal> for Invalid {
         match refusal {
             shape::Refusal::TooDeep { limit, line } => Self::TooDeep { limit, line },
             shape::Refusal::Alias { line } => Self::Alias(line),
+            shape::Refusal::TooManyNodes { limit, line } => Self::TooManyNodes { limit, line },
             shape::Refusal::Tag { tag, line } => Self::UnknownTag(format!("{tag} (line {line})")),
         }
     }
@@ -132,7 +140,13 @@ pub fn validate(bytes: &[u8]) -> Result<TemplateInfo, Invalid> {
         return Err(Invalid::TooLarge(bytes.len()));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Invalid::NotText)?;
-    shape::measure(text, MAX_DEPTH)?;
+    shape::measure_within(
+        text,
+        shape::Limits {
+            depth: MAX_DEPTH,
+            nodes: MAX_NODES,
+        },
+    )?;
     let doc: Value =
         serde_yaml_ng::from_str(text).map_err(|e| Invalid::NotYaml(first_line(&e.to_string())))?;
     let top = doc.as_mapping().ok_or(Invalid::NotAMapping)?;
@@ -219,6 +233,14 @@ mod tests {
     use super::*;
 
     const VALID: &str = "Parameters:\n  SageMakerProjectName: {Type: String}\n  SageMakerProjectId: {Type: String}\n  Branch: {Type: String, Default: main}\n  Repo: {Type: String}\nResources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub 'sagemaker-${SageMakerProjectId}'\n";
+
+    #[test]
+    fn every_file_in_templates_is_far_within_the_bounds() {
+        for (name, content) in EMBEDDED {
+            let s = shape::measure(content, MAX_DEPTH).unwrap();
+            assert!(s.depth <= 16 && s.nodes <= MAX_NODES / 20, "{name}: {s:?}");
+        }
+    }
 
     #[test]
     fn every_file_in_templates_is_embedded_and_valid() {
@@ -342,6 +364,24 @@ mod tests {
             }
         }
         assert_eq!(seen, 7);
+    }
+
+    #[test]
+    fn a_template_of_more_nodes_than_the_bound_is_refused_before_it_is_parsed() {
+        let items = "a,".repeat(MAX_NODES / 2);
+        let big = format!("{VALID}Metadata:\n  Big: [{items}]\n");
+        assert!(matches!(
+            validate(big.as_bytes()),
+            Err(Invalid::TooManyNodes {
+                limit: MAX_NODES,
+                line: 12
+            })
+        ));
+        let fits = format!(
+            "{VALID}Metadata:\n  Big: [{}]\n",
+            "a,".repeat(MAX_NODES / 4)
+        );
+        assert!(validate(fits.as_bytes()).is_ok());
     }
 
     #[test]
