@@ -288,7 +288,7 @@ $(BENCH_VENVS)/peer/.installed: bench/requirements.txt $(VENV)/.installed
 
 .PHONY: bench
 bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(AWSCLI_VENV)/.installed package build ## benchmarks on the embedded emulator: a table of ratios, bench/results/
-	cargo build --release --workspace --bins --locked
+	cargo build --release --workspace --bins --examples --locked
 	$(PY) bench/run.py
 
 # What a newcomer's machine does: a clean clone of HEAD, an empty cargo registry (a throw-away CARGO_HOME), no pip
