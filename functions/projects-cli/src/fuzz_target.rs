@@ -7,12 +7,18 @@ use projects_core::projects::{self as launch, Catalog};
 
 use super::{Cli, Command};
 
-/// Never a panic: clap's refusal, or the checks' typed errors.
+/// Never a panic: the length bound's refusal, clap's, or the checks' typed errors.
 #[test]
 fn cli_args() {
     fuzzing::Target::new("cli_args", |input| {
         let text = String::from_utf8_lossy(input);
-        let args = std::iter::once("projects").chain(text.split('\0'));
+        let args: Vec<std::ffi::OsString> = std::iter::once("projects")
+            .chain(text.split('\0'))
+            .map(Into::into)
+            .collect();
+        if super::args::check(&args).is_err() {
+            return Ok(());
+        }
         let Ok(cli) = Cli::try_parse_from(args) else {
             return Ok(());
         };
