@@ -97,8 +97,8 @@ impl OnboarderFunction {
 
     async fn handle_record(&self, record: SqsMessage) -> Result<Value, OnboardError> {
         let body = record.body.unwrap_or_default();
-        let parsed: Value = serde_json::from_str(&body)
-            .unwrap_or_else(|_| json!({ lambda_glue::raw_event::UNPARSEABLE: body }));
+        // a body that is not JSON, or past the events' bounds (json_depth), arrives as unparseable text
+        let parsed = lambda_glue::raw_event::event_from_body(body.as_bytes());
         self.handle_one(&parsed).await
     }
 
