@@ -112,9 +112,13 @@ pub fn check(template: &Value) -> Result<(), Invalid> {
         return Err(Invalid::UnknownTag(clip(&tag)));
     }
     let top = template.as_mapping().ok_or(Invalid::NotAMapping)?;
+    // a transform (SAM's, the language extensions) rewrites the template before CloudFormation judges it:
+    // SAM's Globals section and the extensions' Fn::ForEach entries are theirs to judge
+    let transformed = top.contains_key("Transform");
     for (key, _) in top {
         match key.as_str() {
             Some(section) if SECTIONS.contains(&section) => {}
+            Some("Globals") if transformed => {}
             _ => return Err(Invalid::UnknownSection(clip(&describe(key)))),
         }
     }
@@ -152,7 +156,11 @@ pub fn check(template: &Value) -> Result<(), Invalid> {
     }
     if let Some(resources) = top.get("Resources").and_then(Value::as_mapping) {
         for (name, resource) in resources {
-            if !resource.get("Type").is_some_and(Value::is_string) {
+            let generated = transformed
+                && name
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("Fn::ForEach::"));
+            if !generated && !resource.get("Type").is_some_and(Value::is_string) {
                 return Err(Invalid::NoType("Resources", clip(&describe(name))));
             }
         }
@@ -354,6 +362,18 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn a_transforms_own_constructs_are_left_to_it() {
+        let sam = "Transform: AWS::Serverless-2016-10-31\nGlobals: {Function: {Timeout: 3}}\nResources: {F: {Type: AWS::Serverless::Function}}\n";
+        assert_eq!(check(&parsed(sam)), Ok(()));
+        let each = "Transform: AWS::LanguageExtensions\nResources:\n  Fn::ForEach::Topics: [Name, [A, B], {'${Name}': {Type: AWS::SNS::Topic}}]\n";
+        assert_eq!(check(&parsed(each)), Ok(()));
+        assert_eq!(
+            check(&parsed("Globals: {}\nResources: {}\n")),
+            Err(Invalid::UnknownSection("Globals".into()))
+        );
     }
 
     #[test]
