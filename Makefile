@@ -192,9 +192,11 @@ fuzz: ## fuzz every parser of outside input for FUZZ_SECONDS each (default 60): 
 	rm -rf $(FUZZ_FINDINGS)
 	@set -o pipefail; export FUZZ_SECONDS=$(FUZZ_SECONDS); \
 	  cargo test -p projects-core --lib --locked fuzz_targets -- --nocapture --test-threads=2 2>&1 | grep -E $(FUZZ_LINES) & core=$$!; \
-	  { cargo test -p cloudformation-custom-resource --lib --locked fuzz_target -- --nocapture 2>&1 | grep -E $(FUZZ_LINES); \
-	    cargo test -p projects-cli --bin projects --locked fuzz_target -- --nocapture 2>&1 | grep -E $(FUZZ_LINES); } & rest=$$!; \
-	  wait $$core && wait $$rest
+	  ( status=0; \
+	    cargo test -p cloudformation-custom-resource --lib --locked fuzz_target -- --nocapture 2>&1 | grep -E $(FUZZ_LINES) || status=1; \
+	    cargo test -p projects-cli --bin projects --locked fuzz_target -- --nocapture 2>&1 | grep -E $(FUZZ_LINES) || status=1; \
+	    exit $$status ) & rest=$$!; \
+	  status=0; wait $$core || status=1; wait $$rest || status=1; exit $$status
 
 # ------------------------------------------------------------------------------------------- run
 .PHONY: demo
