@@ -77,6 +77,7 @@ pub fn measure_within(text: &str, limits: Limits) -> Result<Shape, Refusal> {
         node_limit: limits.nodes,
         key_allowed: true,
         key: None,
+        key_peak: 0,
     };
     scan.run()?;
     Ok(Shape {
@@ -98,6 +99,8 @@ struct Flow {
     sequence: bool,
     /// A sequence entry that is a single `key: value` pair (`[a: b]`): a mapping without braces.
     pair: bool,
+    /// The deepest level the current entry reached: a pair found at its `:` holds the key scanned before.
+    entry_peak: usize,
 }
 
 struct Scan<'a> {
@@ -116,6 +119,8 @@ struct Scan<'a> {
     key_allowed: bool,
     /// The line and column where the current simple key candidate of the block context starts.
     key: Option<(usize, usize)>,
+    /// The deepest level reached since that candidate started: a mapping found at its `:` holds it.
+    key_peak: usize,
 }
 
 fn is_break(c: char) -> bool {
@@ -171,8 +176,18 @@ impl Scan<'_> {
     fn deeper(&mut self, levels: usize) -> Result<(), Refusal> {
         self.depth += levels;
         self.nodes += levels;
-        self.max_seen = self.max_seen.max(self.depth);
-        if self.depth > self.limit {
+        let depth = self.depth;
+        self.key_peak = self.key_peak.max(depth);
+        for flow in &mut self.flows {
+            flow.entry_peak = flow.entry_peak.max(depth);
+        }
+        self.reached(depth)
+    }
+
+    /// A level reached (also by a key found to be one only at its `:`): refused past the limit.
+    fn reached(&mut self, depth: usize) -> Result<(), Refusal> {
+        self.max_seen = self.max_seen.max(depth);
+        if depth > self.limit {
             return Err(Refusal::TooDeep {
                 limit: self.limit,
                 line: self.line,
@@ -207,7 +222,13 @@ impl Scan<'_> {
                     mapping,
                     indentless: false,
                 });
-                self.deeper(1)
+                let key_peak = self.key_peak;
+                self.deeper(1)?;
+                if mapping {
+                    // the key scanned before this `:` (a flow collection, `[a]: b`) is inside the mapping
+                    self.reached(key_peak + 1)?;
+                }
+                Ok(())
             }
         }
     }
@@ -227,6 +248,7 @@ impl Scan<'_> {
     fn candidate(&mut self) {
         if !self.flow() && self.key_allowed {
             self.key = Some((self.line, self.col));
+            self.key_peak = self.depth;
         }
         if !self.flow() {
             self.key_allowed = false;
@@ -273,6 +295,7 @@ impl Scan<'_> {
                     self.flows.push(Flow {
                         sequence: c == '[',
                         pair: false,
+                        entry_peak: self.depth + 1,
                     });
                     self.deeper(1)?;
                     self.advance();
@@ -368,18 +391,23 @@ impl Scan<'_> {
         match self.flows.last_mut() {
             Some(top) if top.sequence && !top.pair => {
                 top.pair = true;
-                self.deeper(1)
+                let key_peak = top.entry_peak;
+                self.deeper(1)?;
+                // the key scanned before this `:` (`[{a: b}: c]`) is inside the pair
+                self.reached(key_peak + 1)
             }
             _ => Ok(()),
         }
     }
 
+    /// `,` ends a flow entry (and the pair it was).
     fn end_pair(&mut self) {
         if let Some(top) = self.flows.last_mut() {
             if top.pair {
                 top.pair = false;
                 self.depth -= 1;
             }
+            top.entry_peak = self.depth;
         }
     }
 
@@ -416,11 +444,16 @@ impl Scan<'_> {
         }
     }
 
-    /// A tag (`!Ref`, `!<verbatim>`) or anchor (`&name`): to the next blank (or flow indicator in a flow).
+    /// A tag (`!Ref`, `!<verbatim>`): to the next blank (or flow indicator in a flow); an anchor (`&name`):
+    /// its letters, digits, `-` and `_`, as libyaml reads it (so `&a: b` is a key anchored `a`).
     fn node_property(&mut self) {
         let verbatim = self.at(0) == Some('!') && self.at(1) == Some('<');
+        let anchor = self.at(0) == Some('&');
         self.advance();
         while let Some(c) = self.at(0) {
+            if anchor && !(c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                break;
+            }
             if is_blank(c) || is_break(c) {
                 break;
             }
@@ -687,6 +720,28 @@ mod tests {
             64
         )
         .is_ok());
+    }
+
+    /// Fuzz findings (`fuzz/corpus/templates/finding-collection-key-of-a-pair.json`,
+    /// `finding-anchor-before-a-colon.yaml`): a key found to be one only at its `:` — a flow mapping before
+    /// `:` in a flow sequence, a flow sequence as a block key — moves one level down with its mapping; an
+    /// anchor ends where libyaml ends it, so `&Type: ` is an anchored null key of a mapping.
+    #[test]
+    fn a_key_found_at_its_colon_is_counted_inside_its_mapping() {
+        for text in [
+            r#"{"a": ["x", {"Id": {"Ref": "y"}}: ]}"#,
+            "[[[a]]]: b\n",
+            "&Type: \n",
+            "k: [[{a: b}]: c]\n",
+        ] {
+            let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).unwrap();
+            let (depth, nodes) = super::super::cloudformation::extent(&document);
+            let scanned = shape(text);
+            assert!(
+                scanned.depth >= depth && scanned.nodes >= nodes,
+                "{text}: scanned {scanned:?}, parsed depth {depth}, {nodes} nodes"
+            );
+        }
     }
 
     /// Fuzz finding (`fuzz/corpus/templates/finding-comment-only-document.yaml`): a text of only a comment
