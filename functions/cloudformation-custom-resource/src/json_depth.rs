@@ -4,7 +4,7 @@
 //! An event is parsed into a `serde_json::Value` before any handler runs; serde_json stops at 128 levels with
 //! an error the runtime reports as a failed invocation, so the handler never hears of the event (and a
 //! custom resource never answers), and a 1 MiB body of nested arrays becomes ~150 MiB of values.
-//! [`raw_event`](crate::raw_event) measures each body first and hands an event past [`MAX_EVENT_DEPTH`] or
+//! The raw-event layer measures each body first and hands an event past [`MAX_EVENT_DEPTH`] or
 //! [`MAX_EVENT_CONTAINERS`] to the handler as unparseable text, which it refuses with a reason.
 
 /// How deep an event's objects and arrays may nest. AWS's events nest far less (an S3 or CloudTrail event
