@@ -327,7 +327,8 @@ impl Scan<'_> {
                         self.key_allowed = true;
                         self.key = None;
                     }
-                    self.nodes += 1;
+                    // a complex key: both it and its value may be null
+                    self.nodes += 2;
                     self.advance();
                 }
                 ':' if self.flow() || self.blankz(1) => {
@@ -374,7 +375,8 @@ impl Scan<'_> {
     /// `:` — in the block context a mapping starts at its key's column; in a flow sequence the entry becomes
     /// a single-pair mapping.
     fn value_indicator(&mut self) -> Result<(), Refusal> {
-        self.nodes += 1;
+        // the value, and the key when none was written (`: x`), may be null
+        self.nodes += 2;
         if self.flow() {
             return self.open_pair();
         }
@@ -740,6 +742,23 @@ mod tests {
             assert!(
                 scanned.depth >= depth && scanned.nodes >= nodes,
                 "{text}: scanned {scanned:?}, parsed depth {depth}, {nodes} nodes"
+            );
+        }
+    }
+
+    /// Fuzz finding (`fuzz/corpus/templates/finding-nested-complex-keys-with-nel.yaml`): complex keys `?`
+    /// and value indicators `:` stand for a null key and a null value, two nodes the scan counted as one.
+    #[test]
+    fn complex_keys_and_bare_value_indicators_count_their_null_key_and_value() {
+        for text in ["? \u{85}? ? ? ? ? ? ", "? ? ?", ": ", ": : :", "[? , :]"] {
+            let Ok(document) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) else {
+                continue;
+            };
+            let (depth, nodes) = super::super::cloudformation::extent(&document);
+            let scanned = shape(text);
+            assert!(
+                scanned.depth >= depth && scanned.nodes >= nodes,
+                "{text:?}: scanned {scanned:?}, parsed depth {depth}, {nodes} nodes"
             );
         }
     }
