@@ -178,6 +178,26 @@ check-beside:
 load: tools build ## load run (a benchmark): 200 concurrent custom resources + 1,000 S3 events, no timing asserted
 	$(PY) tests/load_run.py
 
+# Each parser of outside input has a fuzz target beside it (projects-core's fuzz_targets.rs, the custom-resource
+# runtime's and the CLI's fuzz_target.rs; the driver is functions/fuzzing): `make unit` runs each for 2 s, this
+# for FUZZ_SECONDS each, projects-core's five two at a time beside the other two (one after the other), so three at
+# once on 2 cores. Each prints inputs tried, findings and its slowest input; a finding fails the run and is saved
+# under target/fuzz-findings/<target>/ for fuzz/corpus/<target>/ and a test beside its parser.
+FUZZ_SECONDS ?= 60
+FUZZ_FINDINGS := $(or $(CARGO_TARGET_DIR),target)/fuzz-findings
+FUZZ_LINES := '^fuzz |^  |panicked|test result'
+.PHONY: fuzz
+fuzz: ## fuzz every parser of outside input for FUZZ_SECONDS each (default 60): inputs tried, findings, slowest input
+	cargo test --workspace --locked --no-run
+	rm -rf $(FUZZ_FINDINGS)
+	@set -o pipefail; export FUZZ_SECONDS=$(FUZZ_SECONDS); \
+	  cargo test -p projects-core --lib --locked fuzz_targets -- --nocapture --test-threads=2 2>&1 | grep -E $(FUZZ_LINES) & core=$$!; \
+	  ( status=0; \
+	    cargo test -p cloudformation-custom-resource --lib --locked fuzz_target -- --nocapture 2>&1 | grep -E $(FUZZ_LINES) || status=1; \
+	    cargo test -p projects-cli --bin projects --locked fuzz_target -- --nocapture 2>&1 | grep -E $(FUZZ_LINES) || status=1; \
+	    exit $$status ) & rest=$$!; \
+	  status=0; wait $$core || status=1; wait $$rest || status=1; exit $$status
+
 # ------------------------------------------------------------------------------------------- run
 .PHONY: demo
 demo: tools build ## deploy and run the whole flow on the embedded emulator
@@ -270,7 +290,7 @@ $(BENCH_VENVS)/peer/.installed: bench/requirements.txt $(VENV)/.installed
 
 .PHONY: bench
 bench: $(VENV)/.installed $(BENCH_VENVS)/peer/.installed $(AWSCLI_VENV)/.installed package build ## benchmarks on the embedded emulator: a table of ratios, bench/results/
-	cargo build --release --workspace --bins --locked
+	cargo build --release --workspace --bins --examples --locked
 	$(PY) bench/run.py
 
 # What a newcomer's machine does: a clean clone of HEAD, an empty cargo registry (a throw-away CARGO_HOME), no pip

@@ -4,7 +4,7 @@ a raw-HTTP floor. Prints a table of ratios; writes bench/results/bench.json and 
 Benchmarks, not tests: nothing here asserts a timing. The run fails (non-zero) only when something broke — a
 function answered FAILED, a process died, a tool is missing. What each number means: bench/README.md.
 
-    .venv/bin/python bench/run.py [--quick] [--only cold,warm,publish,sweep,requests,artifacts,latency]
+    .venv/bin/python bench/run.py [--quick] [--only cold,warm,publish,sweep,requests,artifacts,latency,bounds]
 """
 from __future__ import annotations
 
@@ -614,6 +614,18 @@ class Bench:
         self.results["requests"] = rows
 
     # ------------------------------------------------------------------------------ 6. artifacts
+    def bounds(self):
+        """The worst inputs within the stated bounds and the refused ones past them, each in its own process:
+        time (best of 3) and peak RSS, release build (functions/projects-core/examples/input_bounds.rs)."""
+        run = subprocess.run([str(RELEASE / "examples" / "input_bounds")], capture_output=True, text=True, timeout=600)
+        if run.returncode != 0:
+            raise Broken(f"input_bounds: {run.stderr.strip()[-300:]}")
+        rows = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+        for r in rows:
+            print(f"  {r['case']:<40} {r['bytes']:>9} B {r['ms']:>8.1f} ms {r['peak_rss_mib']:>7.1f} MiB  {r['verdict'][:70]}",
+                  flush=True)
+        self.results["bounds"] = rows
+
     def artifacts(self):
         import zipfile
 
@@ -682,6 +694,8 @@ def preflight(sections):
         missing.append(f"{AWS_CLI.relative_to(ROOT)} (make tools installs it from tests/requirements-awscli.txt)")
     if "fleet" in sections and not (ROOT / "target" / "debug" / "projects").exists():
         missing.append("target/debug/projects (make build)")
+    if "bounds" in sections and not (RELEASE / "examples" / "input_bounds").exists():
+        missing.append("target/release/examples/input_bounds (cargo build --release --workspace --bins --examples)")
     if "latency" in sections and not any((d / "domain-onboarder").exists() for d in (RELEASE, DEBUG)):
         missing.append("target/release/domain-onboarder or target/debug/domain-onboarder (cargo build)")
     if missing:
@@ -691,7 +705,7 @@ def preflight(sections):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not for the README)")
-    ap.add_argument("--only", default="cold,warm,publish,sweep,fleet,requests,artifacts,latency")
+    ap.add_argument("--only", default="cold,warm,publish,sweep,fleet,requests,artifacts,latency,bounds")
     ap.add_argument("--domains", type=int, default=500)
     ap.add_argument("--projects", type=int, default=200)
     args = ap.parse_args()
@@ -713,7 +727,8 @@ def main():
                  ("fleet", lambda: b.fleet(20 if q else args.projects)),
                  ("latency", lambda: b.latency([450] if q else [100, 275, 450, 610])),
                  ("requests", b.requests),
-                 ("artifacts", b.artifacts)]
+                 ("artifacts", b.artifacts),
+                 ("bounds", b.bounds)]
         if sections & {"cold", "warm", "publish", "sweep", "requests"}:
             print("— warm-up (not measured)", flush=True)
             b.warmup(sections)

@@ -168,7 +168,7 @@ CASES = [
          "rejected", "is not a CloudFormation response bucket"),
     Case("response-url-userinfo-trick", ERP, listener_url(
         "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com@127.0.0.1:{port}/k"),
-         "rejected", "is not a CloudFormation response bucket"),
+         "rejected", "carries a user name or password"),
     Case("response-url-file", ERP, cr(ERP_T, role_props(), ResponseURL="file:///etc/passwd"), "rejected",
          "is not a CloudFormation response bucket"),
     Case("response-url-not-a-url", ERP, cr(ERP_T, role_props(), ResponseURL="not a url"), "rejected",

@@ -72,6 +72,15 @@ INVALID = [
     (b"Parameters: {SageMakerProjectName: {Type: Number}, SageMakerProjectId: {Type: String}}\nResources: {T: {Type: X}}\n", "parameter SageMakerProjectName must be of Type String"),
     (b"\xff\xfe\x00", "not UTF-8 text"),
     (b"#" * (1024 * 1024 + 10), "template is 1048577 bytes"),
+    # hostile and odd input (issue 29): refused at once, before or without the YAML parser's super-linear work
+    (b"Resources: " + b"[" * 200_000 + b"]" * 200_000, "nested deeper than 64 levels at line 1"),
+    (b"Description: !!python/object/apply:os.system ['true']\n" + VALID,
+     "YAML tag   python/object/apply:os.system  line 1  is not a CloudFormation function"),
+    (VALID + b"Metadata:\n  A: &a [" + b"x," * 1000 + b"]\n  B: [" + b"*a," * 50_000 + b"]\n",
+     "YAML aliases are not allowed in CloudFormation templates"),
+    (VALID.replace(b"Resources:", b"Resources:\n  Extra: !Reff x\n  Other:", 1), "YAML tag  Reff is not a CloudFormation function"),
+    (VALID + b"Outputs:\n" + b"".join(b"  O%d: {Value: x}\n" % i for i in range(201)), "201 Outputs  CloudFormation takes at most 200"),
+    (VALID.replace(b"Parameters:", b"Parameters:\n  Size: {Type: Integer}", 1), "parameter Size has Type Integer  which CloudFormation does not know"),
 ]
 
 

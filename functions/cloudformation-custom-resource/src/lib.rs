@@ -13,7 +13,10 @@
 
 mod answer;
 mod envelope;
+#[cfg(test)]
+mod fuzz_target;
 mod handler;
+pub mod json_depth;
 pub mod physical_id;
 pub mod properties;
 pub mod raw_event;

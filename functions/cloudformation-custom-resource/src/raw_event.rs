@@ -30,6 +30,8 @@ use lambda_runtime::LambdaInvocation;
 use lambda_runtime::tower::{Layer, Service};
 use serde::de::IgnoredAny;
 
+use crate::json_depth::excess;
+
 /// Key under which an unparseable body arrives: `{"$unparseable": "<body, lossily decoded>"}`.
 pub const UNPARSEABLE: &str = "$unparseable";
 
@@ -50,13 +52,24 @@ pub fn unparseable_text(event: &serde_json::Value) -> Option<&str> {
     object.get(UNPARSEABLE)?.as_str()
 }
 
-/// Why `text` is not JSON, e.g. "EOF while parsing an object at line 1 column 40" (the reason a FAILED
-/// response gives for an event that is not JSON).
-pub(crate) fn json_error(text: &str) -> String {
+/// Why `text` is not JSON, e.g. "EOF while parsing an object at line 1 column 40", or nests too deep (the
+/// reason a FAILED response gives for an event that is not JSON).
+pub fn json_error(text: &str) -> String {
+    if let Some(excess) = excess(text.as_bytes()) {
+        return excess.to_string();
+    }
     match serde_json::from_str::<IgnoredAny>(text) {
         Ok(_) => "valid JSON".to_owned(),
         Err(e) => e.to_string(),
     }
+}
+
+/// The event a handler receives for this invocation body: the body's JSON, or the wrapped text of a body
+/// that is not JSON within [`MAX_EVENT_DEPTH`](crate::json_depth::MAX_EVENT_DEPTH) levels (what [`KeepUnparseableLayer`] and the runtime make
+/// of it; for tests and fuzz targets of the handlers' event parsing).
+pub fn event_from_body(body: &[u8]) -> serde_json::Value {
+    let body = wrap_if_unparseable(Bytes::copy_from_slice(body));
+    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)
 }
 
 /// A `tower` layer for [`lambda_runtime::Runtime`] that wraps a body which is not valid JSON as
@@ -92,8 +105,11 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for KeepUnparseable
     }
 }
 
+/// The body as it is when it is JSON within [`MAX_EVENT_DEPTH`](crate::json_depth::MAX_EVENT_DEPTH) levels and [`MAX_EVENT_CONTAINERS`](crate::json_depth::MAX_EVENT_CONTAINERS) objects
+/// and arrays (checked in one linear pass first, so the runtime's own parse never fails on depth nor builds
+/// a value of hundreds of MiB), else wrapped.
 fn wrap_if_unparseable(body: Bytes) -> Bytes {
-    if serde_json::from_slice::<IgnoredAny>(&body).is_ok() {
+    if excess(&body).is_none() && serde_json::from_slice::<IgnoredAny>(&body).is_ok() {
         return body;
     }
     let text = String::from_utf8_lossy(&body);
@@ -118,6 +134,22 @@ mod tests {
             serde_json::from_slice(&wrap_if_unparseable(body)).unwrap();
         assert_eq!(unparseable_text(&wrapped), Some(r#"{"RequestType":"Cre"#));
         assert!(json_error(r#"{"RequestType":"Cre"#).contains("EOF"));
+    }
+
+    #[test]
+    fn an_event_nested_deeper_than_the_limit_arrives_wrapped_with_the_reason() {
+        let text = format!(
+            r#"{{"ResponseURL": "https://h/p", "ResourceProperties": {{"A": {}{}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let wrapped: serde_json::Value =
+            serde_json::from_slice(&wrap_if_unparseable(Bytes::from(text.clone()))).unwrap();
+        assert_eq!(unparseable_text(&wrapped), Some(text.as_str()));
+        assert_eq!(
+            json_error(&text),
+            "it nests deeper than 64 levels at byte 121"
+        );
     }
 
     #[test]

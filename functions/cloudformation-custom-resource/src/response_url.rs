@@ -12,6 +12,8 @@ pub enum UrlRefused {
     Invalid,
     #[error("ResponseURL {0} is not a CloudFormation response bucket on S3 over https")]
     NotAllowed(String),
+    #[error("ResponseURL {0} carries a user name or password, which CloudFormation's never do")]
+    Credentials(String),
 }
 
 const RESPONSE_BUCKET_PREFIX: &str = "cloudformation-custom-resource-response-";
@@ -22,6 +24,9 @@ impl ResponseUrl {
     /// emulator, enabled by `CFN_RESPONSE_ALLOW_LOOPBACK=true`).
     pub fn parse(raw: &str, allow_loopback: bool) -> Result<Self, UrlRefused> {
         let url = Url::parse(raw).map_err(|_| UrlRefused::Invalid)?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(UrlRefused::Credentials(redact(&url)));
+        }
         let allowed = match (url.scheme(), url.host_str()) {
             ("https", Some(host)) => is_response_bucket(host, url.path()) && url.port().is_none(),
             ("http", Some(host)) => allow_loopback && is_loopback(host),
@@ -121,6 +126,23 @@ mod tests {
             "not a url",
         ] {
             assert!(ResponseUrl::parse(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    /// Fuzz finding (`fuzz/corpus/cfn_requests/finding-user-info-in-the-response-url.json`): a URL whose host
+    /// is allowed was allowed with a user name before it (`http://@@@…@127.0.0.1`, `https://u:p@<bucket>`),
+    /// which CloudFormation never sends and a PUT would send as Basic credentials.
+    #[test]
+    fn a_user_name_or_password_in_the_url_is_refused() {
+        for url in [
+            "http://@@@@127.0.0.1:9/x",
+            "http://u@127.0.0.1:9/x",
+            "https://u:p@cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a?X-Amz-Signature=s",
+            "https://:p@cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a",
+        ] {
+            let refused = ResponseUrl::parse(url, true).unwrap_err();
+            assert!(matches!(refused, UrlRefused::Credentials(_)), "{url}");
+            assert!(!refused.to_string().contains("X-Amz-Signature"));
         }
     }
 

@@ -1,8 +1,11 @@
 //! `projects` — parsing and wiring only; the behaviour is in projects_core::projects, the rendering in
 //! `output`.
 
+mod args;
 mod commands;
 mod exit;
+#[cfg(test)]
+mod fuzz_target;
 mod output;
 
 use std::process::ExitCode;
@@ -109,7 +112,12 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Err(e) = args::check(&args) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let cli = Cli::parse_from(args);
     let printer = Printer::new(match cli.output {
         OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,

@@ -12,3 +12,6 @@ pub mod publishing;
 pub mod resources;
 pub mod templates;
 pub mod upload_tagger;
+
+#[cfg(test)]
+mod fuzz_targets;

@@ -107,37 +107,90 @@ pub async fn handle(s3: &S3, config: &Config, event: Value) -> Result<Value, Tag
     }
 }
 
-async fn judge(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerError> {
+/// The object an S3 event asks the tagger to judge.
+#[derive(Debug, PartialEq, Eq)]
+struct Upload {
+    key: String,
+    /// The object version the event names (none on an unversioned bucket).
+    version: Option<String>,
+    /// On an unversioned bucket, the event's ETag, quoted: only that content is judged.
+    if_match: Option<String>,
+}
+
+/// S3's limit on an object key.
+const MAX_KEY_BYTES: usize = 1024;
+
+/// What the event asks to judge, or why it is ignored. Pure, so every event shape is fuzzed
+/// (`fuzz_targets::s3_events`).
+fn upload_of(config: &Config, event: Value) -> Result<Upload, String> {
     if let Some(text) = lambda_glue::raw_event::unparseable_text(&event) {
-        return Ok(ignored(&format!(
-            "event is not JSON: {}",
+        return Err(format!(
+            "event is not JSON within the bounds ({}): {}",
+            lambda_glue::raw_event::json_error(text),
             cloudformation_custom_resource::shorten(text, 80)
-        )));
+        ));
     }
-    let event: Event = match serde_json::from_value(event) {
-        Ok(e) => e,
-        Err(e) => return Ok(ignored(&format!("not an S3 Object Created event: {e}"))),
-    };
+    let event: Event = serde_json::from_value(event)
+        .map_err(|e| format!("not an S3 Object Created event: {e}"))?;
     if event.source != "aws.s3" || event.detail_type != "Object Created" {
-        return Ok(ignored("not an S3 Object Created event"));
+        return Err("not an S3 Object Created event".to_owned());
     }
     let object = event.detail.object;
     let key = object.key;
     if event.detail.bucket.name != config.bucket {
-        return Ok(ignored("another bucket"));
+        return Err("another bucket".to_owned());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "the object key is {} bytes; S3 keys hold at most {MAX_KEY_BYTES}",
+            key.len()
+        ));
     }
     if !key.starts_with(&config.prefix) {
-        return Ok(ignored("outside the template prefix"));
+        return Err("outside the template prefix".to_owned());
     }
     if !(key.ends_with(".yaml") || key.ends_with(".yml")) {
-        return Ok(ignored("not a YAML file"));
+        return Err("not a YAML file".to_owned());
     }
     let version = object_version_id(object.version_id.as_deref());
     // on an unversioned bucket, read only the content this event is about
     let if_match = if version.is_none() {
-        object.etag.filter(|e| !e.is_empty())
+        object.etag.filter(|e| !e.is_empty()).map(|e| {
+            if e.starts_with('"') {
+                e
+            } else {
+                format!("\"{e}\"")
+            }
+        })
     } else {
         None
+    };
+    Ok(Upload {
+        key,
+        version,
+        if_match,
+    })
+}
+
+/// [`upload_of`] for the fuzz target, with the configuration `sagemaker-templates` / `templates/`: the key
+/// it would judge, or why it ignores the event.
+#[cfg(test)]
+pub(crate) fn fuzz_upload_of(event: Value) -> Result<String, String> {
+    let config = Config {
+        bucket: "sagemaker-templates".into(),
+        prefix: "templates/".into(),
+    };
+    upload_of(&config, event).map(|u| u.key)
+}
+
+async fn judge(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerError> {
+    let Upload {
+        key,
+        version,
+        if_match,
+    } = match upload_of(config, event) {
+        Ok(upload) => upload,
+        Err(why) => return Ok(ignored(&why)),
     };
 
     let got = s3
@@ -145,13 +198,7 @@ async fn judge(s3: &S3, config: &Config, event: Value) -> Result<Value, TaggerEr
         .bucket(&config.bucket)
         .key(&key)
         .set_version_id(version.clone())
-        .set_if_match(if_match.map(|e| {
-            if e.starts_with('"') {
-                e
-            } else {
-                format!("\"{e}\"")
-            }
-        }))
+        .set_if_match(if_match)
         .range(format!("bytes=0-{MAX_TEMPLATE_BYTES}"))
         .send()
         .await;

@@ -69,6 +69,12 @@ impl Recheck {
 }
 
 pub fn parse(event: &Value, account: &str, region: &str) -> Parsed {
+    if let Some(text) = lambda_glue::raw_event::unparseable_text(event) {
+        return Parsed::Ignore(format!(
+            "event is not JSON within the bounds ({})",
+            lambda_glue::raw_event::json_error(text)
+        ));
+    }
     if let Some(recheck) = event.get("Recheck") {
         return match serde_json::from_value::<Message>(event.clone()) {
             Ok(Message::Recheck(r)) if is_domain_id(&r.domain_id) => Parsed::Work(Work::Recheck(r)),
@@ -323,6 +329,16 @@ mod tests {
         );
         assert!(ignored(&json!({"source": "aws.sagemaker", "detail-type": "AWS API Call via CloudTrail", "detail": "x"})).contains("without a detail"));
         assert!(ignored(&json!({"Recheck": {"domain_id": 5}})).starts_with("malformed re-check"));
+    }
+
+    #[test]
+    fn an_event_past_the_bounds_is_ignored_with_the_reason() {
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        let event = lambda_glue::raw_event::event_from_body(deep.as_bytes());
+        assert_eq!(
+            ignored(&event),
+            "event is not JSON within the bounds (it nests deeper than 64 levels at byte 64)"
+        );
     }
 
     #[test]

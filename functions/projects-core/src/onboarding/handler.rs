@@ -49,10 +49,10 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// A record's body as JSON; a body that is none, wrapped so the parser can say so.
+/// A record's body as JSON; a body that is none (or too deep or too big), wrapped so the parser can say so.
 fn parse_body(body: &str) -> Value {
-    serde_json::from_str(body)
-        .unwrap_or_else(|_| json!({ lambda_glue::raw_event::UNPARSEABLE: body }))
+    // not JSON, or past the events' bounds (json_depth): unparseable text, which the parser says why it ignores
+    lambda_glue::raw_event::event_from_body(body.as_bytes())
 }
 
 /// An SQS batch (`Records[*].eventSource` is `aws:sqs`), as opposed to one EventBridge event.

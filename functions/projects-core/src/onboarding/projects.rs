@@ -17,9 +17,16 @@ use crate::projects::{LaunchError, TemplateSpec};
 use crate::publishing::{self, Served};
 use crate::templates::{self, EMBEDDED};
 
-/// `Key=Value Key2=Value2`, a domain tag's value (S3/SageMaker tag values allow no commas or quotes): the
-/// pairs read as the CLI reads its `--param` flags.
+/// `Key=Value Key2=Value2`, a domain tag's value (S3/SageMaker tag values allow no commas or quotes), within a
+/// tag value's 256 characters: the pairs read as the CLI reads its `--param` flags.
 pub fn parse_parameters(text: &str) -> Result<BTreeMap<String, String>, LaunchError> {
+    const MAX_TAG_VALUE: usize = 256;
+    let length = text.chars().count();
+    if length > MAX_TAG_VALUE {
+        return Err(LaunchError::Invalid(format!(
+            "the tag value has {length} characters; SageMaker tag values hold at most {MAX_TAG_VALUE}"
+        )));
+    }
     let pairs: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
     crate::projects::parse_parameters(&pairs)
 }

@@ -8,6 +8,9 @@ use super::error::LaunchError;
 pub const MAX_DESCRIPTION: usize = 1024;
 /// CreateProject's limit on a CfnTemplateProvider's parameters.
 pub const MAX_PARAMETERS: usize = 180;
+/// CreateProject's limits on a parameter's name and value.
+pub const MAX_PARAMETER_KEY: usize = 255;
+pub const MAX_PARAMETER_VALUE: usize = 4096;
 
 /// A project name as CreateProject takes it: 1–32 letters, digits and hyphens, starting and ending with a
 /// letter or digit (`[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}`). Checked before any call.
@@ -62,6 +65,12 @@ pub fn check_description(description: &str) -> Result<(), LaunchError> {
 
 /// `KEY=VALUE` flags as a map. The value may be empty or contain `=`; a key given twice is refused.
 pub fn parse_parameters(pairs: &[String]) -> Result<BTreeMap<String, String>, LaunchError> {
+    if pairs.len() > MAX_PARAMETERS {
+        return Err(LaunchError::Invalid(format!(
+            "{} parameters given; SageMaker takes at most {MAX_PARAMETERS}",
+            pairs.len()
+        )));
+    }
     let mut out = BTreeMap::new();
     for pair in pairs {
         let (key, value) = pair
@@ -69,6 +78,12 @@ pub fn parse_parameters(pairs: &[String]) -> Result<BTreeMap<String, String>, La
             .filter(|(k, _)| !k.trim().is_empty())
             .ok_or_else(|| LaunchError::Invalid(format!("parameter {pair:?} is not KEY=VALUE")))?;
         let key = key.trim();
+        if key.chars().count() > MAX_PARAMETER_KEY || value.chars().count() > MAX_PARAMETER_VALUE {
+            return Err(LaunchError::Invalid(format!(
+                "parameter {:?} is too long: SageMaker takes names of at most {MAX_PARAMETER_KEY} and values of at most {MAX_PARAMETER_VALUE} characters",
+                cloudformation_custom_resource::shorten(key, 64)
+            )));
+        }
         if key.chars().any(char::is_whitespace) {
             return Err(LaunchError::Invalid(format!(
                 "parameter name {key:?} contains whitespace"
@@ -79,12 +94,6 @@ pub fn parse_parameters(pairs: &[String]) -> Result<BTreeMap<String, String>, La
                 "parameter {key} is given more than once"
             )));
         }
-    }
-    if out.len() > MAX_PARAMETERS {
-        return Err(LaunchError::Invalid(format!(
-            "{} parameters given; SageMaker takes at most {MAX_PARAMETERS}",
-            out.len()
-        )));
     }
     Ok(out)
 }
@@ -149,7 +158,16 @@ mod tests {
                 ("C".to_owned(), String::new())
             ]
         );
-        for bad in [&["novalue"][..], &["=v"], &["A=1", "A=2"], &["A B=1"]] {
+        let long_value = format!("A={}", "v".repeat(4097));
+        let long_key = format!("{}=v", "k".repeat(256));
+        for bad in [
+            &["novalue"][..],
+            &["=v"],
+            &["A=1", "A=2"],
+            &["A B=1"],
+            &[long_value.as_str()],
+            &[long_key.as_str()],
+        ] {
             let flags: Vec<String> = bad.iter().map(|s| (*s).to_owned()).collect();
             let m = invalid(parse_parameters(&flags).unwrap_err());
             assert!(m.starts_with("parameter"), "{m}");

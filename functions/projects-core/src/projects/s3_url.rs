@@ -54,6 +54,9 @@ pub struct S3Object {
     pub region: Option<String>,
 }
 
+/// CreateProject's limit on a TemplateURL.
+pub const MAX_URL_BYTES: usize = 1024;
+
 const URL_FORMS: &str = "expected https://BUCKET.s3.REGION.amazonaws.com/KEY or https://s3.REGION.amazonaws.com/BUCKET/KEY";
 
 /// Parses an S3 object URL in virtual-hosted style (`https://b.s3.us-east-1.amazonaws.com/k`,
@@ -61,7 +64,16 @@ const URL_FORMS: &str = "expected https://BUCKET.s3.REGION.amazonaws.com/KEY or 
 /// (`https://s3.us-east-1.amazonaws.com/b/k`). The key is percent-decoded. China regions (`.amazonaws.com.cn`)
 /// are accepted; website, access-point and non-https URLs are not (CreateProject takes https only).
 pub fn parse_s3_url(url: &str) -> Result<S3Object, String> {
-    let bad = |why: &str| format!("{url:?} is not an S3 object URL ({why}); {URL_FORMS}");
+    let bad = |why: &str| {
+        let shown = cloudformation_custom_resource::shorten(url, 160);
+        format!("{shown:?} is not an S3 object URL ({why}); {URL_FORMS}")
+    };
+    if url.len() > MAX_URL_BYTES {
+        return Err(bad(&format!(
+            "{} bytes; CreateProject takes a TemplateURL of at most {MAX_URL_BYTES}",
+            url.len()
+        )));
+    }
     let rest = url
         .get(..8)
         .filter(|s| s.eq_ignore_ascii_case("https://"))
@@ -270,6 +282,7 @@ mod tests {
             "https://user@b.s3.amazonaws.com/x.yaml",
             "https://b.s3.amazonaws.com:8443/x.yaml",
             "https://b.sqs.us-east-1.amazonaws.com/x",
+            &format!("https://b.s3.amazonaws.com/{}", "k".repeat(1000)),
         ] {
             let e = parse_s3_url(bad).unwrap_err();
             assert!(

@@ -1,5 +1,13 @@
 //! Project templates: the five embedded in the functions at build time, and the check that any template —
 //! ours or uploaded later — is one SageMaker can launch.
+//!
+//! [`validate`] does bounded work whatever it is given: at most [`MAX_TEMPLATE_BYTES`] are read, their
+//! [`shape`] (nesting depth, aliases) is measured in one linear pass before the YAML parser runs, and only a
+//! text within [`MAX_DEPTH`] levels and without aliases is parsed; the parsed document is then judged as
+//! CloudFormation would ([`cloudformation`]) and as SageMaker needs.
+
+pub mod cloudformation;
+pub mod shape;
 
 use serde_yaml_ng::Value;
 use sha2::{Digest, Sha256};
@@ -8,28 +16,36 @@ use sha2::{Digest, Sha256};
 pub const EMBEDDED: [(&str, &str); 5] = [
     (
         "build-train-codepipeline.yaml",
-        include_str!("../../../templates/build-train-codepipeline.yaml"),
+        include_str!("../../../../templates/build-train-codepipeline.yaml"),
     ),
     (
         "build-train-deploy-codepipeline.yaml",
-        include_str!("../../../templates/build-train-deploy-codepipeline.yaml"),
+        include_str!("../../../../templates/build-train-deploy-codepipeline.yaml"),
     ),
     (
         "build-train-deploy-jenkins.yaml",
-        include_str!("../../../templates/build-train-deploy-jenkins.yaml"),
+        include_str!("../../../../templates/build-train-deploy-jenkins.yaml"),
     ),
     (
         "build-train-deploy-monitor-codepipeline.yaml",
-        include_str!("../../../templates/build-train-deploy-monitor-codepipeline.yaml"),
+        include_str!("../../../../templates/build-train-deploy-monitor-codepipeline.yaml"),
     ),
     (
         "deploy-codepipeline.yaml",
-        include_str!("../../../templates/deploy-codepipeline.yaml"),
+        include_str!("../../../../templates/deploy-codepipeline.yaml"),
     ),
 ];
 
 /// CloudFormation's limit for a template read from S3.
 pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
+/// How deep a template's collections may nest. CloudFormation templates need far less (the five of
+/// `templates/` nest at most 11 levels), and the bound keeps the YAML parser linear (see [`shape`]).
+pub const MAX_DEPTH: usize = 64;
+/// How many nodes (keys, values, items) a template may hold, as the [`shape`] scan counts them (each scalar
+/// twice, an upper bound of what the parser builds): the parsed document's memory is about proportional, at
+/// most ~450 bytes a node when every node is a collection nested 64 deep (`make bench`, section `bounds`),
+/// so 90 MiB of the tagger's 256 MB. The five templates of `templates/` count at most a twentieth of it.
+pub const MAX_NODES: usize = 200_000;
 /// Parameters SageMaker fills in itself; every project template must declare them.
 pub const REQUIRED_PARAMETERS: [&str; 2] = ["SageMakerProjectName", "SageMakerProjectId"];
 
@@ -40,6 +56,12 @@ pub enum Invalid {
     TooLarge(usize),
     #[error("not UTF-8 text")]
     NotText,
+    #[error("nested deeper than {limit} levels at line {line}")]
+    TooDeep { limit: usize, line: usize },
+    #[error("YAML aliases are not allowed in CloudFormation templates (line {0})")]
+    Alias(usize),
+    #[error("more than {limit} keys, values and items (at line {line})")]
+    TooManyNodes { limit: usize, line: usize },
     #[error("not CloudFormation YAML or JSON: {0}")]
     NotYaml(String),
     #[error("top level is not a mapping")]
@@ -52,6 +74,40 @@ pub enum Invalid {
     MissingParameter(&'static str),
     #[error("parameter {0} must be of Type String")]
     ParameterNotString(&'static str),
+    #[error("YAML tag {0} is not a CloudFormation function")]
+    UnknownTag(String),
+    #[error("{0} is not a template section")]
+    UnknownSection(String),
+    #[error("AWSTemplateFormatVersion {0} is not 2010-09-09")]
+    FormatVersion(String),
+    #[error("Description is not text")]
+    DescriptionNotText,
+    #[error("Description is {0} bytes; CloudFormation takes at most 1024")]
+    DescriptionTooLong(usize),
+    #[error("{count} {section}; CloudFormation takes at most {limit}")]
+    TooMany {
+        section: &'static str,
+        count: usize,
+        limit: usize,
+    },
+    #[error("{0} entry {1} has no Type")]
+    NoType(&'static str, String),
+    #[error("parameter {parameter} has Type {parameter_type}, which CloudFormation does not know")]
+    ParameterType {
+        parameter: String,
+        parameter_type: String,
+    },
+}
+
+impl From<shape::Refusal> for Invalid {
+    fn from(refusal: shape::Refusal) -> Self {
+        match refusal {
+            shape::Refusal::TooDeep { limit, line } => Self::TooDeep { limit, line },
+            shape::Refusal::Alias { line } => Self::Alias(line),
+            shape::Refusal::TooManyNodes { limit, line } => Self::TooManyNodes { limit, line },
+            shape::Refusal::Tag { tag, line } => Self::UnknownTag(format!("{tag} (line {line})")),
+        }
+    }
 }
 
 /// What a valid template declares.
@@ -76,16 +132,25 @@ impl TemplateInfo {
     }
 }
 
-/// Checks that `bytes` is a project template: size, YAML/JSON (short-form intrinsics such as `!Ref` are
-/// fine), a non-empty `Resources` mapping, and the two SageMaker parameters as Strings.
+/// Checks that `bytes` is a project template: size, nesting and aliases (before parsing), YAML/JSON that
+/// CloudFormation accepts (its short-form functions only, its sections, quotas and parameter types), a
+/// non-empty `Resources` mapping, and the two SageMaker parameters as Strings.
 pub fn validate(bytes: &[u8]) -> Result<TemplateInfo, Invalid> {
     if bytes.len() > MAX_TEMPLATE_BYTES {
         return Err(Invalid::TooLarge(bytes.len()));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Invalid::NotText)?;
+    shape::measure_within(
+        text,
+        shape::Limits {
+            depth: MAX_DEPTH,
+            nodes: MAX_NODES,
+        },
+    )?;
     let doc: Value =
         serde_yaml_ng::from_str(text).map_err(|e| Invalid::NotYaml(first_line(&e.to_string())))?;
     let top = doc.as_mapping().ok_or(Invalid::NotAMapping)?;
+    cloudformation::check(&doc)?;
     let resources = top.get("Resources").ok_or(Invalid::NoResources)?;
     let resources = resources
         .as_mapping()
@@ -170,6 +235,14 @@ mod tests {
     const VALID: &str = "Parameters:\n  SageMakerProjectName: {Type: String}\n  SageMakerProjectId: {Type: String}\n  Branch: {Type: String, Default: main}\n  Repo: {Type: String}\nResources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub 'sagemaker-${SageMakerProjectId}'\n";
 
     #[test]
+    fn every_file_in_templates_is_far_within_the_bounds() {
+        for (name, content) in EMBEDDED {
+            let s = shape::measure(content, MAX_DEPTH).unwrap();
+            assert!(s.depth <= 16 && s.nodes <= MAX_NODES / 20, "{name}: {s:?}");
+        }
+    }
+
+    #[test]
     fn every_file_in_templates_is_embedded_and_valid() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates");
         let mut on_disk: Vec<String> = std::fs::read_dir(dir)
@@ -237,6 +310,86 @@ mod tests {
             validate(&big),
             Err(Invalid::TooLarge(MAX_TEMPLATE_BYTES + 1))
         );
+    }
+
+    /// The two templates issue 29 found: one kept the parser busy past the Lambda timeout, one was made
+    /// visible although CloudFormation refuses it. Both are refused at once, naming the reason.
+    #[test]
+    fn hostile_templates_of_issue_29_are_refused_at_once_with_a_reason() {
+        let nested = format!(
+            "Resources: {}{}\n",
+            "[".repeat(200_000),
+            "]".repeat(200_000)
+        );
+        assert_eq!(
+            validate(nested.as_bytes()),
+            Err(Invalid::TooDeep {
+                limit: MAX_DEPTH,
+                line: 1
+            })
+        );
+        let python = format!("Description: !!python/object/apply:os.system ['true']\n{VALID}");
+        let e = validate(python.as_bytes()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "YAML tag !!python/object/apply:os.system (line 1) is not a CloudFormation function"
+        );
+    }
+
+    /// The seed corpus of the templates fuzz target: every odd-but-valid template is accepted, every hostile
+    /// one refused at once, with its reason.
+    #[test]
+    fn the_corpus_odd_templates_are_accepted_and_the_hostile_ones_refused() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/templates");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let verdict = validate(&std::fs::read(&path).unwrap());
+            if name.starts_with("odd-but-valid") {
+                assert!(verdict.is_ok(), "{name}: {verdict:?}");
+                seen += 1;
+            } else if let Some(case) = name.strip_prefix("hostile-") {
+                let expected = match case {
+                    "nested-flow-sequences.yaml" => "nested deeper than 64 levels at line 1",
+                    "python-tag.yaml" => "YAML tag !!python/object/apply:os.system (line 1)",
+                    "alias-expansion.yaml" => "YAML aliases are not allowed",
+                    "deep-block-nesting.yaml" => "nested deeper than 64 levels at line 33",
+                    other => panic!("no expectation for hostile-{other}"),
+                };
+                let reason = verdict.unwrap_err().to_string();
+                assert!(reason.starts_with(expected), "{name}: {reason}");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 7);
+    }
+
+    #[test]
+    fn a_template_of_more_nodes_than_the_bound_is_refused_before_it_is_parsed() {
+        let items = "a,".repeat(MAX_NODES / 2);
+        let big = format!("{VALID}Metadata:\n  Big: [{items}]\n");
+        assert!(matches!(
+            validate(big.as_bytes()),
+            Err(Invalid::TooManyNodes {
+                limit: MAX_NODES,
+                line: 12
+            })
+        ));
+        let fits = format!(
+            "{VALID}Metadata:\n  Big: [{}]\n",
+            "a,".repeat(MAX_NODES / 4)
+        );
+        assert!(validate(fits.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn an_alias_expansion_is_refused_before_it_is_built() {
+        let anchor: String = (0..1000).map(|i| format!("x{i},")).collect();
+        let aliases = "*a,".repeat(50_000);
+        let bomb = format!("{VALID}Metadata:\n  A: &a [{anchor}]\n  B: [{aliases}]\n");
+        assert_eq!(validate(bomb.as_bytes()), Err(Invalid::Alias(13)));
     }
 
     #[test]
