@@ -239,7 +239,7 @@ CASES = [
          "ignored", "is not a profile name"),
     Case("trail-detail-an-array", ONB, trail("CreateDomain") | {"detail": [1]}, "ignored",
          "CloudTrail event without a detail object"),
-    Case("trail-truncated", ONB, None, "ignored", "not a SageMaker CloudTrail event",
+    Case("trail-truncated", ONB, None, "ignored", "event is not JSON within the bounds (EOF while parsing",
          raw=lambda _: json.dumps(trail("CreateDomain", {"domainName": "x"})).encode()[:90]),
     Case("recheck-negative-attempt", ONB, {"Recheck": {"domain_id": "d-abc", "attempt": -1, "first_seen": 0}},
          "ignored", "malformed re-check message"),
