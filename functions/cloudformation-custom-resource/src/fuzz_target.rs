@@ -61,8 +61,9 @@ fn cfn_requests() {
         r#"{"RequestType": "Update", "ResponseURL": "http://127.0.0.1:9/x", "PhysicalResourceId": "p", "OldResourceProperties": {"Name": "m"}}"#,
         r#"{"RequestType": "Delete", "ResponseURL": "https://b.s3-eu-west-1.amazonaws.com/x"#,
     ])
+    .dictionary(fuzzing::JSON_TOKENS)
     .dictionary(&[
-        "{", "}", "[", "]", ",", ":", "\"", "\\", "null", "\"RequestType\": \"Create\"", "\"ResponseURL\"",
+        "\"RequestType\": \"Create\"", "\"ResponseURL\"",
         "\"ResponseURL\": \"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x\"",
         "\"StackId\": ", "\"PhysicalResourceId\": \"\"", "\"ResourceProperties\": ", "\"Roles\": ",
         "\"Enabled\": \"True\"", "https://", "http://", "@", ":443", "%2F", ".amazonaws.com.cn", "\\u0000",

@@ -30,6 +30,9 @@ use arbtest::arbitrary::{self, Unstructured};
 /// A property over one input: `Err` (or a panic) is a finding.
 pub type Property<'a> = Box<dyn Fn(&[u8]) -> Result<(), String> + 'a>;
 
+/// JSON's punctuation and literals, for the dictionary of a target whose input is JSON.
+pub const JSON_TOKENS: &[&str] = &["{", "}", "[", "]", ",", ":", "\"", "\\", "null"];
+
 /// One fuzz target: its name (the corpus folder), its property and the tokens its mutations insert.
 pub struct Target<'a> {
     name: &'static str,
@@ -72,9 +75,10 @@ impl<'a> Target<'a> {
         self
     }
 
-    /// Tokens of the input language that mutations insert and repeat.
+    /// Tokens of the input language that mutations insert and repeat (added to those given before).
     pub fn dictionary(mut self, tokens: &[&str]) -> Self {
-        self.dictionary = tokens.iter().map(|t| t.as_bytes().to_vec()).collect();
+        self.dictionary
+            .extend(tokens.iter().map(|t| t.as_bytes().to_vec()));
         self
     }
 

@@ -108,16 +108,8 @@ fn s3_events() {
             _ => Ok(()),
         }
     })
+    .dictionary(fuzzing::JSON_TOKENS)
     .dictionary(&[
-        "{",
-        "}",
-        "[",
-        "]",
-        ",",
-        ":",
-        "\"",
-        "\\",
-        "null",
         "0",
         "\"source\": \"aws.s3\"",
         "\"detail-type\": \"Object Created\"",
@@ -151,15 +143,8 @@ fn cloudtrail_events() {
             _ => Ok(()),
         }
     })
+    .dictionary(fuzzing::JSON_TOKENS)
     .dictionary(&[
-        "{",
-        "}",
-        "[",
-        "]",
-        ",",
-        ":",
-        "\"",
-        "null",
         "\"source\": \"aws.sagemaker\"",
         "\"detail-type\": \"AWS API Call via CloudTrail\"",
         "\"detail\": ",
