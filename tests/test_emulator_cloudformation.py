@@ -505,6 +505,25 @@ def failure_reason(cf, stack_id: str, logical_id: str, status_: str) -> str:
     return reason
 
 
+def test_a_failed_create_cancels_what_is_still_being_created_after_it_as_cloudformation_reports_it(aws, function):
+    token = service_token(aws)
+    cf = aws.client("cloudformation")
+    stack_id = cf.create_stack(StackName="cascade", TemplateBody=template(
+        Fast=custom(token, Which="fast"), Slow=custom(token, Which="slow")))["StackId"]
+    creates = {e["LogicalResourceId"]: e for e in function.next(2)}
+    function.answer(creates["Fast"], "FAILED", reason="the repository is missing")
+    wait_status(cf, stack_id, "ROLLBACK_IN_PROGRESS", timeout=3)
+    function.answer(creates["Slow"])  # too late: it was cancelled
+    events = cf.describe_stack_events(StackName=stack_id)["StackEvents"][::-1]
+    failed = [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in events
+              if e["ResourceStatus"] in ("CREATE_FAILED", "ROLLBACK_IN_PROGRESS")]
+    # the cause first, then the cancellation it caused, then the stack's summary
+    assert failed == [("Fast", "CREATE_FAILED", "the repository is missing"),
+                      ("Slow", "CREATE_FAILED", "Resource creation cancelled"),
+                      ("cascade", "ROLLBACK_IN_PROGRESS",
+                       "The following resource(s) failed to create: [Fast, Slow]. Rollback requested by user.")], failed
+
+
 def test_service_timeout_fails_an_unanswered_create_and_its_rollback_delete(aws, function):
     token = service_token(aws)
     cf = aws.client("cloudformation")
