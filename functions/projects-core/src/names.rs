@@ -185,6 +185,16 @@ pub fn prefix(field: &'static str, value: &str) -> Result<String, NameError> {
     })
 }
 
+/// A SageMaker domain id: `d-` and lower-case letters, digits and `-`, at most 63 characters.
+pub fn is_domain_id(id: &str) -> bool {
+    id.len() <= 63
+        && id.starts_with("d-")
+        && id.len() > 2
+        && id[2..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// An AWS region code: `us-east-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-5`…
 pub fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();

@@ -169,12 +169,20 @@ impl PolicySet {
     ) -> Result<Self, PolicyError> {
         let (region, domain) = match scope {
             StackScope::Account => ("", None),
-            StackScope::Isolated { region, domain } => {
-                (checked("region", "AWS region", region)?, domain.as_deref())
-            }
+            StackScope::Isolated { region, domain } => (
+                checked("region", "AWS region", region, crate::names::is_region)?,
+                domain.as_deref(),
+            ),
         };
         let domain = domain
-            .map(|d| checked("DomainId", "SageMaker domain id", d))
+            .map(|d| {
+                checked(
+                    "DomainId",
+                    "SageMaker domain id",
+                    d,
+                    crate::names::is_domain_id,
+                )
+            })
             .transpose()?;
         let s3_domain = if launch_role.partition == "aws-cn" {
             "amazonaws.com.cn"
@@ -253,18 +261,15 @@ pub fn policy_name(purpose: &str, owner: &str) -> String {
     format!("{POLICY_PREFIX}{purpose}-{owner}")
 }
 
-/// A value that goes into a policy document: lower-case letters, digits and `-` only (a region, a domain id).
+/// A value that goes into a policy document, as `valid` (a `names` check) has it: none can break out of a JSON
+/// string.
 fn checked<'a>(
     field: &'static str,
     what: &'static str,
     value: &'a str,
+    valid: fn(&str) -> bool,
 ) -> Result<&'a str, PolicyError> {
-    let fine = !value.is_empty()
-        && value.len() <= 63
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if fine {
+    if valid(value) {
         Ok(value)
     } else {
         Err(PolicyError::Value {

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::names::is_domain_id;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Work {
     Domain {
@@ -177,15 +179,6 @@ pub fn parse(event: &Value, account: &str, region: &str) -> Parsed {
             other.unwrap_or("")
         )),
     }
-}
-
-pub fn is_domain_id(id: &str) -> bool {
-    id.len() <= 63
-        && id.starts_with("d-")
-        && id.len() > 2
-        && id[2..]
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_profile_name(name: &str) -> bool {
