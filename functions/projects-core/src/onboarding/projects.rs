@@ -37,13 +37,10 @@ fn embedded(template: &str) -> Option<&'static str> {
     EMBEDDED.iter().find(|(f, _)| *f == file).map(|(_, c)| *c)
 }
 
-/// The embedded template `template` as a project of this onboarder runs it: read from its `url`, at the
-/// version whose digest is this build's content (the version tags name it).
-fn template_spec(
-    template: &str,
-    url: String,
-    version_id: Option<String>,
-) -> Result<TemplateSpec, LaunchError> {
+/// The embedded template `template` (its content too) as a project of this onboarder runs it: read from its
+/// `url`, at the version whose digest is this build's content (the version tags name it); the S3 version id is
+/// set once the bucket is known to serve that content.
+fn template_spec(template: &str, url: String) -> Result<(TemplateSpec, &'static str), LaunchError> {
     let content = embedded(template)
         .ok_or_else(|| LaunchError::State(format!("no template {template} in this build")))?;
     let mut spec = TemplateSpec::parse(
@@ -55,9 +52,9 @@ fn template_spec(
     )?;
     spec.version = Some(Version {
         digest: templates::content_digest(content.as_bytes()),
-        version_id,
+        version_id: None,
     });
-    Ok(spec)
+    Ok((spec, content))
 }
 
 /// The plan for `domain`'s project from `template` with `parameters`, checked against the template.
@@ -119,13 +116,12 @@ pub(super) async fn ensure_project(
     let file = format!("{template}.yaml");
     let url = location.https_url(&o.config.region, &file);
     // checked before S3 is asked: a bad parameter fails the same whatever the bucket serves
-    let unpinned = template_spec(&template, url.clone(), None).map_err(|e| fail(e.to_string()))?;
-    let checked =
-        plan(o, domain, domain_arn, unpinned, parameters).map_err(|e| fail(e.to_string()))?;
+    let (spec, content) = template_spec(&template, url).map_err(|e| fail(e.to_string()))?;
+    let mut plan =
+        plan(o, domain, domain_arn, spec, parameters).map_err(|e| fail(e.to_string()))?;
 
     // pinned to the version that holds this build's template, the one its digest tag names: CloudFormation
     // then reads exactly that, whatever is uploaded over it later (README "Security model")
-    let content = embedded(&template).unwrap_or_default();
     let version_id = match publishing::served(&o.s3, location, &location.key(&file), content.as_bytes()).await? {
         Served::Same { version_id } => version_id,
         Served::Other => {
@@ -135,11 +131,9 @@ pub(super) async fn ensure_project(
             )))
         }
     };
-    let spec = template_spec(&template, url, version_id).map_err(|e| fail(e.to_string()))?;
-    let plan = LaunchPlan {
-        template: spec,
-        ..checked
-    };
+    if let Some(version) = &mut plan.template.version {
+        version.version_id = version_id;
+    }
 
     // no DescribeProject first: the name is deterministic, so CreateProject itself says whether it exists
     match launch::create_project(&o.sagemaker, &plan).await {
@@ -167,10 +161,9 @@ mod tests {
 
     #[test]
     fn onboarded_projects_are_tagged_with_the_embedded_templates_name_and_digest() {
-        let spec = template_spec(
+        let (spec, _) = template_spec(
             "deploy-codepipeline",
             "https://b.s3.amazonaws.com/t/deploy-codepipeline.yaml".into(),
-            Some("v1".into()),
         )
         .unwrap();
         let content = embedded("deploy-codepipeline").unwrap();
@@ -213,10 +206,9 @@ mod tests {
     #[test]
     fn parameters_are_checked_against_the_template() {
         let spec = |p: &str| {
-            let spec = template_spec(
+            let (spec, _) = template_spec(
                 "deploy-codepipeline",
                 "https://b.s3.amazonaws.com/x.yaml".into(),
-                None,
             )
             .unwrap();
             spec.check("mlops-d-1", &parse_parameters(p).unwrap())
