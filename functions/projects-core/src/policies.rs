@@ -153,6 +153,8 @@ pub struct PolicySet {
     /// The purpose of each policy, in the same order (`PassLaunchRole`, `DomainStacks`…).
     purposes: Vec<&'static str>,
     owner: String,
+    /// Account-wide stack rights: the owner's per-domain policies are not wanted beside them.
+    account_wide: bool,
     /// The launch role's name: never granted itself.
     launch_role: String,
 }
@@ -239,6 +241,7 @@ impl PolicySet {
             policies,
             purposes,
             owner: owner.to_owned(),
+            account_wide: !isolated,
             launch_role: launch_role.name.clone(),
         })
     }
@@ -280,10 +283,11 @@ fn checked<'a>(
     }
 }
 
-/// `owner`'s per-domain policies among `names` (`…DomainStacks-<owner>-<domain id>`).
-fn domain_names_of<'a>(names: &'a [String], owner: &str) -> impl Iterator<Item = &'a String> {
-    let head = policy_name(DOMAIN_DOCUMENT.0, &format!("{owner}-d-"));
-    names.iter().filter(move |n| n.starts_with(&head))
+/// Whether `name` is one of `owner`'s per-domain policies (`…DomainStacks-<owner>-<domain id>`).
+fn is_domain_policy_of(name: &str, owner: &str) -> bool {
+    name.strip_prefix(&policy_name(DOMAIN_DOCUMENT.0, owner))
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(crate::names::is_domain_id)
 }
 
 /// The names `owner` writes, without rendering anything (for removal).
@@ -312,8 +316,10 @@ pub async fn grant(iam: &Iam, role: &str, set: &PolicySet) -> Result<(), PolicyE
     for name in &existing {
         if set.names().any(|n| n == name) {
             current.insert(name.as_str(), document(iam, role, name).await?);
-        } else if ours.contains(name) {
-            // ours, no longer in the set (the template key was dropped): removed below, not counted
+        } else if ours.contains(name) || (set.account_wide && is_domain_policy_of(name, &set.owner))
+        {
+            // ours, no longer in the set (the template key was dropped, isolation turned off): removed below,
+            // not counted
             stale.push(name);
         } else {
             foreign += non_whitespace(&document(iam, role, name).await?);
@@ -433,15 +439,16 @@ pub async fn inspect(
         }
     }
     let wanted = PolicySet::render(launch_role, bucket, prefix, template_key, "-", scope)?;
+    // each owner's set rendered once: its policy of a purpose is at the same index as in `wanted`
+    let sets = owners
+        .iter()
+        .map(|owner| PolicySet::render(launch_role, bucket, prefix, template_key, owner, scope))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut documents = std::collections::HashMap::new();
     let mut missing = Vec::new();
-    for purpose in wanted.purposes() {
+    for (i, purpose) in wanted.purposes().iter().enumerate() {
         let mut granted = false;
-        for owner in &owners {
-            let set = PolicySet::render(launch_role, bucket, prefix, template_key, owner, scope)?;
-            let Some(i) = set.purposes().iter().position(|p| p == purpose) else {
-                continue;
-            };
+        for set in &sets {
             let (name, want) = &set.policies[i];
             if !existing.contains(name) {
                 continue;
@@ -499,11 +506,9 @@ pub async fn revoke(iam: &Iam, role: &str, owner: &str) -> Result<(), PolicyErro
         other => other?,
     };
     let ours = owned_names(owner);
-    let per_domain: Vec<&String> = domain_names_of(&existing, owner).collect();
     for name in existing
         .iter()
-        .filter(|n| ours.contains(n))
-        .chain(per_domain)
+        .filter(|n| ours.contains(n) || is_domain_policy_of(n, owner))
     {
         delete_inline(iam, role, name).await?;
     }
@@ -548,7 +553,10 @@ pub async fn prune_domains(
         .map(|d| policy_name(DOMAIN_DOCUMENT.0, &format!("{owner}-{d}")))
         .collect();
     let mut removed = 0;
-    for name in domain_names_of(&existing, owner).filter(|n| !keep.contains(n)) {
+    for name in existing
+        .iter()
+        .filter(|n| is_domain_policy_of(n, owner) && !keep.contains(n))
+    {
         delete_inline(iam, role, name).await?;
         removed += 1;
     }

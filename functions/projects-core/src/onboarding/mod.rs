@@ -197,8 +197,8 @@ impl Onboarder {
         self.granted.lock().map(|mut g| g.clear()).unwrap_or(());
     }
 
-    /// After a sweep that granted every domain's roles: removes each role's per-domain grants for the domains it
-    /// no longer serves (all of them under `Account` isolation, where none are wanted).
+    /// After a sweep under domain isolation that granted every domain's roles: removes each role's per-domain
+    /// grants for the domains it no longer serves. (Under `Account` isolation the grant itself removes them.)
     pub(crate) async fn prune_domain_grants(&self) -> Result<(), PolicyError> {
         let granted: Vec<String> = self
             .granted
@@ -206,13 +206,12 @@ impl Onboarder {
             .map(|g| g.iter().cloned().collect())
             .unwrap_or_default();
         let mut serving: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
-        for key in granted {
-            // `role domain` under Domain isolation, `role` under Account
-            let (role, domain) = key.split_once(' ').unwrap_or((&key, ""));
-            let domains = serving.entry(role.to_owned()).or_default();
-            if !domain.is_empty() {
-                domains.insert(domain.to_owned());
-            }
+        // keys are `role domain` under Domain isolation
+        for (role, domain) in granted.iter().filter_map(|k| k.split_once(' ')) {
+            serving
+                .entry(role.to_owned())
+                .or_default()
+                .insert(domain.to_owned());
         }
         for (role, domains) in &serving {
             let removed =
@@ -229,12 +228,9 @@ impl Onboarder {
     async fn grant_role(&self, role_arn: &str, domain: &str) -> Result<String, OnboardError> {
         let account = &self.config.launch_role.account;
         let role = crate::names::role_name("ExecutionRole", role_arn, account)?;
-        let (set, key) = match self.config.isolation {
-            Isolation::Account => (std::borrow::Cow::Borrowed(&self.policy_set), role.clone()),
-            Isolation::Domain => (
-                std::borrow::Cow::Owned(Self::render(&self.config, Some(domain))?),
-                format!("{role} {domain}"),
-            ),
+        let key = match self.config.isolation {
+            Isolation::Account => role.clone(),
+            Isolation::Domain => format!("{role} {domain}"),
         };
         let first = self
             .granted
@@ -242,6 +238,13 @@ impl Onboarder {
             .map(|mut g| g.insert(key.clone()))
             .unwrap_or(true);
         if first {
+            // rendered only for a grant that is made: a sweep meets each shared role once per domain
+            let set = match self.config.isolation {
+                Isolation::Account => std::borrow::Cow::Borrowed(&self.policy_set),
+                Isolation::Domain => {
+                    std::borrow::Cow::Owned(Self::render(&self.config, Some(domain))?)
+                }
+            };
             if let Err(e) = policies::grant(&self.iam, &role, &set).await {
                 self.granted
                     .lock()

@@ -83,7 +83,7 @@ async fn sweep(o: &Onboarder) -> Result<SweepReport, OnboardError> {
         }
     }
     // only a sweep that saw every domain knows which domains each role serves now
-    if report.failed == 0 {
+    if report.failed == 0 && o.config.isolation == crate::policies::Isolation::Domain {
         if let Err(e) = o.prune_domain_grants().await {
             tracing::warn!(error = %e, "sweep: per-domain grants of departed domains not pruned");
             report.failed += 1;
