@@ -243,17 +243,29 @@ fn props(behaviour: &str) -> Value {
     json!({"ServiceToken": "arn", "Behaviour": behaviour})
 }
 
+/// `h` invoked once with a `kind` request of `properties` (then `edit`ed), within 10 s: the one response the
+/// ResponseURL got.
+async fn respond(
+    h: &Arc<Scripted>,
+    kind: &str,
+    properties: Value,
+    edit: impl FnOnce(&mut Value),
+) -> Value {
+    let sink = Sink::start(&[]).await;
+    let mut ev = event(&sink, kind, properties);
+    edit(&mut ev);
+    invoke(h, ev.clone(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    sink.only_response(&ev)
+}
+
 // ---------------------------------------------------------------- the guarantees
 
 #[tokio::test]
 async fn create_answers_success_once_with_a_deterministic_id_and_data() {
-    let sink = Sink::start(&[]).await;
     let h = Arc::new(Scripted::default());
-    let ev = event(&sink, "Create", props("ok"));
-    invoke(&h, ev.clone(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let r = sink.only_response(&ev);
+    let r = respond(&h, "Create", props("ok"), |_| {}).await;
     assert_eq!(r["Status"], "SUCCESS");
     assert_eq!(
         r["PhysicalResourceId"],
@@ -267,12 +279,8 @@ async fn a_replayed_create_answers_the_same_id() {
     let h = Arc::new(Scripted::default());
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let sink = Sink::start(&[]).await;
-        let ev = event(&sink, "Create", props("ok"));
-        invoke(&h, ev.clone(), Duration::from_secs(10))
-            .await
-            .unwrap();
-        ids.push(sink.only_response(&ev)["PhysicalResourceId"].clone());
+        let r = respond(&h, "Create", props("ok"), |_| {}).await;
+        ids.push(r["PhysicalResourceId"].clone());
     }
     ids.dedup();
     assert_eq!(ids.len(), 1);
@@ -280,13 +288,8 @@ async fn a_replayed_create_answers_the_same_id() {
 
 #[tokio::test]
 async fn a_handler_error_is_a_failed_create_with_the_sentinel_id_and_the_error_as_reason() {
-    let sink = Sink::start(&[]).await;
     let h = Arc::new(Scripted::default());
-    let ev = event(&sink, "Create", props("fail"));
-    invoke(&h, ev.clone(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let r = sink.only_response(&ev);
+    let r = respond(&h, "Create", props("fail"), |_| {}).await;
     assert_eq!(r["Status"], "FAILED");
     assert_eq!(
         r["Reason"],
@@ -300,13 +303,8 @@ async fn a_handler_error_is_a_failed_create_with_the_sentinel_id_and_the_error_a
 
 #[tokio::test]
 async fn a_panic_is_answered_failed() {
-    let sink = Sink::start(&[]).await;
     let h = Arc::new(Scripted::default());
-    let ev = event(&sink, "Create", props("panic"));
-    invoke(&h, ev.clone(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let r = sink.only_response(&ev);
+    let r = respond(&h, "Create", props("panic"), |_| {}).await;
     assert_eq!(r["Status"], "FAILED");
     assert_eq!(r["Reason"], "the handler panicked: boom in handler");
 }
@@ -337,50 +335,41 @@ async fn the_watchdog_answers_before_the_deadline_when_the_handler_hangs() {
 
 #[tokio::test]
 async fn an_oversized_reason_is_cut_to_fit_keeping_head_and_tail() {
-    let sink = Sink::start(&[]).await;
+    // Size arrives as a string, like every CloudFormation scalar: this also proves type errors are answered
     let h = Arc::new(Scripted::default());
-    let ev = event(
-        &sink,
+    let r = respond(
+        &h,
         "Create",
         json!({"Behaviour": "long-reason", "Size": "20000"}),
-    );
-    // Size arrives as a string, like every CloudFormation scalar: this also proves type errors are answered
-    invoke(&h, ev.clone(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let r = sink.only_response(&ev);
+        |_| {},
+    )
+    .await;
     assert_eq!(
         r["Reason"],
         "ResourceProperties.Size: invalid type: string \"20000\", expected usize"
     );
 
-    let sink = Sink::start(&[]).await;
-    let ev = event(
-        &sink,
+    let r = respond(
+        &h,
         "Create",
         json!({"Behaviour": "long-reason", "Size": 20000}),
-    );
-    invoke(&h, ev.clone(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let r = sink.only_response(&ev);
+        |_| {},
+    )
+    .await;
     let reason = r["Reason"].as_str().unwrap();
     assert!(reason.starts_with("START") && reason.ends_with("END") && reason.contains("bytes cut"));
 }
 
 #[tokio::test]
 async fn oversized_data_is_answered_failed_within_the_limit() {
-    let sink = Sink::start(&[]).await;
     let h = Arc::new(Scripted::default());
-    let ev = event(
-        &sink,
+    let r = respond(
+        &h,
         "Create",
         json!({"Behaviour": "big-data", "Size": 8000}),
-    );
-    invoke(&h, ev.clone(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let r = sink.only_response(&ev);
+        |_| {},
+    )
+    .await;
     assert_eq!(r["Status"], "FAILED");
     assert!(
         r["Reason"]
@@ -392,13 +381,11 @@ async fn oversized_data_is_answered_failed_within_the_limit() {
 
 #[tokio::test]
 async fn no_echo_is_passed_on() {
-    let sink = Sink::start(&[]).await;
     let h = Arc::new(Scripted::default());
-    let ev = event(&sink, "Create", props("secret"));
-    invoke(&h, ev.clone(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    assert_eq!(sink.only_response(&ev)["NoEcho"], true);
+    assert_eq!(
+        respond(&h, "Create", props("secret"), |_| {}).await["NoEcho"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -512,14 +499,8 @@ async fn malformed_events_get_one_failed_response_naming_the_problem() {
         ),
     ];
     for (name, mutate, reason) in cases {
-        let sink = Sink::start(&[]).await;
         let h = Arc::new(Scripted::default());
-        let mut ev = event(&sink, "Create", props("ok"));
-        mutate(&mut ev);
-        invoke(&h, ev.clone(), Duration::from_secs(10))
-            .await
-            .unwrap();
-        let r = sink.only_response(&ev);
+        let r = respond(&h, "Create", props("ok"), mutate).await;
         assert_eq!(r["Status"], "FAILED", "{name}");
         assert_eq!(r["Reason"], reason, "{name}");
         assert_eq!(
@@ -593,13 +574,10 @@ async fn delete_of_a_sentinel_or_foreign_id_succeeds_without_touching_anything()
             "Thing",
         ),
     ] {
-        let sink = Sink::start(&[]).await;
-        let mut ev = event(&sink, "Delete", props("fail"));
-        ev["PhysicalResourceId"] = json!(id);
-        invoke(&h, ev.clone(), Duration::from_secs(10))
-            .await
-            .unwrap();
-        let r = sink.only_response(&ev);
+        let r = respond(&h, "Delete", props("fail"), |ev| {
+            ev["PhysicalResourceId"] = json!(id)
+        })
+        .await;
         assert_eq!(r["Status"], "SUCCESS");
         assert_eq!(r["PhysicalResourceId"], json!(id));
     }
@@ -608,15 +586,13 @@ async fn delete_of_a_sentinel_or_foreign_id_succeeds_without_touching_anything()
 
 #[tokio::test]
 async fn delete_of_our_id_runs_the_handler_and_keeps_the_id() {
-    let sink = Sink::start(&[]).await;
     let h = Arc::new(Scripted::default());
-    let mut ev = event(&sink, "Delete", props("ok"));
     let id = physical_id::on_create(STACK, "Thing");
-    ev["PhysicalResourceId"] = json!(id);
-    invoke(&h, ev.clone(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    assert_eq!(sink.only_response(&ev)["PhysicalResourceId"], json!(id));
+    let r = respond(&h, "Delete", props("ok"), |ev| {
+        ev["PhysicalResourceId"] = json!(id)
+    })
+    .await;
+    assert_eq!(r["PhysicalResourceId"], json!(id));
     assert_eq!(h.calls.load(Ordering::SeqCst), 1);
 }
 
@@ -625,17 +601,12 @@ async fn update_keeps_the_id_unless_the_handler_asks_for_replacement() {
     let h = Arc::new(Scripted::default());
     let old_id = physical_id::on_create(STACK, "Thing");
     for (behaviour, same) in [("ok", true), ("replace", false)] {
-        let sink = Sink::start(&[]).await;
-        let mut ev = event(&sink, "Update", props(behaviour));
-        ev["PhysicalResourceId"] = json!(old_id);
-        ev["OldResourceProperties"] = props("ok");
-        invoke(&h, ev.clone(), Duration::from_secs(10))
-            .await
-            .unwrap();
-        let new_id = sink.only_response(&ev)["PhysicalResourceId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let r = respond(&h, "Update", props(behaviour), |ev| {
+            ev["PhysicalResourceId"] = json!(old_id);
+            ev["OldResourceProperties"] = props("ok");
+        })
+        .await;
+        let new_id = r["PhysicalResourceId"].as_str().unwrap().to_owned();
         assert_eq!(new_id == old_id, same, "{behaviour}");
         assert!(physical_id::is_ours(&new_id, STACK, "Thing"));
     }
