@@ -311,8 +311,8 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::projects::testing::object_version;
     use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
-    use aws_sdk_s3::types::ObjectVersion;
     use aws_sdk_sagemaker::operation::search::SearchOutput;
     use aws_sdk_sagemaker::types::{
         CfnTemplateProviderDetail, ProjectStatus, SearchRecord, Tag, TemplateProviderDetail,
@@ -368,14 +368,7 @@ mod tests {
             .match_requests(|r| r.bucket() == Some("b"))
             .then_output(|| {
                 ListObjectVersionsOutput::builder()
-                    .versions(
-                        ObjectVersion::builder()
-                            .key("t/deploy.yaml")
-                            .e_tag("\"bbb\"")
-                            .version_id("2")
-                            .is_latest(true)
-                            .build(),
-                    )
+                    .versions(object_version("t/deploy.yaml", "bbb", "2", true))
                     .build()
             });
         let (status, body) = crate::aws::answers::s3_error(403, "AccessDenied", "Access Denied");
@@ -430,22 +423,8 @@ mod tests {
             .build();
         let versions = mock!(aws_sdk_s3::Client::list_object_versions).then_output(|| {
             ListObjectVersionsOutput::builder()
-                .versions(
-                    ObjectVersion::builder()
-                        .key("t/deploy.yaml")
-                        .e_tag("\"bbb\"")
-                        .version_id("2")
-                        .is_latest(true)
-                        .build(),
-                )
-                .versions(
-                    ObjectVersion::builder()
-                        .key("t/deploy.yaml")
-                        .e_tag("\"aaa\"")
-                        .version_id("1")
-                        .is_latest(false)
-                        .build(),
-                )
+                .versions(object_version("t/deploy.yaml", "bbb", "2", true))
+                .versions(object_version("t/deploy.yaml", "aaa", "1", false))
                 .build()
         });
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, [&search]);

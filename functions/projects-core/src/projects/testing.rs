@@ -109,3 +109,19 @@ pub(crate) fn fast() -> FollowSettings {
         appear_grace: Duration::from_secs(10),
     }
 }
+
+/// One version of an S3 object as ListObjectVersions lists it: its key, its ETag (quoted, as S3 sends it),
+/// its version id and whether it is the latest.
+pub(crate) fn object_version(
+    key: &str,
+    etag: &str,
+    id: &str,
+    latest: bool,
+) -> aws_sdk_s3::types::ObjectVersion {
+    aws_sdk_s3::types::ObjectVersion::builder()
+        .key(key)
+        .e_tag(format!("\"{etag}\""))
+        .version_id(id)
+        .is_latest(latest)
+        .build()
+}

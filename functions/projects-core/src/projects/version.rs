@@ -240,8 +240,8 @@ pub async fn template_versions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::projects::testing::object_version;
     use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
-    use aws_sdk_s3::types::ObjectVersion;
     use aws_smithy_mocks::{mock, mock_client};
 
     fn version(digest: &str, id: &str) -> Version {
@@ -306,14 +306,7 @@ mod tests {
         let list = mock!(aws_sdk_s3::Client::list_object_versions)
             .match_requests(|r| r.bucket() == Some("b") && r.prefix() == Some("t/x.yaml"))
             .then_output(|| {
-                let v = |key: &str, etag: &str, id: &str, latest: bool| {
-                    ObjectVersion::builder()
-                        .key(key)
-                        .e_tag(format!("\"{etag}\""))
-                        .version_id(id)
-                        .is_latest(latest)
-                        .build()
-                };
+                let v = object_version;
                 ListObjectVersionsOutput::builder()
                     .versions(v("t/x.yaml", "old", "1", false))
                     .versions(v("t/x.yaml", "new", "2", true))
@@ -341,14 +334,7 @@ mod tests {
                         .is_latest(true)
                         .build(),
                 )
-                .versions(
-                    ObjectVersion::builder()
-                        .key("t/x.yaml")
-                        .e_tag("\"old\"")
-                        .version_id("2")
-                        .is_latest(false)
-                        .build(),
-                )
+                .versions(object_version("t/x.yaml", "old", "2", false))
                 .build()
         });
         let s3 = mock_client!(aws_sdk_s3, [&list]);
