@@ -9,7 +9,14 @@ reads SUCCEEDED from its first BatchGetBuilds, and its log points at group "null
   fails: phase BUILD FAILED with CodeBuild's COMMAND_EXECUTION_ERROR context (exit status 128), and the log ends with
   git's "remote: Repository not found." and "fatal: repository '<url>/' not found". The lines are modelled on
   CodeBuild's and git's formats; the check-in buildspec's own commands are not reproduced.
-- every other build succeeds through every phase, as moto has it.
+- every other build succeeds through every phase, as moto has it: kinder than AWS, where a build fails for many
+  more reasons; only the missing repository is modelled.
+
+Sources: CodeBuild User Guide, "View build details" / "Amazon CloudWatch Logs" (a project's default log group is
+`/aws/codebuild/<project-name>`, its stream the build id's UUID, `Build.logs` naming both with a deep link); API
+reference `BuildPhase` and `PhaseContext` (a failed phase carries `statusCode` and `message`,
+COMMAND_EXECUTION_ERROR for a command that exited non-zero). git's own messages for a repository the remote does
+not have ("remote: Repository not found.", "fatal: repository '<url>/' not found", exit status 128).
 """
 from __future__ import annotations
 

@@ -78,7 +78,8 @@ def _fail_create(stack, cr: _CustomResource, physical_id: str, reason: str) -> N
     logical = cr.logical_id
     _resource_event(stack, logical, physical_id, cr.resource_type, "CREATE_FAILED", reason)
     # CloudFormation stops what it was still creating: each such custom resource reads "Resource creation
-    # cancelled" after the failure that caused it (its own answer, when it comes, changes nothing)
+    # cancelled" after the failure that caused it (its own answer, when it comes, changes nothing) — the wording
+    # of CloudFormation's events (User Guide, "Troubleshooting CloudFormation")
     with _store.lock:
         in_flight = sorted({r.logical_id for r in _store.requests.values()
                             if r.stack_id == stack.stack_id and r.kind == "Create" and r.logical_id != logical})
@@ -87,7 +88,8 @@ def _fail_create(stack, cr: _CustomResource, physical_id: str, reason: str) -> N
         if o is not None:
             _resource_event(stack, other, stack.get_custom_resource(other).resource_name, o.resource_type,
                             "CREATE_FAILED", "Resource creation cancelled")
-    # the stack's summary names every resource that ended CREATE_FAILED, the cancelled ones too
+    # the stack's summary names every resource that ended CREATE_FAILED, the cancelled ones too (as the events
+    # read; the order AWS lists them in is not documented: here the cause first)
     summary = f"The following resource(s) failed to create: [{', '.join([logical, *in_flight])}]. "
     if stack.disable_rollback:
         stack.status = "CREATE_FAILED"

@@ -5,7 +5,14 @@ moto creates for a stack with a role (RoleARN, as SageMaker gives a project's st
 against that role's policies as IAM holds them (inline and attached, evaluated offline by harness/iam_policy.py):
 a create the role may not make fails the resource with AWS's AccessDenied wording, naming the role's session, the
 action and the resource. Judged: S3 buckets (`s3:CreateBucket`) and bucket policies (`s3:PutBucketPolicy`), whose
-ARNs follow from their properties; other types are created unjudged.
+ARNs follow from their properties; other types are created unjudged (kinder than AWS, which judges every call a
+resource handler makes: a test that needs another type judged must add it here).
+
+Sources: IAM User Guide, "Troubleshoot access denied error messages" (`User: <principal> is not authorized to
+perform: <action> on resource: <arn> because no identity-based policy allows the <action> action`); CloudFormation
+User Guide, "Service role" (the stack's role is assumed with the session name AWSCloudFormation, which the
+principal's assumed-role ARN shows); the resource handler wraps the service's message in `Resource handler
+returned message: "…" (HandlerErrorCode: AccessDenied)`.
 """
 from __future__ import annotations
 

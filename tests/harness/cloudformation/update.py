@@ -79,7 +79,11 @@ _last_failed_resource: dict[str, tuple[str, str, str, str]] = {}
 def install_failure_events() -> None:
     """Remembers which resource moto failed on (its exception names none), so the failure is reported on that
     resource as CloudFormation does (CREATE_FAILED/UPDATE_FAILED with the reason, before the stack's summary); a
-    create is first judged against the stack's role where a test asks (cloudformation/permissions.py)."""
+    create is first judged against the stack's role where a test asks (cloudformation/permissions.py).
+
+    Source: CloudFormation API reference, DescribeStackEvents (each resource's own status and
+    ResourceStatusReason), and the User Guide's "Troubleshooting" (the stack's reason is the summary "The following
+    resource(s) failed to create: [...]", the cause is on the resource's event)."""
     from moto.cloudformation import parsing
 
     from harness.cloudformation import permissions
