@@ -39,7 +39,7 @@ pub async fn run(args: Args, printer: &Printer) -> Result<ExitStatus, LaunchErro
         printer.list(&listing);
         return Ok(ExitStatus::Success);
     }
-    listing.projects.retain(|p| p.status.ends_with("Failed"));
+    listing.projects.retain(|p| explain::failed(&p.status));
     let mut explained = Vec::new();
     for p in &listing.projects {
         let why = match launch::describe_project(&aws.clients.sagemaker, &p.name).await? {

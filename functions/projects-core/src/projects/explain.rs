@@ -92,10 +92,10 @@ pub struct FailedBuild {
     pub log: Vec<String>,
 }
 
-/// A project is explained when it failed: CreateFailed, UpdateFailed, DeleteFailed (or an update that rolled
+/// A project status that is explained, a failure: CreateFailed, UpdateFailed, DeleteFailed (or an update that rolled
 /// back, which SageMaker reports as UpdateFailed).
-pub fn failed(project: &ProjectView) -> bool {
-    project.status.ends_with("Failed")
+pub fn failed(status: &str) -> bool {
+    status.ends_with("Failed")
 }
 
 /// Explains a failed project (`None` for one that did not fail). A project whose stack never existed (a
@@ -104,7 +104,7 @@ pub async fn explain(
     sources: &Sources<'_>,
     project: &ProjectView,
 ) -> Result<Option<Explanation>, LaunchError> {
-    if !failed(project) {
+    if !failed(&project.status) {
         return Ok(None);
     }
     let stack = project
@@ -647,7 +647,7 @@ mod tests {
 
     #[test]
     fn only_failed_projects_are_explained_and_the_seed_reason_names_its_build() {
-        assert!(failed(&project("UpdateFailed")) && !failed(&project("CreateCompleted")));
+        assert!(failed("UpdateFailed") && failed("DeleteFailed") && !failed("CreateCompleted"));
         assert_eq!(
             seed_build_id(
                 "seed build sagemaker-p-1-git-seedcodecheckin:8b1f FAILED in phase BUILD: x"
