@@ -92,8 +92,8 @@ pub struct FailedBuild {
     pub log: Vec<String>,
 }
 
-/// A project status that is explained, a failure: CreateFailed, UpdateFailed, DeleteFailed (or an update that rolled
-/// back, which SageMaker reports as UpdateFailed).
+/// Whether a project status is a failure, and so explained: CreateFailed, UpdateFailed, DeleteFailed (an update
+/// that rolled back is reported as UpdateFailed).
 pub fn failed(status: &str) -> bool {
     status.ends_with("Failed")
 }
